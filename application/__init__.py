@@ -1,0 +1,1 @@
+"""Application layer: configuration, the use case, the run loop, the CLI and the container."""
