@@ -1,0 +1,38 @@
+"""The validated configuration, as plain values."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from domain.sessions import IPNetwork
+
+
+@dataclass(frozen=True)
+class Settings:
+    plex_url: str
+    plex_token: str = field(repr=False)
+    qbittorrent_url: str
+    qbittorrent_username: str = ""
+    qbittorrent_password: str = field(default="", repr=False)
+    qbittorrent_api_key: str = field(default="", repr=False)
+    idle_upload_kbps: int = 0
+    streaming_upload_kbps: int = 500
+    poll_interval_sec: float = 10.0
+    streaming_threshold: int = 2
+    idle_threshold: int = 3
+    count_states: Tuple[str, ...] = ("playing",)
+    plex_down_restore_after_sec: float = 300.0
+    restore_on_exit: bool = True
+    reconcile_interval_sec: float = 60.0
+    http_timeout_sec: float = 10.0
+    login_retry_sec: float = 300.0
+    plex_verify_tls: bool = True
+    plex_ca_file: Optional[str] = None
+    qbittorrent_verify_tls: bool = True
+    qbittorrent_ca_file: Optional[str] = None
+    lan_networks: Tuple[IPNetwork, ...] = ()
+    ignore_users: Tuple[str, ...] = ()
+
+    def secrets(self) -> Tuple[str, ...]:
+        """Every secret value, so that output can be checked against them."""
+        return tuple(s for s in (self.plex_token, self.qbittorrent_password, self.qbittorrent_api_key) if s)
