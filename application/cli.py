@@ -1,0 +1,77 @@
+"""Command line: argparse -> config -> container -> runner."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from application.version import __version__
+
+DEFAULT_CONFIG = "/etc/plex-helper/config.json"
+EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plex-helper",
+        description="Lowers qBittorrent's upload limit while Plex streams to remote viewers.",
+    )
+    parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG, help="JSON config file (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="decide and log, never change qBittorrent's limit")
+    parser.add_argument("--once", action="store_true", help="one observation, apply, exit (1 if a side could not be reached)")
+    parser.add_argument("--verbose", action="store_true", help="log every poll (DEBUG)")
+    parser.add_argument("--check", action="store_true", help="check the config and both servers, then exit")
+    parser.add_argument("--demo", action="store_true", help="run a built-in scenario with fake Plex and qBittorrent")
+    parser.add_argument("--version", action="store_true", help="print the version and build, then exit")
+    return parser
+
+
+def version_line() -> str:
+    from application import version  # the .pyz bootstrap sets version.BUILD after this module's import
+
+    return "plex-helper %s (build %s)" % (__version__, version.BUILD)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        print(version_line())
+        return EXIT_OK
+    if args.demo:
+        from application.demo import run_demo
+
+        return run_demo()
+    return run_daemon(args)
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    from application.config import ConfigError, load_settings, permission_warnings
+    from application.logging_setup import configure_logging
+
+    logger = configure_logging(args.verbose)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as err:
+        for line in err.problems:
+            sys.stderr.write(line + "\n")
+        return EXIT_CONFIG
+    for warning in permission_warnings(args.config):
+        logger.warning("%s", warning)
+    if args.check:
+        from application.check import run_check
+
+        return run_check(settings)
+
+    from application.container import Container
+
+    container = Container(settings=settings, dry_run=args.dry_run)
+    runner = container.runner()
+    if args.once:
+        report = runner.run_once()
+        failed = report.source_error is not None or report.limiter_error is not None
+        return EXIT_UNREACHABLE if failed else EXIT_OK
+    return runner.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The composition root: the one place that names every concrete class."""
+from __future__ import annotations
+
+import time
+
+from dependency_injector import containers, providers
+
+from adapters.plex import PlexStreamSource
+from adapters.qbittorrent import QBittorrentUploadLimiter
+from application.reporting import TickLogger
+from application.runner import DaemonRunner
+from application.service import Decider, ThrottleService
+from application.settings import Settings
+from application.version import __version__
+from domain.policies import FixedLimitPolicy, UploadLimit
+from domain.sessions import RemoteStreamRule
+from domain.state import Hysteresis, StreamingStateMachine
+
+
+def build_decider(settings: Settings) -> Decider:
+    """The pure decision parts for a config; rebuilt on reload, so the loop keeps its state."""
+    return Decider(
+        rule=RemoteStreamRule(
+            count_states=frozenset(settings.count_states),
+            lan_networks=settings.lan_networks,
+            ignore_users=frozenset(settings.ignore_users),
+        ),
+        machine=StreamingStateMachine(
+            Hysteresis(
+                streaming_threshold=settings.streaming_threshold,
+                idle_threshold=settings.idle_threshold,
+                down_restore_after_sec=settings.plex_down_restore_after_sec,
+            )
+        ),
+        policy=FixedLimitPolicy(
+            idle=UploadLimit(settings.idle_upload_kbps),
+            streaming=UploadLimit(settings.streaming_upload_kbps),
+        ),
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    dry_run = providers.Object(False)
+    clock = providers.Object(time.monotonic)
+
+    # Gateways
+    stream_source = providers.Singleton(
+        PlexStreamSource,
+        base_url=settings.provided.plex_url,
+        token=settings.provided.plex_token,
+        timeout_sec=settings.provided.http_timeout_sec,
+        verify_tls=settings.provided.plex_verify_tls,
+        ca_file=settings.provided.plex_ca_file,
+        product_version=__version__,
+    )
+    upload_limiter = providers.Singleton(
+        QBittorrentUploadLimiter,
+        base_url=settings.provided.qbittorrent_url,
+        username=settings.provided.qbittorrent_username,
+        password=settings.provided.qbittorrent_password,
+        api_key=settings.provided.qbittorrent_api_key,
+        timeout_sec=settings.provided.http_timeout_sec,
+        verify_tls=settings.provided.qbittorrent_verify_tls,
+        ca_file=settings.provided.qbittorrent_ca_file,
+        login_retry_sec=settings.provided.login_retry_sec,
+        clock=clock,
+    )
+
+    # Services
+    decider = providers.Factory(build_decider, settings=settings)
+    service = providers.Singleton(
+        ThrottleService,
+        source=stream_source,
+        limiter=upload_limiter,
+        decider=decider,
+        clock=clock,
+        dry_run=dry_run,
+        reconcile_interval_sec=settings.provided.reconcile_interval_sec,
+    )
+    tick_logger = providers.Singleton(TickLogger)
+    runner = providers.Singleton(
+        DaemonRunner,
+        service=service,
+        tick_logger=tick_logger,
+        interval_sec=settings.provided.poll_interval_sec,
+        restore_on_exit=settings.provided.restore_on_exit,
+    )
