@@ -1,0 +1,247 @@
+"""The Plex side: reads /status/sessions over HTTP(S) and turns it into PlaybackSession values.
+
+Parsing (`parse_sessions`) is a pure function, separate from the transport, so it can be tested
+and benchmarked without a server. The adapter raises only StreamSourceError, and its messages never
+contain the token: it travels in the X-Plex-Token header only, never in a URL that logs could show.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3 import exceptions as u3
+
+from adapters.http import describe_transport_error, make_pool
+from domain.ports import FailureKind, StreamSourceError
+from domain.sessions import PlaybackSession
+
+# A session list is a few KiB per stream; anything this big is not Plex answering us.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_MAPPED_PREFIX = "::ffff:"
+_NOT_SESSION_JSON = "Plex returned something that is not session JSON"
+
+
+class SessionPayloadError(ValueError):
+    """The payload is not a /status/sessions MediaContainer (read_sessions reports it as MALFORMED)."""
+
+
+def _object(value: object) -> Optional[Dict[str, Any]]:
+    """The value as a JSON object; a one-element list is accepted too (XML-to-JSON converters)."""
+    if isinstance(value, list) and value:
+        value = value[0]
+    return value if isinstance(value, dict) else None
+
+
+def _text(value: object) -> str:
+    # IDs and titles: strings, but old servers and converters give numbers; anything else is "".
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _flag(value: object) -> Optional[bool]:
+    """JSON true/false, XML "1"/"0", old servers "true"/"false" or 1/0; None when unreadable."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return {1: True, 0: False}.get(value)  # type: ignore[call-overload]
+    if isinstance(value, str):
+        return {"1": True, "true": True, "0": False, "false": False}.get(value.strip().lower())
+    return None
+
+
+def _kbps(value: object) -> int:
+    """Session.bandwidth as a non-negative int; 0 when absent or not a number (never an error).
+
+    Absurd but numeric values are kept: clamping them is the use case's decision, not parsing's.
+    """
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:  # also too-long digit strings
+            return 0
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return 0
+        value = int(value)
+    if isinstance(value, int):
+        return max(value, 0)
+    return 0
+
+
+def _unmapped(address: str) -> str:
+    """'::ffff:203.0.113.45' -> '203.0.113.45' (IPv4-mapped IPv6, as dual-stack servers report)."""
+    address = address.strip()
+    if address[: len(_MAPPED_PREFIX)].lower() == _MAPPED_PREFIX and "." in address:
+        return address[len(_MAPPED_PREFIX):]
+    return address
+
+
+def _parse_item(item: object) -> Optional[PlaybackSession]:
+    """One Metadata item, or None when it has no Player (no Player, no state: nothing to judge)."""
+    if not isinstance(item, dict):
+        return None
+    player = _object(item.get("Player"))
+    if player is None:
+        return None
+    session = _object(item.get("Session"))
+    user = _object(item.get("User")) or {}
+    location = (_text(session.get("location")).strip().lower() or None) if session else None
+    local = _flag(player.get("local"))
+    # "Outside the LAN" uses the same facts the domain rule uses: Session.location when Plex gave
+    # one, else Player.local. A relay makes Plex see the client at 127.0.0.1 (remotePublicAddress),
+    # which is also what a player on the server itself looks like; that one is "lan"/local, so the
+    # 127.0.0.1 signal counts only when the session is not known to be on the LAN. Unknown (no
+    # location, no local) counts as outside, like the domain rule counts it as remote.
+    inside_lan = location == "lan" if location is not None else local is True
+    relayed = _flag(player.get("relayed")) is True or (
+        _unmapped(_text(player.get("remotePublicAddress"))) == "127.0.0.1" and not inside_lan
+    )
+    return PlaybackSession(
+        state=_text(player.get("state")).strip().lower(),
+        local=local,
+        location=location,
+        relayed=relayed,
+        bandwidth_kbps=_kbps(session.get("bandwidth")) if session else 0,
+        user=_text(user.get("title")),
+        player=_text(player.get("title")) or _text(player.get("product")),
+        address=_unmapped(_text(player.get("address"))),
+    )
+
+
+def parse_sessions(payload: object) -> Tuple[PlaybackSession, ...]:
+    """The sessions in a decoded /status/sessions JSON document.
+
+    Tolerant inside an item (unknown fields ignored, odd types read defensively, items without a
+    Player skipped), strict about the envelope: without a MediaContainer object this is not a
+    session list, and answering "no streams" would lift the throttle on a misread.
+    """
+    if not isinstance(payload, dict):
+        raise SessionPayloadError("not a JSON object")
+    container = payload.get("MediaContainer")
+    if not isinstance(container, dict):
+        raise SessionPayloadError("JSON without MediaContainer")
+    items = container.get("Metadata")  # absent when nobody is playing
+    if items is None:
+        return ()
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise SessionPayloadError("Metadata is not a list")
+    parsed = (_parse_item(item) for item in items)
+    return tuple(session for session in parsed if session is not None)
+
+
+def _describe_body(body: bytes) -> str:
+    """A hint for the log about what came instead of JSON (never the body itself)."""
+    head = body.lstrip()[:64].lower()
+    if not head:
+        return "an empty body"
+    if head.startswith(b"<!doctype html") or head.startswith(b"<html"):
+        return "an HTML page"
+    if head.startswith(b"<"):
+        return "XML; is a proxy dropping the Accept header?"
+    return "invalid or truncated JSON"
+
+
+class PlexStreamSource:
+    """StreamSource on a Plex Media Server. One keep-alive pool for the adapter's life."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout_sec: float = 10.0,
+        verify_tls: bool = True,
+        ca_file: Optional[str] = None,
+        client_identifier: str = "plex-helper",
+        product_version: str = "0",
+    ) -> None:
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the Plex URL must look like http://host:32400 or https://host:32400")
+        host = parts.hostname if ":" not in parts.hostname else "[%s]" % parts.hostname
+        netloc = host if parts.port is None else "%s:%d" % (host, parts.port)
+        # Userinfo, query and fragment are dropped: they could hold secrets and Plex uses none.
+        self.url = "%s://%s%s" % (parts.scheme, netloc, parts.path.rstrip("/"))
+        token = token.strip()
+        if any(not (" " < ch < "\x7f") for ch in token):
+            raise ValueError("the Plex token contains characters that cannot go in an HTTP header")
+        self._headers: Dict[str, str] = {
+            "Accept": "application/json",
+            "X-Plex-Product": "plex-helper",
+            "X-Plex-Version": product_version,
+            "X-Plex-Client-Identifier": client_identifier,
+        }
+        if token:  # an empty token is left out: Plex may allow this address without auth
+            self._headers["X-Plex-Token"] = token
+        self._pool: urllib3.PoolManager = make_pool(timeout_sec, verify_tls, ca_file)
+
+    def read_sessions(self) -> Tuple[PlaybackSession, ...]:
+        body = self._get("/status/sessions")
+        try:
+            return parse_sessions(json.loads(body))
+        except SessionPayloadError as exc:
+            raise StreamSourceError(FailureKind.MALFORMED, "%s (%s)" % (_NOT_SESSION_JSON, exc)) from None
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise StreamSourceError(
+                FailureKind.MALFORMED, "%s (%s)" % (_NOT_SESSION_JSON, _describe_body(body))
+            ) from None
+
+    def server_version(self) -> str:
+        """The server's version string from /identity, for a configuration check."""
+        body = self._get("/identity")
+        try:
+            container = json.loads(body).get("MediaContainer")
+            version = container.get("version")
+        except (ValueError, RecursionError, AttributeError):
+            version = None
+        if not isinstance(version, str) or not version:
+            raise StreamSourceError(FailureKind.MALFORMED, "Plex returned something that is not identity JSON")
+        return version
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def _get(self, path: str) -> bytes:
+        """The body of a 200 answer to GET path; every other outcome is a StreamSourceError."""
+        try:
+            response = self._pool.request(
+                "GET", self.url + path, headers=self._headers, redirect=False, preload_content=False
+            )
+        except (u3.HTTPError, OSError, ValueError) as exc:
+            reason = describe_transport_error(exc)
+            raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, reason)) from None
+        try:
+            body = response.read(MAX_BODY_BYTES + 1)
+        except (u3.HTTPError, OSError, ValueError) as exc:
+            reason = describe_transport_error(exc)
+            self._discard(response)
+            raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, reason)) from None
+        if len(body) > MAX_BODY_BYTES:
+            self._discard(response)
+            raise StreamSourceError(FailureKind.MALFORMED, "%s (a body over %d bytes)" % (_NOT_SESSION_JSON, MAX_BODY_BYTES))
+        response.release_conn()
+        status = response.status
+        if status in (401, 403):
+            raise StreamSourceError(FailureKind.REJECTED, "Plex rejected the token (%d) at %s" % (status, self.url))
+        if status >= 500:
+            raise StreamSourceError(FailureKind.UNREACHABLE, "Plex answered %d at %s" % (status, self.url))
+        if status != 200:  # 404, a redirect: the URL does not point at a Plex server's API
+            raise StreamSourceError(
+                FailureKind.MALFORMED, "Plex answered %d at %s (is this the Plex server's address?)" % (status, self.url)
+            )
+        return body
+
+    @staticmethod
+    def _discard(response: Any) -> None:
+        # Close before releasing: a connection with unread bytes must not be reused by the pool.
+        response.close()
+        response.release_conn()
