@@ -234,26 +234,40 @@ class QBittorrentUploadLimiter:
         return headers
 
     def _send(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]]) -> _Answer:
-        url = "%s/api/v2/%s" % (self._url, endpoint)
         try:
-            if method == "POST":
-                response = self._pool.request(
-                    method, url, fields=dict(fields or {}), encode_multipart=False, headers=self._headers()
-                )
-            else:
-                response = self._pool.request(method, url, headers=self._headers())
+            response = self._pool_request(method, endpoint, fields)
+        except u3.ProtocolError:
+            # qBittorrent closes idle keep-alive connections after ~7 s; if that races with our
+            # reuse of one, the request never arrived. Our requests are idempotent: try once more
+            # on a new connection. Not a login, though: a lost answer may still have counted.
+            if endpoint == "auth/login":
+                raise self._unreachable(u3.ProtocolError("connection closed")) from None
+            try:
+                response = self._pool_request(method, endpoint, fields)
+            except (u3.HTTPError, OSError) as exc:
+                raise self._unreachable(exc) from None
         except u3.LocationValueError:
             raise UploadLimiterError(
                 FailureKind.UNREACHABLE, "qBittorrent URL %s is not a valid http(s) URL" % self._url
             ) from None
         except (u3.HTTPError, OSError) as exc:
             # `from None`: the urllib3 exception's text can contain the URL; we describe it ourselves
-            raise UploadLimiterError(
-                FailureKind.UNREACHABLE,
-                "qBittorrent not reachable at %s: %s" % (self._url, describe_transport_error(exc)),
-            ) from None
+            raise self._unreachable(exc) from None
         self._jar.update(response.headers.getlist("Set-Cookie"))
         return _Answer(response.status, response.data.decode("utf-8", errors="replace"))
+
+    def _pool_request(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]]) -> urllib3.BaseHTTPResponse:
+        url = "%s/api/v2/%s" % (self._url, endpoint)
+        if method == "POST":
+            return self._pool.request(
+                method, url, fields=dict(fields or {}), encode_multipart=False, headers=self._headers()
+            )
+        return self._pool.request(method, url, headers=self._headers())
+
+    def _unreachable(self, exc: BaseException) -> UploadLimiterError:
+        return UploadLimiterError(
+            FailureKind.UNREACHABLE, "qBittorrent not reachable at %s: %s" % (self._url, describe_transport_error(exc))
+        )
 
     def _check_status(self, answer: _Answer) -> None:
         status = answer.status
