@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.support.plex_server", "tests.support.qbittorrent_nox"]
