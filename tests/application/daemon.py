@@ -1,0 +1,60 @@
+"""Running plex-helper as a subprocess against the local test servers."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Callable, List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def write_config(tmp_path, plex, qbt, **overrides) -> str:
+    config = {
+        "plex_url": plex.url,
+        "plex_token": plex.token,
+        "qbittorrent_url": qbt.url,
+        "qbittorrent_username": qbt.username,
+        "qbittorrent_password": qbt.password,
+        "streaming_upload_kbps": 500,
+        "idle_upload_kbps": 0,
+        "poll_interval_sec": 1,
+        "streaming_threshold": 1,
+        "idle_threshold": 1,
+        "http_timeout_sec": 2,
+    }
+    config.update(overrides)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def command(*args: str) -> List[str]:
+    return [sys.executable, "-m", "application", *args]
+
+
+def environment(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "QBITTORRENT_", "JOURNAL_STREAM", "NOTIFY_SOCKET"))}
+    env["PYTHONPATH"] = ROOT
+    env.update(extra)
+    return env
+
+
+def run(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), cwd=ROOT, env=environment(**env), capture_output=True, text=True, timeout=timeout)
+
+
+def start(*args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(command(*args), cwd=ROOT, env=environment(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()

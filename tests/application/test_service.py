@@ -1,0 +1,138 @@
+from adapters.fakes import RecordingUploadLimiter
+from domain.policies import UploadLimit
+from domain.ports import FailureKind
+from domain.state import StreamState, TransitionReason
+from tests.application.builders import DOWN, LAN, REMOTE, ManualClock, kib, make_service
+
+
+def ticks(service, n):
+    return [service.tick() for _ in range(n)]
+
+
+def test_first_observation_with_a_remote_stream_throttles_at_once():
+    service, _, limiter = make_service([[REMOTE]])
+    report = service.tick()
+    assert report.after.state is StreamState.STREAMING
+    assert report.applied == UploadLimit(500)
+    assert kib(limiter.history) == [500]
+
+
+def test_idle_start_with_qbittorrent_already_at_the_idle_limit_writes_nothing():
+    service, _, limiter = make_service([[]])
+    report = service.tick()
+    assert report.after.state is StreamState.IDLE and report.applied is None
+    assert limiter.history == [] and limiter.reads == 1
+
+
+def test_hysteresis_then_throttle_then_restore():
+    script = [[], [REMOTE], [], [REMOTE], [REMOTE, LAN], [REMOTE], [], [LAN], [], []]
+    service, _, limiter = make_service(script)
+    reports = ticks(service, len(script))
+    states = [r.after.state.value for r in reports]
+    assert states == ["idle"] * 4 + ["streaming"] * 4 + ["idle"] * 2
+    assert kib(limiter.history) == [500, 0]
+    changed = [i for i, r in enumerate(reports) if r.state_changed]
+    assert changed == [0, 4, 8]
+
+
+def test_steady_state_sends_nothing_to_qbittorrent():
+    clock = ManualClock()
+    service, _, limiter = make_service([[REMOTE]], clock=clock, reconcile_interval_sec=0)
+    service.tick()
+    reads, writes = limiter.reads, len(limiter.history)
+    for _ in range(100):
+        clock.advance(10)
+        service.tick()
+    assert (limiter.reads, len(limiter.history)) == (reads, writes)
+
+
+def test_reconcile_reads_at_its_interval_and_sets_the_limit_back():
+    clock = ManualClock()
+    service, _, limiter = make_service([[REMOTE]], clock=clock, reconcile_interval_sec=60)
+    service.tick()
+    assert limiter.reads == 1
+    clock.advance(30)
+    service.tick()
+    assert limiter.reads == 1
+    limiter.limit_bytes = 0  # someone lifted the limit in qBittorrent's UI
+    clock.advance(30)
+    report = service.tick()
+    assert limiter.reads == 2
+    assert report.applied == UploadLimit(500) and report.drifted_from == UploadLimit(0)
+    assert kib(limiter.history) == [500, 500]
+    clock.advance(60)
+    report = service.tick()
+    assert report.applied is None and len(limiter.history) == 2
+
+
+def test_failed_plex_reads_hold_the_state():
+    service, _, limiter = make_service([[REMOTE], DOWN, DOWN, DOWN])
+    reports = ticks(service, 4)
+    assert all(r.after.state is StreamState.STREAMING for r in reports)
+    assert [r.source_error is not None for r in reports] == [False, True, True, True]
+    assert kib(limiter.history) == [500]
+
+
+def test_plex_down_for_longer_than_the_restore_time_restores_the_idle_limit():
+    clock = ManualClock()
+    service, _, limiter = make_service([[REMOTE]] + [DOWN] * 40, clock=clock, plex_down_restore_after_sec=300)
+    service.tick()
+    for _ in range(31):  # the outage clock starts at the first failure, 10 s after the success
+        clock.advance(10)
+        report = service.tick()
+        assert report.after.state is StreamState.STREAMING
+    clock.advance(10)
+    report = service.tick()
+    assert report.after.state is StreamState.IDLE
+    assert report.after.last_reason is TransitionReason.SOURCE_DOWN
+    assert kib(limiter.history) == [500, 0]
+
+
+def test_qbittorrent_down_is_retried_every_tick_until_it_answers():
+    limiter = RecordingUploadLimiter()
+    limiter.fail_with()
+    service, _, _ = make_service([[REMOTE]], limiter=limiter)
+    reports = ticks(service, 3)
+    assert all(r.limiter_error is not None and r.limiter_error.kind is FailureKind.UNREACHABLE for r in reports)
+    assert all(r.after.state is StreamState.STREAMING for r in reports)
+    limiter.recover()
+    report = service.tick()
+    assert report.applied == UploadLimit(500) and kib(limiter.history) == [500]
+
+
+def test_dry_run_never_touches_qbittorrent():
+    service, _, limiter = make_service([[REMOTE], [REMOTE], [], [], []], dry_run=True, idle_threshold=1)
+    reports = ticks(service, 3)
+    assert reports[0].applied == UploadLimit(500) and reports[0].dry_run
+    assert reports[1].applied is None
+    assert reports[2].applied == UploadLimit(0)
+    assert limiter.history == [] and limiter.reads == 0
+    assert service.restore_idle_limit() is None
+
+
+def test_restore_idle_limit_only_when_plex_helper_lowered_it():
+    service, _, limiter = make_service([[]])
+    service.tick()
+    assert service.restore_idle_limit() is None
+    service, _, limiter = make_service([[REMOTE]])
+    service.tick()
+    assert service.restore_idle_limit() == UploadLimit(0)
+    assert kib(limiter.history) == [500, 0]
+
+
+def test_restore_after_a_failed_write_still_tries():
+    limiter = RecordingUploadLimiter()
+    service, _, _ = make_service([[REMOTE]], limiter=limiter)
+    limiter.set_upload_limit = lambda b: (_ for _ in ()).throw(__import__("domain.ports").ports.UploadLimiterError(FailureKind.UNREACHABLE, "x"))
+    report = service.tick()
+    assert report.limiter_error is not None
+    del limiter.set_upload_limit
+    assert service.restore_idle_limit() == UploadLimit(0)
+
+
+def test_limit_already_in_place_is_not_written_again():
+    limiter = RecordingUploadLimiter(initial_bytes_per_sec=500 * 1024)
+    service, _, _ = make_service([[REMOTE]], limiter=limiter)
+    report = service.tick()
+    assert report.applied is None and limiter.history == []
+    assert service.enforced_limit == UploadLimit(500)
