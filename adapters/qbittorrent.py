@@ -57,6 +57,15 @@ def _strip_userinfo(url: str) -> str:
     return scheme + sep + authority + slash + path
 
 
+def _shape_of(body: str) -> str:
+    """What an unexpected body looks like, without quoting it (it could echo anything back)."""
+    if not body:
+        return "an empty answer"
+    if body.lstrip().startswith("<"):
+        return "an HTML page: is qbittorrent_url the Web UI address, not a proxy login page?"
+    return "%d characters of text" % len(body)
+
+
 class _CookieJar:
     """name -> value of every cookie the server set; one server, so domain/path do not matter."""
 
@@ -137,7 +146,8 @@ class QBittorrentUploadLimiter:
         if not _INT_BODY.fullmatch(body):
             raise UploadLimiterError(
                 FailureKind.MALFORMED,
-                "qBittorrent returned something that is not an upload limit (%r) at %s" % (body[:40], self._url),
+                "qBittorrent returned something that is not an upload limit (%s) at %s"
+                % (_shape_of(body), self._url),
             )
         return max(int(body), 0)  # negative values have meant "unlimited" in some versions
 
@@ -147,6 +157,8 @@ class QBittorrentUploadLimiter:
             raise UploadLimiterError(
                 FailureKind.MALFORMED, "refusing to set upload limit %r: not a whole number >= 0" % (bytes_per_sec,)
             )
+        if 0 < bytes_per_sec < 1024:
+            bytes_per_sec = 1024  # stored in whole KiB anyway, and 4.1 turns < 1 KiB into "unlimited"
         self._request("POST", "transfer/setUploadLimit", {"limit": str(bytes_per_sec)})
 
     def describe(self) -> QBittorrentInfo:
@@ -163,10 +175,11 @@ class QBittorrentUploadLimiter:
 
     def _request(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]] = None) -> _Answer:
         with self._lock:
+            just_logged_in = self._need_login
             if self._need_login:
                 self._login()
             answer = self._send(method, endpoint, fields)
-            if answer.status == 403 and self._uses_login:
+            if answer.status == 403 and self._uses_login and not just_logged_in:
                 # the session expired or qBittorrent restarted: log in again once, retry once
                 log.debug("qBittorrent answered 403 to %s; logging in again", endpoint)
                 self._need_login = True

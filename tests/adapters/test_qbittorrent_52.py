@@ -322,3 +322,29 @@ def test_fake_rounding_matches_the_facts(limit: int) -> None:
     else:
         assert stored % 1024 == 0 and 1024 <= stored and (stored <= limit or limit < 1024)
         assert stored == max(1024, limit // 1024 * 1024)
+
+
+def test_limits_below_one_kib_are_sent_as_one_kib(fake: FakeQBittorrent, clock: FakeClock) -> None:
+    qbt = limiter(fake, clock)
+    qbt.set_upload_limit(100)
+    assert [r.form["limit"] for r in fake.requests if r.endpoint == "transfer/setUploadLimit"][-1] == "1024"
+    assert qbt.current_upload_limit() == 1024
+
+
+def test_403_right_after_a_login_is_not_followed_by_another_login(fake: FakeQBittorrent, clock: FakeClock) -> None:
+    fake.password = "changed"
+    qbt = limiter(fake, clock)
+    error_of(qbt.current_upload_limit)  # 403, login refused, held back
+    fake.password = PASSWORD
+    clock.now += 301
+    fake.fail_with("transfer/uploadLimit", 403, "Forbidden")
+    fake.reset_counts()
+    err = error_of(qbt.current_upload_limit)
+    assert "403" in str(err)
+    assert [r.endpoint for r in fake.requests] == ["auth/login", "transfer/uploadLimit"]
+
+
+def test_html_instead_of_a_limit_is_described_not_quoted(fake: FakeQBittorrent, clock: FakeClock) -> None:
+    fake.fail_with("transfer/uploadLimit", 200, "<html>secret-ish page</html>")
+    err = error_of(limiter(fake, clock).current_upload_limit)
+    assert err.kind is FailureKind.MALFORMED and "HTML page" in str(err) and "secret-ish" not in str(err)
