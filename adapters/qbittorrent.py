@@ -166,6 +166,10 @@ class QBittorrentUploadLimiter:
         webapi = self._request("GET", "app/webapiVersion").body.strip()[:40]
         return QBittorrentInfo(version=version, webapi_version=webapi, auth=self._auth_used())
 
+    def close(self) -> None:
+        """Close the pooled connections (the session stays valid on qBittorrent's side)."""
+        self._pool.clear()
+
     # ---------------------------------------------------------------- session
 
     def _auth_used(self) -> str:
