@@ -225,10 +225,11 @@ class PlexStreamSource:
             reason = describe_transport_error(exc)
             self._discard(response)
             raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, reason)) from None
-        if len(body) > MAX_BODY_BYTES:
+        too_big = len(body) > MAX_BODY_BYTES
+        if too_big:
             self._discard(response)
-            raise StreamSourceError(FailureKind.MALFORMED, "%s (a body over %d bytes)" % (_NOT_SESSION_JSON, MAX_BODY_BYTES))
-        response.release_conn()
+        else:
+            response.release_conn()
         status = response.status
         if status in (401, 403):
             raise StreamSourceError(FailureKind.REJECTED, "Plex rejected the token (%d) at %s" % (status, self.url))
@@ -238,6 +239,8 @@ class PlexStreamSource:
             raise StreamSourceError(
                 FailureKind.MALFORMED, "Plex answered %d at %s (is this the Plex server's address?)" % (status, self.url)
             )
+        if too_big:
+            raise StreamSourceError(FailureKind.MALFORMED, "%s (a body over %d bytes)" % (_NOT_SESSION_JSON, MAX_BODY_BYTES))
         return body
 
     @staticmethod

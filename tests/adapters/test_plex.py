@@ -367,3 +367,37 @@ def test_parse_round_trips_builder_items(items: list) -> None:
         (i["User"]["title"], i["Session"]["bandwidth"], i["Player"]["state"], i["Session"]["location"],
          i["Player"]["local"]) for i in items
     ]
+
+
+def test_survives_the_server_dropping_idle_connections(plex_server: PlexTestServer) -> None:
+    adapter = source(plex_server)
+    plex_server.set_sessions([remote_movie()])
+    assert len(adapter.read_sessions()) == 1
+    plex_server.drop_connections()
+    time.sleep(0.05)  # let the FIN arrive, as it would during a poll interval
+    assert len(adapter.read_sessions()) == 1
+    assert plex_server.connection_count == 2
+
+
+def test_oversized_body_is_malformed_and_does_not_poison_the_pool(plex_server: PlexTestServer) -> None:
+    import adapters.plex as plex_module
+
+    adapter = source(plex_server)
+    plex_server.set_sessions([remote_movie()] * 3)
+    limit = plex_module.MAX_BODY_BYTES
+    try:
+        plex_module.MAX_BODY_BYTES = 100
+        error = pytest.raises(StreamSourceError, adapter.read_sessions).value
+    finally:
+        plex_module.MAX_BODY_BYTES = limit
+    assert error.kind is FailureKind.MALFORMED and "over 100 bytes" in str(error)
+    assert len(adapter.read_sessions()) == 3
+
+
+def test_fake_counters_reset(plex_server: PlexTestServer) -> None:
+    adapter = source(plex_server)
+    adapter.read_sessions()
+    plex_server.reset_counters()
+    assert plex_server.request_count[SESSIONS_PATH] == 0 and plex_server.requests == []
+    adapter.read_sessions()
+    assert plex_server.request_count[SESSIONS_PATH] == 1 and plex_server.connection_count == 1

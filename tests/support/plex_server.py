@@ -16,7 +16,7 @@ import queue
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
@@ -112,9 +112,10 @@ class PlexTestServer:
         self._response: Tuple[int, str, bytes] = (200, "application/json", b"")
         self._delay = 0.0
         self._counts: Counter = Counter()
-        self._requests: List[RecordedRequest] = []
+        # Bounded, so soak tests can run for hours; request_count stays exact.
+        self._requests: "deque[RecordedRequest]" = deque(maxlen=1000)
         self._clients: Set[Tuple[str, int]] = set()
-        self._open: Set[socket.socket] = set()
+        self._open: Dict[socket.socket, Tuple[str, int]] = {}
         self._sse_clients: List["queue.Queue[Optional[bytes]]"] = []
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -140,14 +141,7 @@ class PlexTestServer:
             return
         self._stopping.set()
         httpd.shutdown()
-        with self._lock:
-            for q in self._sse_clients:
-                q.put(None)
-            for conn in list(self._open):
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        self.drop_connections()
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -201,6 +195,7 @@ class PlexTestServer:
 
     @property
     def requests(self) -> List[RecordedRequest]:
+        """The most recent requests (up to 1000), oldest first."""
         with self._lock:
             return list(self._requests)
 
@@ -215,6 +210,24 @@ class PlexTestServer:
         """Distinct client connections seen since start (a keep-alive client stays at 1)."""
         with self._lock:
             return len(self._clients)
+
+    def reset_counters(self) -> None:
+        """Forget counts, recorded requests and seen connections (e.g. after a warm-up)."""
+        with self._lock:
+            self._counts.clear()
+            self._requests.clear()
+            self._clients = set(self._open.values())
+
+    def drop_connections(self) -> None:
+        """Close every open client connection, as a Plex restart or an idle timeout would."""
+        with self._lock:
+            for q in self._sse_clients:
+                q.put(None)
+            for conn in list(self._open):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     # -- Server-Sent Events -----------------------------------------------------------------------
     @property
@@ -252,12 +265,12 @@ class PlexTestServer:
     # -- request handling (server threads) --------------------------------------------------------
     def _connection_opened(self, conn: socket.socket, client: Tuple[str, int]) -> None:
         with self._lock:
-            self._open.add(conn)
+            self._open[conn] = client
             self._clients.add(client)
 
     def _connection_closed(self, conn: socket.socket) -> None:
         with self._lock:
-            self._open.discard(conn)
+            self._open.pop(conn, None)
 
     def _handle(self, h: _Handler) -> None:
         target = urlsplit(h.path)
