@@ -1,0 +1,44 @@
+import io
+
+from application.check import run_check
+from tests.application.builders import settings
+from tests.application.daemon import run, write_config
+from tests.support.fake_qbittorrent import FakeQBittorrent
+from tests.support.plex_payloads import lan_track, remote_movie
+
+
+def test_check_against_the_real_qbittorrent_and_the_test_plex_server(tmp_path, plex_server, qbt_nox):
+    plex_server.set_sessions([remote_movie(), lan_track()])
+    result = run("--config", write_config(tmp_path, plex_server, qbt_nox), "--check")
+    assert result.returncode == 0, result.stderr
+    plex_line, qbt_line = result.stdout.strip().splitlines()
+    assert plex_line == "Plex OK: version %s at %s; 2 session(s), 1 remote stream (friend)" % (plex_server.version, plex_server.url)
+    assert qbt_line.startswith("qBittorrent OK: v4.5.2 (Web API 2.8.19) at %s, logged in with the password; upload limit " % qbt_nox.url)
+    assert qbt_nox.password not in result.stdout + result.stderr
+    assert plex_server.token not in result.stdout + result.stderr
+
+
+def test_check_reports_each_failing_side_and_exits_1(plex_server):
+    with FakeQBittorrent(password="right") as qbt:
+        s = settings(
+            plex_url=plex_server.url, plex_token="wrong-token-SECRET", qbittorrent_url=qbt.url,
+            qbittorrent_username="admin", qbittorrent_password="wrong-pw-SECRET",
+        )
+        out = io.StringIO()
+        assert run_check(s, out=out) == 1
+    plex_line, qbt_line = out.getvalue().strip().splitlines()
+    assert plex_line == "Plex FAILED: Plex rejected the token (401) at %s" % plex_server.url
+    assert qbt_line.startswith("qBittorrent FAILED: qBittorrent rejected the username or password")
+    assert "SECRET" not in out.getvalue()
+
+
+def test_check_with_api_key_on_52(plex_server):
+    from tests.support.fake_qbittorrent import make_api_key
+
+    key = make_api_key()
+    with FakeQBittorrent(api_key=key) as qbt:
+        s = settings(plex_url=plex_server.url, plex_token=plex_server.token, qbittorrent_url=qbt.url, qbittorrent_api_key=key)
+        out = io.StringIO()
+        assert run_check(s, out=out) == 0
+    assert "qBittorrent OK: v5.2.0 (Web API 2.15.1)" in out.getvalue() and "API key" in out.getvalue()
+    assert key not in out.getvalue()
