@@ -401,3 +401,20 @@ def test_fake_counters_reset(plex_server: PlexTestServer) -> None:
     assert plex_server.request_count[SESSIONS_PATH] == 0 and plex_server.requests == []
     adapter.read_sessions()
     assert plex_server.request_count[SESSIONS_PATH] == 1 and plex_server.connection_count == 1
+
+
+def test_https_verifies_by_default_and_accepts_a_ca_file_or_no_verify(plex_tls_server: PlexTestServer) -> None:
+    plex_tls_server.set_sessions([remote_movie()])
+    assert plex_tls_server.url.startswith("https://")
+    error = failure(plex_tls_server)
+    assert error.kind is FailureKind.UNREACHABLE
+    assert str(error).startswith("Plex not reachable at %s: TLS " % plex_tls_server.url)
+    assert len(source(plex_tls_server, ca_file=plex_tls_server.tls[0]).read_sessions()) == 1
+    assert len(source(plex_tls_server, verify_tls=False).read_sessions()) == 1
+    assert source(plex_tls_server, ca_file=plex_tls_server.tls[0]).server_version() == plex_tls_server.version
+
+
+@pytest.mark.xfail(reason="adapters/http.py describe_transport_error stops at urllib3's SSLError before "
+                          "reaching the SSLCertVerificationError it wraps", strict=False)
+def test_untrusted_certificate_is_named_as_such(plex_tls_server: PlexTestServer) -> None:
+    assert "TLS certificate not trusted" in str(failure(plex_tls_server))

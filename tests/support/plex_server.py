@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import json
 import queue
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -92,6 +97,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up, or refuse our self-signed certificate, are normal in these tests.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 class PlexTestServer:
     """A fake Plex Media Server on 127.0.0.1 and a free port. Start with `with` or `.start()`."""
 
@@ -101,8 +115,11 @@ class PlexTestServer:
         version: str = "1.40.1.8227-c0dd5a73e",
         machine_identifier: str = "0123456789abcdef0123456789abcdef01234567",
         ping_interval: float = 10.0,
+        tls: Optional[Tuple[str, str]] = None,
     ) -> None:
+        """`tls=(cert_file, key_file)` serves HTTPS (see make_self_signed_cert)."""
         self.token = token
+        self.tls = tls
         self.version = version
         self.machine_identifier = machine_identifier
         self.ping_interval = ping_interval
@@ -127,8 +144,13 @@ class PlexTestServer:
             return self
         handler = type("PlexHandler", (_Handler,), {"plex": self})
         self._stopping.clear()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            # Handshake in the handler thread, not in accept(): a stalled client must not block others.
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True,
+                                                     do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="plex-test-server", daemon=True)
         self._thread.start()
@@ -160,7 +182,7 @@ class PlexTestServer:
 
     @property
     def url(self) -> str:
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
 
     # -- what /status/sessions answers ------------------------------------------------------------
     def set_sessions(self, items: List[Dict[str, Any]]) -> None:
@@ -336,8 +358,26 @@ class PlexTestServer:
                 self._sse_clients.remove(mailbox)
 
 
+def make_self_signed_cert(directory: str) -> Tuple[str, str]:
+    """A certificate for 127.0.0.1 (cert, key) made with the openssl CLI; skips the test without it."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = os.path.join(directory, "plex-cert.pem"), os.path.join(directory, "plex-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 @pytest.fixture
 def plex_server() -> Iterator[PlexTestServer]:
     """A started PlexTestServer with no sessions, stopped after the test."""
     with PlexTestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def plex_tls_server(tmp_path: Any) -> Iterator[PlexTestServer]:
+    """Like plex_server, over HTTPS with a self-signed certificate; its path is `server.tls[0]`."""
+    with PlexTestServer(tls=make_self_signed_cert(str(tmp_path))) as server:
         yield server
