@@ -70,6 +70,12 @@ def run_daemon(args: argparse.Namespace) -> int:
         report = runner.run_once()
         failed = report.source_error is not None or report.limiter_error is not None
         return EXIT_UNREACHABLE if failed else EXIT_OK
+
+    from application.reload import ConfigReloader
+
+    runner.reload_handler = ConfigReloader(
+        args.config, settings, runner, lambda new: Container(settings=new, dry_run=args.dry_run), logger
+    )
     return runner.run()
 
 

@@ -7,6 +7,7 @@ from dependency_injector import containers, providers
 
 from adapters.plex import PlexStreamSource
 from adapters.qbittorrent import QBittorrentUploadLimiter
+from adapters.systemd_notify import SystemdNotifier
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
@@ -79,10 +80,12 @@ class Container(containers.DeclarativeContainer):
         reconcile_interval_sec=settings.provided.reconcile_interval_sec,
     )
     tick_logger = providers.Singleton(TickLogger)
+    notifier = providers.Singleton(SystemdNotifier)
     runner = providers.Singleton(
         DaemonRunner,
         service=service,
         tick_logger=tick_logger,
         interval_sec=settings.provided.poll_interval_sec,
         restore_on_exit=settings.provided.restore_on_exit,
+        notifier=notifier,
     )

@@ -4,13 +4,49 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Callable, Optional
+import time
+from typing import Callable, Optional, Protocol
 
 from application.reporting import TickLogger
 from application.service import ThrottleService, TickReport
 from domain.ports import UploadLimiterError
 
 ReloadHandler = Callable[[], None]
+
+
+class LifecycleNotifier(Protocol):
+    """What the loop tells a service manager (systemd's sd_notify, or nothing)."""
+
+    watchdog_interval_sec: Optional[float]
+
+    def ready(self, status: str) -> None: ...
+    def status(self, status: str) -> None: ...
+    def watchdog(self) -> None: ...
+    def reloading(self) -> None: ...
+    def stopping(self) -> None: ...
+
+
+class SilentNotifier:
+    watchdog_interval_sec: Optional[float] = None
+
+    def ready(self, status: str) -> None:
+        pass
+
+    status = ready
+
+    def watchdog(self) -> None:
+        pass
+
+    reloading = stopping = watchdog
+
+
+def status_line(report: TickReport) -> str:
+    state = report.after.state.value if report.after.state else "starting"
+    if report.source_error is not None:
+        state += ", Plex unreadable"
+    limit = report.desired if report.desired is not None else "unchanged"
+    count = len(report.remote_sessions)
+    return "%s: %d remote stream%s, upload limit %s" % (state, count, "" if count == 1 else "s", limit)
 
 
 class DaemonRunner:
@@ -22,12 +58,14 @@ class DaemonRunner:
         restore_on_exit: bool = True,
         logger: Optional[logging.Logger] = None,
         max_ticks: Optional[int] = None,
+        notifier: Optional[LifecycleNotifier] = None,
     ) -> None:
         self.service = service
         self.tick_logger = tick_logger
         self.interval_sec = interval_sec
         self.restore_on_exit = restore_on_exit
         self.max_ticks = max_ticks
+        self.notifier: LifecycleNotifier = notifier or SilentNotifier()
         self.reload_handler: Optional[ReloadHandler] = None
         self._wake = threading.Event()
         self._stopping = False
@@ -43,6 +81,11 @@ class DaemonRunner:
         report = self.service.tick()
         self.tick_logger.report(report)
         self.ticks += 1
+        if self.ticks == 1:
+            self.notifier.ready(status_line(report))
+        else:
+            self.notifier.status(status_line(report))
+        self.notifier.watchdog()
         return report
 
     def request_stop(self, *_: object) -> None:
@@ -72,17 +115,27 @@ class DaemonRunner:
         return self.shutdown()
 
     def _sleep(self) -> None:
-        """Sleeps one interval; a reload request is handled without cutting the interval short."""
+        """Sleeps one interval, pinging the watchdog on the way; a reload does not cut it short."""
+        deadline = time.monotonic() + self.interval_sec
         while not self._stopping:
-            woke = self._wake.wait(self.interval_sec)
-            self._wake.clear()
-            if not woke or not self._reload_requested:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return
-            self._reload_requested = False
-            if self.reload_handler is not None:
-                self.reload_handler()
+            slice_sec = remaining
+            if self.notifier.watchdog_interval_sec:
+                slice_sec = min(remaining, self.notifier.watchdog_interval_sec / 2)
+            woke = self._wake.wait(slice_sec)
+            self._wake.clear()
+            self.notifier.watchdog()
+            if woke and self._reload_requested:
+                self._reload_requested = False
+                if self.reload_handler is not None:
+                    self.notifier.reloading()
+                    self.reload_handler()
+                    self.notifier.ready("configuration reloaded")
 
     def shutdown(self) -> int:
+        self.notifier.stopping()
         if not self.restore_on_exit:
             self._logger.info("stopping; leaving the upload limit as it is (restore_on_exit is false)")
             return 0

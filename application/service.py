@@ -70,6 +70,12 @@ class ThrottleService:
         self._last_check: Optional[float] = None
         self._lowered = False  # plex-helper may have set something other than the idle limit
 
+    def replace_adapters(self, source: StreamSource, limiter: UploadLimiter) -> None:
+        """New connection settings: keep the state, but check qBittorrent's limit afresh."""
+        self._source = source
+        self._limiter = limiter
+        self._enforced = None
+
     @property
     def enforced_limit(self) -> Optional[UploadLimit]:
         return self._enforced

@@ -1,0 +1,56 @@
+"""SIGHUP: re-read the config; apply it without losing the state, or keep the old one."""
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from typing import Callable, Optional
+
+from application.config import ConfigError, load_settings
+from application.runner import DaemonRunner
+from application.settings import Settings
+
+# changing any of these needs new adapters (new URL, credentials, TLS or timeouts)
+CONNECTION_FIELDS = frozenset(
+    f.name for f in fields(Settings) if f.name.startswith(("plex_url", "plex_token", "plex_verify", "plex_ca", "qbittorrent_"))
+) | {"http_timeout_sec", "login_retry_sec"}
+
+ContainerFactory = Callable[[Settings], object]
+
+
+class ConfigReloader:
+    def __init__(
+        self,
+        path: str,
+        settings: Settings,
+        runner: DaemonRunner,
+        container_factory: ContainerFactory,
+        logger: Optional[logging.Logger] = None,
+    ) -> None:
+        self.path = path
+        self.settings = settings
+        self._runner = runner
+        self._container_factory = container_factory
+        self._logger = logger or logging.getLogger("plex_helper")
+
+    def __call__(self) -> bool:
+        try:
+            new = load_settings(self.path)
+        except ConfigError as err:
+            for line in err.problems:
+                self._logger.error("config reload failed, keeping the running config: %s", line)
+            return False
+        changed = sorted(f.name for f in fields(Settings) if getattr(new, f.name) != getattr(self.settings, f.name))
+        if not changed:
+            self._logger.info("config reloaded from %s: nothing changed", self.path)
+            return True
+        container = self._container_factory(new)
+        service = self._runner.service
+        service.decider = container.decider()
+        service.reconcile_interval_sec = new.reconcile_interval_sec
+        if CONNECTION_FIELDS.intersection(changed):
+            service.replace_adapters(container.stream_source(), container.upload_limiter())
+        self._runner.interval_sec = new.poll_interval_sec
+        self._runner.restore_on_exit = new.restore_on_exit
+        self.settings = new
+        self._logger.info("config reloaded from %s: %s changed", self.path, ", ".join(changed))
+        return True
