@@ -4,7 +4,7 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
-from typing import Optional
+from typing import List, Optional
 
 import urllib3
 from urllib3 import exceptions as u3
@@ -40,10 +40,10 @@ def describe_transport_error(exc: BaseException) -> str:
     Built from the exception's type and errno only, never from its text: urllib3 messages can
     contain the full URL, and URLs are the one place a secret could hide.
     """
-    seen = set()
-    current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    chain = _exception_chain(exc)
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
+        return "TLS certificate not trusted (set the *_ca_file option, or *_verify_tls to false)"
+    for current in chain:
         if isinstance(current, u3.NameResolutionError) or isinstance(current, socket.gaierror):
             return "host name not found"
         # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: look at its cause first
@@ -51,23 +51,27 @@ def describe_transport_error(exc: BaseException) -> str:
             return "connection timed out"
         if isinstance(current, (u3.ReadTimeoutError, socket.timeout, TimeoutError)):
             return "no answer in time (read timed out)"
-        if isinstance(current, (ssl.SSLCertVerificationError,)):
-            return "TLS certificate not trusted (set the *_ca_file option, or *_verify_tls to false)"
         if isinstance(current, (u3.SSLError, ssl.SSLError)):
             return "TLS handshake failed"
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(current, (ConnectionResetError, u3.ProtocolError)) and not isinstance(current, OSError):
-            return "connection closed by the server"
         if isinstance(current, ConnectionResetError):
             return "connection reset by the server"
         if isinstance(current, OSError) and current.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return "no route to host"
         if isinstance(current, OSError) and current.errno == errno.ECONNREFUSED:
             return "connection refused"
-        reason = getattr(current, "reason", None)
-        nxt = reason if isinstance(reason, BaseException) else None
-        current = nxt or current.__cause__ or current.__context__
-    if isinstance(exc, u3.ProtocolError):
+    if any(isinstance(e, u3.ProtocolError) for e in chain):
         return "connection closed by the server"
     return "connection failed (%s)" % type(exc).__name__
+
+
+def _exception_chain(exc: BaseException) -> List[BaseException]:
+    """The exception, what it wraps (urllib3's `.reason`), and its causes, without loops."""
+    chain: List[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        reason = getattr(current, "reason", None)
+        current = (reason if isinstance(reason, BaseException) else None) or current.__cause__ or current.__context__
+    return chain

@@ -414,7 +414,5 @@ def test_https_verifies_by_default_and_accepts_a_ca_file_or_no_verify(plex_tls_s
     assert source(plex_tls_server, ca_file=plex_tls_server.tls[0]).server_version() == plex_tls_server.version
 
 
-@pytest.mark.xfail(reason="adapters/http.py describe_transport_error stops at urllib3's SSLError before "
-                          "reaching the SSLCertVerificationError it wraps", strict=False)
 def test_untrusted_certificate_is_named_as_such(plex_tls_server: PlexTestServer) -> None:
     assert "TLS certificate not trusted" in str(failure(plex_tls_server))
