@@ -7,8 +7,9 @@
 
 Layout of the archive (entries sorted, fixed timestamps and permissions, no bytecode):
 
-    __main__.py                    packaging/zipapp_main.py, the bootstrap
+    __main__.py                    packaging/zipapp_main.py, the bootstrap's stage 1
     BUILD_ID                       the content hash of every other entry (16 hex digits)
+    lib/plex_helper_boot.py        packaging/zipapp_boot.py, the bootstrap's stage 2
     lib/<package>/...              the app (domain, adapters, application; .py only), the
                                    pure-Python dependencies with their .dist-info, and every file
                                    of dependency-injector that is identical on all platforms
@@ -39,7 +40,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 LOCK_FILE = ROOT / "requirements.lock"
-BOOTSTRAP_SOURCE = ROOT / "packaging" / "zipapp_main.py"
+BOOTSTRAP_STAGE1 = Path("packaging") / "zipapp_main.py"  # -> __main__.py
+BOOTSTRAP_STAGE2 = Path("packaging") / "zipapp_boot.py"  # -> lib/plex_helper_boot.py
+STAGE2_ENTRY = "lib/plex_helper_boot.py"
+BUILD_ID_ENTRY = "BUILD_ID"
+STORED_ENTRIES = ("__main__.py", BUILD_ID_ENTRY)
 DEFAULT_DIST = ROOT / "dist"
 DEFAULT_WHEEL_CACHE = ROOT / "build" / "wheels"
 PYZ_NAME = "plex-helper.pyz"
@@ -278,28 +283,31 @@ def bootstrap_platforms(source: str) -> tuple[str, ...]:
     raise BuildError("packaging/zipapp_main.py defines no SUPPORTED_PLATFORMS")
 
 
+def add_entries(entries: dict[str, bytes], prefix: str, files: dict[str, bytes]) -> None:
+    """Add `files` under `prefix`; two sources for one entry would be a packaging mistake."""
+    for name, data in files.items():
+        if prefix + name in entries:
+            raise BuildError("two files for %s%s" % (prefix, name))
+        entries[prefix + name] = data
+
+
 def collect_entries(root: Path, pins: dict[str, Pin], cache: Path) -> dict[str, bytes]:
     """Every entry of the .pyz except BUILD_ID, by archive name."""
-    bootstrap = (root / "packaging" / "zipapp_main.py").read_bytes()
+    bootstrap = (root / BOOTSTRAP_STAGE1).read_bytes()
     promised = bootstrap_platforms(bootstrap.decode("utf-8"))
     if tuple(sorted(promised)) != tuple(sorted(t.key for t in TARGETS)):
         raise BuildError("the bootstrap supports %s but the build targets %s" % (promised, [t.key for t in TARGETS]))
     native_pin = pins[NATIVE_DISTRIBUTION]
-    entries: dict[str, bytes] = {"__main__.py": bootstrap}
-    for name, data in app_files(root).items():
-        entries["lib/" + name] = data
+    entries: dict[str, bytes] = {"__main__.py": bootstrap, STAGE2_ENTRY: (root / BOOTSTRAP_STAGE2).read_bytes()}
+    add_entries(entries, "lib/", app_files(root))
     for pin in sorted(pins.values(), key=lambda p: p.name):
-        if pin is native_pin:
-            continue
-        for name, data in wheel_files(fetch_wheel(pin, cache, None)).items():
-            entries["lib/" + name] = data
+        if pin is not native_pin:
+            add_entries(entries, "lib/", wheel_files(fetch_wheel(pin, cache, None)))
     per_target = {target.key: wheel_files(fetch_wheel(native_pin, cache, target)) for target in TARGETS}
     shared, specific = split_native(per_target)
-    for name, data in shared.items():
-        entries["lib/" + name] = data
+    add_entries(entries, "lib/", shared)
     for key, files in specific.items():
-        for name, data in files.items():
-            entries["native/%s/%s" % (key, name)] = data
+        add_entries(entries, "native/%s/" % key, files)
     return entries
 
 
@@ -331,7 +339,8 @@ def write_pyz(entries: dict[str, bytes], output: Path) -> None:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.create_system = 3  # Unix, so that external_attr means a mode
             info.external_attr = (0o100644 & 0xFFFF) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # What a warm start reads is stored, so that zipimport need not even import zlib.
+            info.compress_type = zipfile.ZIP_STORED if name in STORED_ENTRIES else zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[name], compresslevel=9)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + output.name + ".", dir=output.parent)
@@ -353,7 +362,7 @@ def build(output: Path, cache: Path = DEFAULT_WHEEL_CACHE, root: Path = ROOT) ->
         raise BuildError("requirements.lock lacks %s: run `python3 build_zipapp.py --update-lock`" % ", ".join(missing))
     entries = collect_entries(root, pins, cache)
     build_id = content_hash(entries)
-    entries["BUILD_ID"] = (build_id + "\n").encode("ascii")
+    entries[BUILD_ID_ENTRY] = (build_id + "\n").encode("ascii")
     write_pyz(entries, output)
     size = output.stat().st_size
     if size > SIZE_BUDGET:
