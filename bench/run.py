@@ -1,0 +1,982 @@
+#!/usr/bin/env python3
+"""plex-helper benchmark (issue 6): every figure in one run, side by side.
+
+    python3 bench/run.py --json bench/results.json          # the full figures
+    python3 bench/run.py --quick                             # fewer iterations, same figures
+
+Standard library plus the project only (tests/support is project code). What runs where:
+
+* The test Plex server (tests/support/plex_server.py) and qBittorrent run in/next to this process:
+  the real qbittorrent-nox (tests/support/qbittorrent_nox.py) when it is installed, else the fake
+  (tests/support/fake_qbittorrent.py); the output says which. qBittorrent is reached through a small
+  counting proxy in this process, so requests can be counted and `setUploadLimit` timestamped
+  whichever qBittorrent answers.
+* The measured client is always another process, so that the servers' threads never show up in
+  its CPU time or memory: a worker mode of this file (`--worker polls`) that builds the application
+  Container from Settings pointing at the local servers (the real PlexStreamSource and
+  QBittorrentUploadLimiter) and calls `DaemonRunner.run_once()`; for the reaction figure, the real
+  daemon (`python3 -m application --config ...`) with a one-second poll interval.
+
+Figures: requests per poll, CPU per poll (0, 10, 100, 1000 sessions), reaction (streaming_threshold
+1 and 2), memory (peak RSS vs. a bare import of the dependencies), start-up (.pyz warm and cold,
+virtualenv, `python3 -c pass`) and the size of the .pyz. Times are medians; no figure is asserted by
+any test.
+"""
+from __future__ import annotations
+
+# Only os and sys at the top: the worker's peak RSS is one of the figures, so it must not pay for
+# what only the parent needs.
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYZ = os.path.join(ROOT, "dist", "plex-helper.pyz")
+FLOOR_IMPORT = "import dependency_injector.containers, marshmallow, urllib3"
+PLEX_TOKEN = "bench-plex-token-5c1e"
+QBT_USER, QBT_PASS = "admin", "bench-qbt-pass-123"
+STREAMING_KBPS = 500
+
+
+def _status_kb(field: str, pid: str = "self") -> int:
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+# =============================================================================================
+# Worker: the measured client, in its own process
+# =============================================================================================
+
+def worker_polls(args) -> int:
+    """Build the daemon as cli.run_daemon does, then run_once() `--polls` times; print JSON.
+
+    Protocol on stdin/stdout: after the warm-up polls the worker prints "ready" and waits for a
+    line on stdin (the parent resets the servers' counters meanwhile), then runs the measured
+    polls and prints one JSON line.
+    """
+    import json
+    import time
+
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from application.container import Container
+    from application.logging_setup import configure_logging
+    from application.settings import Settings
+
+    configure_logging(False)  # as the daemon: INFO to stderr (the parent discards it)
+    settings = Settings(
+        plex_url=args.plex_url,
+        plex_token=PLEX_TOKEN,
+        qbittorrent_url=args.qbt_url,
+        qbittorrent_username=QBT_USER,
+        qbittorrent_password=QBT_PASS,
+        streaming_upload_kbps=STREAMING_KBPS,
+        poll_interval_sec=args.poll_interval,
+        streaming_threshold=2,
+        idle_threshold=3,
+        reconcile_interval_sec=args.reconcile,
+    )
+    overrides = {}
+    clock = None
+    if args.virtual_clock:
+        class VirtualClock:
+            now = 1000.0
+
+            def __call__(self) -> float:
+                return self.now
+
+        clock = VirtualClock()
+        overrides["clock"] = clock
+    container = Container(settings=settings, dry_run=False, **overrides)
+    runner = container.runner()
+
+    first_error = []
+
+    def poll(n: int):
+        errors = 0
+        report = None
+        for _ in range(n):
+            if clock is not None:
+                clock.now += args.poll_interval
+            report = runner.run_once()
+            if report.source_error is not None or report.limiter_error is not None:
+                errors += 1
+                if not first_error:
+                    first_error.append(str(report.source_error or report.limiter_error))
+        return errors, report
+
+    warm_errors, _ = poll(args.warmup)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    process_time, perf_counter = time.process_time, time.perf_counter
+    c0, w0 = process_time(), perf_counter()
+    errors, report = poll(args.polls)
+    cpu, wall = process_time() - c0, perf_counter() - w0
+    result = {
+        "polls": args.polls,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "errors": errors,
+        "warmup_errors": warm_errors,
+        "first_error": first_error[0] if first_error else None,
+        "state": report.after.state.value if report and report.after.state else None,
+        "desired_bytes": report.desired.bytes_per_sec if report and report.desired else None,
+        "remote_sessions": len(report.remote_sessions) if report else None,
+        "sessions_seen": len(report.observation.sessions) if report and hasattr(report.observation, "sessions") else None,
+        "vmhwm_kb": _status_kb("VmHWM"),
+        "vmrss_kb": _status_kb("VmRSS"),
+        "modules": len(sys.modules),
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def worker_floor(_args) -> int:
+    """Not used by the parent (it runs `python3 -c` directly); kept for manual comparison."""
+    exec(FLOOR_IMPORT)
+    print(_status_kb("VmHWM"))
+    return 0
+
+
+# =============================================================================================
+# Parent: servers, proxy, measurements, table
+# =============================================================================================
+
+def _import_support():
+    """tests/support, without requiring pytest (it only decorates fixtures there)."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        import types
+
+        stub = types.ModuleType("pytest")
+        stub.fixture = lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f))  # type: ignore[attr-defined]
+
+        def skip(reason: str = "") -> None:
+            raise RuntimeError(reason)
+
+        stub.skip = skip  # type: ignore[attr-defined]
+        stub.TempPathFactory = object  # type: ignore[attr-defined]
+        sys.modules["pytest"] = stub
+    from tests.support import fake_qbittorrent, plex_payloads, plex_server, qbittorrent_nox
+
+    return plex_server, plex_payloads, fake_qbittorrent, qbittorrent_nox
+
+
+def _make_plex_server(plex_server_module):
+    """The test Plex server, plus an arrival timestamp and payload generation per sessions request."""
+    import threading
+    import time
+
+    base = plex_server_module.PlexTestServer
+
+    class TimedPlexServer(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *a, **k):
+            self.generation = 0
+            self.arrivals = []  # (monotonic time, generation) of every /status/sessions request
+            self._tlock = threading.Lock()
+            super().__init__(*a, **k)
+
+        def set_sessions(self, items):
+            super().set_sessions(items)
+            with self._tlock:
+                self.generation += 1
+
+        def _handle(self, h):
+            if h.path.split("?", 1)[0] == plex_server_module.SESSIONS_PATH:
+                with self._tlock:
+                    self.arrivals.append((time.monotonic(), self.generation))
+                    if len(self.arrivals) > 100000:
+                        del self.arrivals[:50000]
+            return super()._handle(h)
+
+    return TimedPlexServer(token=PLEX_TOKEN)
+
+
+class CountingProxy:
+    """An HTTP proxy in front of qBittorrent that counts requests per (method, endpoint) and
+    timestamps every setUploadLimit (arrival, and when qBittorrent's answer came back)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import collections
+        import http.client
+        import socket
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream_port = upstream_port
+        self.counts = collections.Counter()
+        self.sets = []  # (arrival, answered, limit form value)
+        self.lock = threading.Lock()
+        proxy = self
+        hop = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "content-length"}
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *a) -> None:
+                pass
+
+            def _upstream(self, fresh: bool = False):
+                conn = getattr(self, "_conn", None)
+                if conn is None or fresh:
+                    if conn is not None:
+                        conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
+                    conn.connect()
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self._conn = conn
+                return conn
+
+            def _forward(self) -> None:
+                arrival = time.monotonic()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                endpoint = self.path.split("?", 1)[0]
+                if endpoint.startswith("/api/v2/"):
+                    endpoint = endpoint[len("/api/v2/"):]
+                # As a reverse proxy does: qBittorrent checks that Host names its own port, and
+                # that Referer/Origin match Host (CSRF), so both are rewritten to the upstream.
+                here = self.headers.get("Host", "")
+                there = "127.0.0.1:%d" % proxy.upstream_port
+                headers = {}
+                for k, v in self.headers.items():
+                    lk = k.lower()
+                    if lk in hop:
+                        continue
+                    if lk == "host":
+                        v = there
+                    elif lk in ("referer", "origin") and here:
+                        v = v.replace("//" + here, "//" + there, 1)
+                    headers[k] = v
+                if body is not None:
+                    headers["Content-Length"] = str(len(body))
+                for attempt in (0, 1):
+                    try:
+                        conn = self._upstream(fresh=attempt == 1)
+                        conn.request(self.command, self.path, body=body, headers=headers)
+                        resp = conn.getresponse()
+                        data = resp.read()
+                        break
+                    except (OSError, http.client.HTTPException):
+                        if attempt == 1:
+                            self.send_error(502)
+                            return
+                answered = time.monotonic()
+                with proxy.lock:
+                    proxy.counts[(self.command, endpoint)] += 1
+                    if endpoint == "transfer/setUploadLimit":
+                        proxy.sets.append((arrival, answered, (body or b"").decode("latin-1")))
+                self.send_response_only(resp.status, resp.reason)
+                for k, v in resp.getheaders():
+                    if k.lower() not in hop:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:
+                pass
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True, name="qbt-counting-proxy")
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d" % self._server.server_address[1]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.sets.clear()
+
+    def snapshot(self):
+        with self.lock:
+            counts = dict(self.counts)
+        writes = sum(n for (m, e), n in counts.items() if e.startswith("transfer/set") or e == "app/setPreferences")
+        logins = sum(n for (m, e), n in counts.items() if e.startswith("auth/"))
+        reads = sum(counts.values()) - writes - logins
+        return {"reads": reads, "writes": writes, "logins": logins,
+                "by_endpoint": {"%s %s" % k: v for k, v in sorted(counts.items())}}
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class QBittorrent:
+    """The real qbittorrent-nox if installed (and not refused), else the fake; behind the proxy."""
+
+    def __init__(self, want: str, fake_module, nox_module, tmp: str) -> None:
+        import shutil
+        from pathlib import Path
+
+        self.kind = ""
+        self.note = ""
+        self._nox = None
+        self._fake = None
+        if want in ("auto", "nox") and shutil.which(nox_module.BINARY):
+            try:
+                root = Path(tmp) / "qbt"
+                root.mkdir()
+                opts = nox_module.QbtOptions(username=QBT_USER, password=QBT_PASS, max_fail=0)
+                self._nox = nox_module.QbtInstance(root, opts).start()
+                self.kind = "qbittorrent-nox (real)"
+                port = self._nox.port
+            except Exception as exc:  # noqa: BLE001 - reported, then the fake is used
+                self.note = "qbittorrent-nox failed to start (%s); " % str(exc).splitlines()[0]
+                self._nox = None
+        elif want == "nox":
+            raise SystemExit("--qbt nox: qbittorrent-nox is not installed")
+        if self._nox is None:
+            self._fake = fake_module.FakeQBittorrent(username=QBT_USER, password=QBT_PASS, max_fail=0).start()
+            self.kind = "FakeQBittorrent (tests/support)"
+            if want != "fake":
+                self.note += "qbittorrent-nox is not installed or failed: using the fake qBittorrent"
+            port = self._fake.port
+        self.proxy = CountingProxy(port)
+        self.url = self.proxy.url
+        self.version = self._version()
+
+    def _request(self, method: str, endpoint: str, body: str = ""):
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.proxy.upstream_port, timeout=10)
+        try:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} if method == "POST" else {}
+            if getattr(self, "_sid", None):
+                headers["Cookie"] = self._sid
+            conn.request(method, "/api/v2/" + endpoint, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read().decode("utf-8", "replace")
+            for k, v in resp.getheaders():
+                if k.lower() == "set-cookie":
+                    self._sid = v.split(";", 1)[0]
+            return resp.status, data
+        finally:
+            conn.close()
+
+    def _version(self) -> str:
+        from urllib.parse import urlencode
+
+        self._request("POST", "auth/login", urlencode({"username": QBT_USER, "password": QBT_PASS}))
+        status, body = self._request("GET", "app/version")
+        return body.strip() if status == 200 else "?"
+
+    def upload_limit(self) -> int:
+        """Read directly (not through the proxy, so it is never counted)."""
+        status, body = self._request("GET", "transfer/uploadLimit")
+        return int(body.strip()) if status == 200 else -1
+
+    def set_upload_limit(self, value: int) -> None:
+        self._request("POST", "transfer/setUploadLimit", "limit=%d" % value)
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        if self._nox is not None:
+            self._nox.stop()
+        if self._fake is not None:
+            self._fake.stop()
+
+
+def session_mix(payloads, n: int):
+    """n realistic sessions: 60 % remote movies, 20 % LAN tracks, 20 % relayed episodes."""
+    items = []
+    for i in range(n):
+        kind = i % 5
+        if kind in (0, 1, 2):
+            items.append(payloads.remote_movie(user="friend%d" % i, address="203.0.113.%d" % (i % 250 + 1)))
+        elif kind == 3:
+            items.append(payloads.lan_track(user="owner%d" % i))
+        else:
+            items.append(payloads.relayed_episode(user="relay%d" % i))
+    return items
+
+
+class Bench:
+    def __init__(self, args) -> None:
+        self.args = args
+        self.python = sys.executable
+        self.rows = []  # (figure, measured, target, ok or None)
+        self.details = {}
+        self.notes = []
+
+    # ------------------------------------------------------------------ helpers
+    def log(self, msg: str) -> None:
+        sys.stderr.write("[bench] %s\n" % msg)
+        sys.stderr.flush()
+
+    def row(self, figure: str, measured: str, target: str, ok) -> None:
+        self.rows.append({"figure": figure, "measured": measured, "target": target,
+                          "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")})
+
+    def run_worker(self, sessions: int, polls: int, warmup: int, virtual_clock: bool = False,
+                   poll_interval: float = 10.0, reconcile: float = 60.0):
+        """Set the Plex sessions, start a worker, reset counters after its warm-up, collect JSON."""
+        import json
+        import subprocess
+
+        self.plex.set_sessions(session_mix(self.payloads, sessions))
+        cmd = [self.python, os.path.abspath(__file__), "--worker", "polls", "--plex-url", self.plex.url,
+               "--qbt-url", self.qbt.url, "--polls", str(polls), "--warmup", str(warmup),
+               "--poll-interval", str(poll_interval), "--reconcile", str(reconcile)]
+        if virtual_clock:
+            cmd.append("--virtual-clock")
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True, cwd=ROOT)
+        try:
+            line = proc.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError("worker did not get ready: %r" % line)
+            self.plex.reset_counters()
+            self.qbt.proxy.reset()
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            out = proc.stdout.readline()
+            proc.wait(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        result = json.loads(out)
+        result["plex_requests"] = dict(self.plex.request_count)
+        result["plex_connections"] = self.plex.connection_count
+        result["qbt"] = self.qbt.proxy.snapshot()
+        if result["errors"] or result["warmup_errors"]:
+            self.notes.append("worker at %d sessions saw %d errors (%d in warm-up), first: %s"
+                              % (sessions, result["errors"], result["warmup_errors"], result["first_error"]))
+        return result
+
+    # ------------------------------------------------------------------ figures
+    def machine(self):
+        import platform
+
+        model = "?"
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.lower().startswith(("model name", "hardware", "cpu model")):
+                        model = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        mem_mb = None
+        try:
+            mem_mb = round(_status_kb_meminfo() / 1024)
+        except Exception:  # noqa: BLE001
+            pass
+        return {
+            "cpu_model": model,
+            "cores": os.cpu_count(),
+            "memory_mb": mem_mb,
+            "python": platform.python_version(),
+            "python_executable": self.python,
+            "os": platform.platform(),
+            "qbittorrent": "%s %s" % (self.qbt.kind, self.qbt.version),
+        }
+
+    def fig_requests(self) -> None:
+        polls = self.args.polls
+        interval, reconcile = 10.0, 60.0
+        self.log("requests per poll: %d polls, virtual clock %g s/poll, reconcile %g s" % (polls, interval, reconcile))
+        results = {}
+        for label, sessions in (("streaming, 10 sessions", 10), ("idle, 0 sessions", 0)):
+            r = self.run_worker(sessions, polls, warmup=10, virtual_clock=True, poll_interval=interval,
+                                reconcile=reconcile)
+            results[label] = r
+        self.details["requests"] = {"polls": polls, "virtual_poll_interval_sec": interval,
+                                    "reconcile_interval_sec": reconcile, "runs": results}
+        # every reconcile_interval of (virtual) time, one read: polls * interval / reconcile
+        expected_reads = polls * interval / reconcile
+        for label, r in results.items():
+            plex_total = sum(r["plex_requests"].values())
+            plex_sessions = r["plex_requests"].get("/status/sessions", 0)
+            q = r["qbt"]
+            ok_plex = plex_total == polls and plex_sessions == polls
+            ok_q = q["writes"] == 0 and q["logins"] == 0 and abs(q["reads"] - expected_reads) <= 1
+            measured = "Plex %.3f/poll (%d/%d); qBt writes %d, logins %d, reads %d (1 per %.1f polls)" % (
+                plex_total / polls, plex_total, polls, q["writes"], q["logins"], q["reads"],
+                polls / q["reads"] if q["reads"] else float("inf"))
+            self.row("requests per poll [%s]" % label, measured,
+                     "Plex 1/poll; 0 writes; reads %.0f±1 (1 per %g s)" % (expected_reads, reconcile),
+                     ok_plex and ok_q and not r["errors"])
+
+    def fig_cpu(self) -> None:
+        polls = self.args.polls
+        counts = (0, 10, 100, 1000)
+        self.log("CPU per poll: %d polls at zero interval, sessions %s (client in a subprocess)" % (polls, counts))
+        per = {}
+        raw = {}
+        for n in counts:
+            runs = []
+            for _ in range(self.args.cpu_repeats):
+                r = self.run_worker(n, polls, warmup=10, virtual_clock=False, poll_interval=0.0, reconcile=60.0)
+                runs.append(r)
+            runs.sort(key=lambda r: r["cpu_s"])
+            med = runs[len(runs) // 2]
+            raw[n] = runs
+            per[n] = med["cpu_s"] / polls * 1000.0
+            self.log("  %4d sessions: %.3f ms CPU/poll, %.3f ms wall/poll" % (n, per[n], med["wall_s"] / polls * 1000))
+        slope_low = (per[100] - per[0]) / 100
+        slope_high = (per[1000] - per[100]) / 900
+        slope_all = (per[1000] - per[0]) / 1000
+        linear_ratio = slope_high / slope_low if slope_low > 0 else float("inf")
+        predicted_10 = per[0] + 10 * slope_all
+        self.details["cpu"] = {
+            "polls": polls, "repeats": self.args.cpu_repeats,
+            "ms_per_poll": {str(n): per[n] for n in counts},
+            "wall_ms_per_poll": {str(n): sorted(r["wall_s"] for r in raw[n])[len(raw[n]) // 2] / polls * 1000
+                                 for n in counts},
+            "per_session_us": {"0-100": slope_low * 1000, "100-1000": slope_high * 1000, "0-1000": slope_all * 1000},
+            "slope_ratio_high_over_low": linear_ratio,
+            "predicted_ms_at_10_from_line": predicted_10,
+            "runs": {str(n): raw[n] for n in counts},
+        }
+        self.row("CPU per poll, 0 sessions", "%.3f ms" % per[0], "(baseline)", None)
+        self.row("CPU per poll, 10 sessions", "%.3f ms" % per[10], "< 1 ms", per[10] < 1.0)
+        self.row("CPU per poll, 100 sessions", "%.3f ms" % per[100], "(linearity point)", None)
+        self.row("CPU per poll, 1000 sessions", "%.3f ms" % per[1000], "linear in sessions", None)
+        self.row("CPU linearity", "%.1f us/session (0-100) vs %.1f us/session (100-1000): ratio %.2f; "
+                 "line predicts %.3f ms at 10" % (slope_low * 1000, slope_high * 1000, linear_ratio, predicted_10),
+                 "slope ratio 0.67-1.5", 0.67 <= linear_ratio <= 1.5)
+
+    def fig_reaction(self) -> None:
+        import json
+        import subprocess
+        import tempfile
+        import time
+
+        thresholds = (1, 2)
+        trials = self.args.reaction_trials
+        self.log("reaction: real daemon, poll_interval_sec 1, streaming_threshold %s, %d trials each" % (thresholds, trials))
+        out = {}
+        for n in thresholds:
+            cfg = {
+                "plex_url": self.plex.url, "plex_token": PLEX_TOKEN,
+                "qbittorrent_url": self.qbt.url, "qbittorrent_username": QBT_USER, "qbittorrent_password": QBT_PASS,
+                "poll_interval_sec": 1, "streaming_threshold": n, "idle_threshold": 1,
+                "streaming_upload_kbps": STREAMING_KBPS, "idle_upload_kbps": 0, "reconcile_interval_sec": 60,
+            }
+            fd, path = tempfile.mkstemp(prefix="bench-cfg-", suffix=".json", dir=self.tmp)
+            with os.fdopen(fd, "w") as f:
+                json.dump(cfg, f)
+            os.chmod(path, 0o600)
+            self.plex.set_sessions([])
+            self.qbt.set_upload_limit(0)
+            env = dict(os.environ)
+            env.pop("NOTIFY_SOCKET", None)
+            env.pop("JOURNAL_STREAM", None)
+            log_path = os.path.join(self.tmp, "daemon-%d.log" % n)
+            with open(log_path, "wb") as logf:
+                proc = subprocess.Popen([self.python, "-m", "application", "--config", path], cwd=ROOT, env=env,
+                                        stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+            trials_out = []
+            try:
+                self._wait_polls(2, timeout=15)
+                for _ in range(trials):
+                    trials_out.append(self._reaction_trial(n))
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            good = [t for t in trials_out if t.get("polls") is not None]
+            polls_seen = sorted({t["polls"] for t in good})
+            beyond = sorted(t["beyond_nth_poll_ms"] for t in good)
+            med_beyond = beyond[len(beyond) // 2] if beyond else float("nan")
+            max_beyond = beyond[-1] if beyond else float("nan")
+            flip_to_change = sorted(t["flip_to_change_s"] for t in good)
+            out[n] = {"trials": trials_out, "polls_needed": polls_seen, "beyond_ms_median": med_beyond,
+                      "beyond_ms_max": max_beyond,
+                      "flip_to_change_s_median": flip_to_change[len(flip_to_change) // 2] if flip_to_change else None}
+            ok = len(good) == trials and polls_seen == [n] and max_beyond < 50.0
+            self.row("reaction, streaming_threshold %d" % n,
+                     "%s poll(s) in %d/%d trials; +%.1f ms median (max %.1f) after poll #%d; flip->limit %.2f s"
+                     % ("/".join(map(str, polls_seen)) or "-", len(good), trials, med_beyond, max_beyond, n,
+                        out[n]["flip_to_change_s_median"] or float("nan")),
+                     "%d polls exactly, + < 50 ms" % n, ok)
+        self.details["reaction"] = {"poll_interval_sec": 1, "trials": trials,
+                                    "by_threshold": {str(k): v for k, v in out.items()},
+                                    "daemon": "%s -m application --config CFG (source tree)" % self.python}
+
+    def _wait_polls(self, k: int, timeout: float) -> None:
+        import time
+
+        start = len(self.plex.arrivals)
+        deadline = time.monotonic() + timeout
+        while len(self.plex.arrivals) < start + k:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not poll Plex")
+            time.sleep(0.005)
+
+    def _reaction_trial(self, n: int):
+        import time
+
+        # Flip just after a poll, so no request can straddle the flip.
+        self._wait_polls(1, timeout=5)
+        time.sleep(0.05)
+        self.qbt.proxy.reset()
+        self.plex.set_sessions(session_mix(self.payloads, 1))
+        t_flip = time.monotonic()
+        gen = self.plex.generation
+        deadline = t_flip + n * 1.0 + 5.0
+        result = {"polls": None}
+        while time.monotonic() < deadline:
+            with self.qbt.proxy.lock:
+                sets = list(self.qbt.proxy.sets)
+            if sets:
+                arrival, answered, form = sets[0]
+                with self.plex._tlock:
+                    post = [t for t, g in self.plex.arrivals if g == gen and t <= arrival]
+                result = {
+                    "polls": len(post),
+                    "beyond_nth_poll_ms": (answered - post[-1]) * 1000 if post else None,
+                    "proxy_arrival_after_nth_poll_ms": (arrival - post[-1]) * 1000 if post else None,
+                    "flip_to_change_s": answered - t_flip,
+                    "set_form": form,
+                    "limit_after": self.qbt.upload_limit(),
+                }
+                break
+            time.sleep(0.001)
+        # back to idle (idle_threshold 1) and wait for the limit to be restored
+        self.qbt.proxy.reset()
+        self.plex.set_sessions([])
+        t_idle = time.monotonic()
+        while time.monotonic() < t_idle + 5:
+            with self.qbt.proxy.lock:
+                if self.qbt.proxy.sets:
+                    result["restore_s"] = self.qbt.proxy.sets[0][1] - t_idle
+                    break
+            time.sleep(0.002)
+        return result
+
+    def fig_memory(self) -> None:
+        import subprocess
+
+        polls = self.args.polls
+        self.log("memory: peak RSS after %d polls (10 sessions) vs the bare-import floor" % polls)
+        peaks = []
+        for _ in range(self.args.mem_repeats):
+            r = self.run_worker(10, polls, warmup=10, virtual_clock=False, poll_interval=0.0)
+            peaks.append(r["vmhwm_kb"])
+            modules = r["modules"]
+        floors = []
+        code = FLOOR_IMPORT + "; print(open('/proc/self/status').read())"
+        for _ in range(self.args.mem_repeats):
+            out = subprocess.run([self.python, "-c", code], capture_output=True, text=True, check=True, cwd=self.tmp).stdout
+            floors.append(next(int(l.split()[1]) for l in out.splitlines() if l.startswith("VmHWM:")))
+        bare = []
+        for _ in range(self.args.mem_repeats):
+            out = subprocess.run([self.python, "-c", "print(open('/proc/self/status').read())"], capture_output=True,
+                                 text=True, check=True, cwd=self.tmp).stdout
+            bare.append(next(int(l.split()[1]) for l in out.splitlines() if l.startswith("VmHWM:")))
+        peak = sorted(peaks)[len(peaks) // 2] / 1024
+        floor = sorted(floors)[len(floors) // 2] / 1024
+        bare_mb = sorted(bare)[len(bare) // 2] / 1024
+        ratio = peak / floor
+        self.details["memory"] = {"daemon_peak_rss_mb": peak, "floor_mb": floor, "python_c_pass_mb": bare_mb,
+                                  "ratio": ratio, "daemon_runs_kb": peaks, "floor_runs_kb": floors,
+                                  "daemon_modules_loaded": modules, "floor_command": "%s -c %r" % (self.python, FLOOR_IMPORT),
+                                  "polls": polls}
+        self.row("memory: peak RSS after %d polls" % polls,
+                 "%.1f MB vs floor %.1f MB = %.3fx (python -c pass: %.1f MB)" % (peak, floor, ratio, bare_mb),
+                 "<= 1.1x floor", ratio <= 1.1)
+        if ratio > 1.1:
+            self.details["memory"]["import_profile"] = self.import_profile()
+
+    def import_profile(self):
+        """What the daemon imports beyond the floor: `-X importtime` of the worker's imports."""
+        import subprocess
+
+        code = ("import sys; sys.path.insert(0, %r); from application.container import Container; "
+                "from application.config import load_settings; from application.logging_setup import configure_logging; "
+                "from application.reload import ConfigReloader" % ROOT)
+        base = subprocess.run([self.python, "-X", "importtime", "-c", FLOOR_IMPORT], capture_output=True, text=True,
+                              cwd=self.tmp).stderr
+        full = subprocess.run([self.python, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                              cwd=self.tmp).stderr
+
+        def parse(text):
+            mods = {}
+            for line in text.splitlines():
+                if not line.startswith("import time:") or "self [us]" in line:
+                    continue
+                parts = line[len("import time:"):].split("|")
+                mods[parts[2].strip()] = (int(parts[0]), int(parts[1]))
+            return mods
+
+        b, f = parse(base), parse(full)
+        extra = {m: v for m, v in f.items() if m not in b}
+        tops = {}
+        for m, (self_us, cum) in extra.items():
+            top = m.split(".")[0]
+            tops[top] = tops.get(top, 0) + self_us
+        ranked = sorted(tops.items(), key=lambda kv: -kv[1])[:25]
+        return {"modules_floor": len(b), "modules_daemon": len(f), "extra_modules": len(extra),
+                "extra_by_top_package_self_us": ranked}
+
+    def fig_startup(self) -> None:
+        import shutil
+        import subprocess
+        import tempfile
+        import time
+
+        runs = self.args.startup_runs
+        self.log("start-up: median of %d runs each" % runs)
+
+        def timed(cmd, env=None, fresh_cache: bool = False):
+            times = []
+            for _ in range(runs):
+                e = dict(env or os.environ)
+                if fresh_cache:
+                    e["PLEX_HELPER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=self.tmp)
+                t0 = time.perf_counter()
+                p = subprocess.run(cmd, env=e, capture_output=True, cwd=self.tmp)
+                times.append(time.perf_counter() - t0)
+                if p.returncode != 0:
+                    raise RuntimeError("%s failed: %s" % (cmd, p.stderr.decode()[-500:]))
+                if fresh_cache:
+                    shutil.rmtree(e["PLEX_HELPER_CACHE_DIR"], ignore_errors=True)
+            times.sort()
+            return {"median_ms": times[len(times) // 2] * 1000, "min_ms": times[0] * 1000,
+                    "max_ms": times[-1] * 1000, "output": p.stdout.decode().strip()}
+
+        res = {}
+        res["python -c pass"] = timed([self.python, "-c", "pass"])
+        venv_cmd = self.make_venv()
+        if venv_cmd:
+            timed(venv_cmd)  # first run writes nothing (pip compiled at install) but warms the page cache
+            res["virtualenv plex-helper --version"] = timed(venv_cmd)
+        pyz = self.ensure_pyz()
+        if pyz:
+            warm_env = dict(os.environ)
+            warm_env["PLEX_HELPER_CACHE_DIR"] = os.path.join(self.tmp, "warm-cache")
+            subprocess.run([self.python, pyz, "--version"], env=warm_env, capture_output=True, check=True)
+            res[".pyz --version, warm cache"] = timed([self.python, pyz, "--version"], env=warm_env)
+            res[".pyz --version, cold cache"] = timed([self.python, pyz, "--version"], fresh_cache=True)
+        self.details["startup"] = {"runs": runs, "results": res}
+        for name, r in res.items():
+            target, ok = "", None
+            if name.startswith(".pyz --version, warm") and "virtualenv plex-helper --version" in res:
+                ratio = r["median_ms"] / res["virtualenv plex-helper --version"]["median_ms"]
+                self.details["startup"]["warm_over_venv"] = ratio
+                target, ok = "<= 1.2x virtualenv", ratio <= 1.2
+                measured = "%.1f ms (%.2fx virtualenv)" % (r["median_ms"], ratio)
+            elif name.startswith(".pyz --version, cold") and "virtualenv plex-helper --version" in res:
+                ratio = r["median_ms"] / res["virtualenv plex-helper --version"]["median_ms"]
+                self.details["startup"]["cold_over_venv"] = ratio
+                measured = "%.1f ms (%.2fx virtualenv)" % (r["median_ms"], ratio)
+            else:
+                measured = "%.1f ms" % r["median_ms"]
+            self.row("start-up: %s" % name, measured, target or "(reference)", ok)
+        if "virtualenv plex-helper --version" not in res:
+            self.row("start-up: virtualenv", "not measured (%s)" % self.details.get("venv_error", "?"),
+                     "", None)
+
+    def make_venv(self):
+        import glob
+        import shutil
+        import subprocess
+
+        venv = os.path.join(self.tmp, "venv")
+        try:
+            subprocess.run([self.python, "-m", "venv", venv], check=True, capture_output=True)
+            vpy = os.path.join(venv, "bin", "python")
+            # The pinned wheels the build cached (build/wheels), else the lock file from PyPI.
+            wheels = glob.glob(os.path.join(ROOT, "build", "wheels", "pure", "*.whl"))
+            native = glob.glob(os.path.join(ROOT, "build", "wheels", "linux-*-glibc", "*.whl"))
+            pip = [vpy, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+            import platform
+
+            native = [w for w in native if platform.machine() in w]
+            if wheels and native:
+                subprocess.run(pip + ["--no-index"] + wheels + native, check=True, capture_output=True)
+                how = "wheels from build/wheels (pinned, offline)"
+            else:
+                subprocess.run([vpy, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--require-hashes",
+                                "-r", os.path.join(ROOT, "requirements.lock")], check=True, capture_output=True)
+                how = "requirements.lock from PyPI"
+            # The project itself, from a copy (an in-tree build would leave build/ and egg-info behind).
+            src = os.path.join(self.tmp, "src")
+            os.mkdir(src)
+            for name in ("pyproject.toml", "README.md"):
+                shutil.copy(os.path.join(ROOT, name), src)
+            for pkg in ("domain", "adapters", "application"):
+                shutil.copytree(os.path.join(ROOT, pkg), os.path.join(src, pkg),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            p = subprocess.run(pip + ["--no-build-isolation", src], capture_output=True)
+            if p.returncode != 0:
+                subprocess.run(pip + [src], check=True, capture_output=True)
+            self.details["venv"] = {"path": venv, "dependencies": how}
+            return [os.path.join(venv, "bin", "plex-helper"), "--version"]
+        except (subprocess.CalledProcessError, OSError) as exc:
+            err = getattr(exc, "stderr", b"") or b""
+            self.details["venv_error"] = "%s %s" % (exc, err.decode("utf-8", "replace")[-300:])
+            self.log("virtualenv failed: %s" % self.details["venv_error"])
+            return None
+
+    def ensure_pyz(self):
+        import subprocess
+
+        builder = os.path.join(ROOT, "build_zipapp.py")
+        if (self.args.rebuild or not os.path.exists(PYZ)) and os.path.exists(builder):
+            self.log("building the .pyz: python3 build_zipapp.py")
+            p = subprocess.run([self.python, builder], cwd=ROOT, capture_output=True, text=True)
+            if p.returncode != 0:
+                self.notes.append("build_zipapp.py failed: %s" % p.stderr[-300:])
+        if not os.path.exists(PYZ):
+            self.notes.append("dist/plex-helper.pyz missing and could not be built")
+            return None
+        return PYZ
+
+    def fig_size(self) -> None:
+        import subprocess
+        import time
+
+        pyz = self.ensure_pyz()
+        if not pyz:
+            self.row("size of the .pyz", "missing", "< 6 MB", False)
+            return
+        size = os.path.getsize(pyz)
+        version = subprocess.run([self.python, pyz, "--version"], capture_output=True, text=True,
+                                 env=dict(os.environ, PLEX_HELPER_CACHE_DIR=os.path.join(self.tmp, "warm-cache"))).stdout.strip()
+        self.details["size"] = {"bytes": size, "path": os.path.relpath(pyz, ROOT), "version": version,
+                                "mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(pyz)))}
+        self.row("size of the .pyz", "%d bytes (%.2f MB) [%s]" % (size, size / 2 ** 20, version),
+                 "< 6 MB", size < 6 * 2 ** 20)
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> int:
+        import json
+        import shutil
+        import tempfile
+        import time
+
+        self.tmp = tempfile.mkdtemp(prefix="plex-helper-bench-")
+        t_start = time.monotonic()
+        plex_server, self.payloads, fake_q, nox = _import_support()
+        self.plex = _make_plex_server(plex_server).start()
+        self.qbt = QBittorrent(self.args.qbt, fake_q, nox, self.tmp)
+        try:
+            if self.qbt.note:
+                self.notes.append(self.qbt.note)
+            self.details["machine"] = self.machine()
+            self.log("qBittorrent: %s; Plex: test server at %s" % (self.details["machine"]["qbittorrent"], self.plex.url))
+            figures = {"requests": self.fig_requests, "cpu": self.fig_cpu, "reaction": self.fig_reaction,
+                       "memory": self.fig_memory, "startup": self.fig_startup, "size": self.fig_size}
+            only = self.args.only.split(",") if self.args.only else list(figures)
+            for name in only:
+                try:
+                    figures[name]()
+                except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
+                    import traceback
+
+                    traceback.print_exc()
+                    self.row(name, "ERROR: %s" % exc, "", False)
+        finally:
+            self.qbt.stop()
+            self.plex.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elapsed = time.monotonic() - t_start
+        text = self.table(elapsed)
+        print(text)
+        if self.args.json:
+            doc = {"command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
+                   "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "elapsed_sec": round(elapsed, 1),
+                   "quick": self.args.quick, "machine": self.details.get("machine"), "table": self.rows,
+                   "notes": self.notes, "details": {k: v for k, v in self.details.items() if k != "machine"}}
+            os.makedirs(os.path.dirname(os.path.abspath(self.args.json)), exist_ok=True)
+            with open(self.args.json, "w") as f:
+                json.dump(doc, f, indent=2, sort_keys=False, default=str)
+                f.write("\n")
+            self.log("wrote %s" % self.args.json)
+        return 0 if all(r["result"] != "FAIL" for r in self.rows) else 1
+
+    def table(self, elapsed: float) -> str:
+        m = self.details.get("machine", {})
+        lines = [
+            "plex-helper benchmark%s  (%.0f s)" % (" --quick" if self.args.quick else "", elapsed),
+            "machine: %s, %s cores, %s MB RAM; Python %s; %s" % (m.get("cpu_model"), m.get("cores"),
+                                                                m.get("memory_mb"), m.get("python"), m.get("os")),
+            "servers: test Plex server (tests/support) + %s behind a counting proxy; clients in subprocesses"
+            % m.get("qbittorrent"),
+            "",
+        ]
+        w1 = max(len(r["figure"]) for r in self.rows) if self.rows else 10
+        w2 = max(len(r["measured"]) for r in self.rows) if self.rows else 10
+        w3 = max(len(r["target"]) for r in self.rows) if self.rows else 10
+        fmt = "%%-%ds | %%-%ds | %%-%ds | %%s" % (w1, w2, w3)
+        lines.append(fmt % ("figure", "measured", "target", "result"))
+        lines.append("-" * (w1 + w2 + w3 + 16))
+        for r in self.rows:
+            lines.append(fmt % (r["figure"], r["measured"], r["target"], r["result"]))
+        for note in self.notes:
+            lines.append("note: %s" % note)
+        prof = self.details.get("memory", {}).get("import_profile")
+        if prof:
+            lines.append("memory: the daemon loads %d modules, the floor %d; extra by package (self import us): %s"
+                         % (prof["modules_daemon"], prof["modules_floor"],
+                            ", ".join("%s %d" % kv for kv in prof["extra_by_top_package_self_us"][:12])))
+        return "\n".join(lines)
+
+
+def _status_kb_meminfo() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="plex-helper benchmark (issue 6): all figures in one run.")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--quick", action="store_true", help="fewer iterations (100 polls, 5 start-ups, 2 trials)")
+    p.add_argument("--qbt", choices=("auto", "nox", "fake"), default="auto",
+                   help="qBittorrent to drive: the real qbittorrent-nox (auto: if installed) or the fake")
+    p.add_argument("--only", help="comma-separated subset: requests,cpu,reaction,memory,startup,size")
+    p.add_argument("--rebuild", action="store_true", help="rebuild dist/plex-helper.pyz first")
+    p.add_argument("--polls", type=int, help="polls per measurement (default 1000)")
+    # worker mode (internal)
+    p.add_argument("--worker", choices=("polls", "floor"), help=argparse.SUPPRESS)
+    p.add_argument("--plex-url", help=argparse.SUPPRESS)
+    p.add_argument("--qbt-url", help=argparse.SUPPRESS)
+    p.add_argument("--warmup", type=int, default=10, help=argparse.SUPPRESS)
+    p.add_argument("--poll-interval", type=float, default=10.0, help=argparse.SUPPRESS)
+    p.add_argument("--reconcile", type=float, default=60.0, help=argparse.SUPPRESS)
+    p.add_argument("--virtual-clock", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker == "polls":
+        return worker_polls(args)
+    if args.worker == "floor":
+        return worker_floor(args)
+    if args.polls is None:
+        args.polls = 100 if args.quick else 1000
+    args.cpu_repeats = 1 if args.quick else 3
+    args.mem_repeats = 1 if args.quick else 3
+    args.startup_runs = 5 if args.quick else 15
+    args.reaction_trials = 2 if args.quick else 5
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
