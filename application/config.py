@@ -98,6 +98,18 @@ def _non_empty(error: str = "must not be empty") -> validate.Length:
     return validate.Length(min=1, error=error)
 
 
+LIMIT_POLICIES = ("fixed", "tiers", "dynamic")
+LIMIT_MODES = ("global", "alternative")
+
+
+class TierSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    streams = StrictInteger(required=True, validate=_at_least(1))
+    upload_kbps = StrictInteger(required=True, validate=_at_least(0))
+
+
 class ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -130,6 +142,28 @@ class ConfigSchema(Schema):
     lan_networks = fields.List(StrictString(validate=_cidr), load_default=[])
     ignore_users = fields.List(StrictString(), load_default=[])
 
+    limit_policy = StrictString(load_default="fixed", validate=validate.OneOf(LIMIT_POLICIES, error="must be one of " + ", ".join(LIMIT_POLICIES)))
+    streaming_tiers = fields.List(fields.Nested(TierSchema), load_default=[])
+    upload_capacity_kbps = StrictInteger(load_default=0, validate=_at_least(0))
+    stream_overhead_factor = StrictNumber(load_default=1.2, validate=_at_least(1))
+    min_upload_kbps = StrictInteger(load_default=10, validate=_at_least(1))
+    dynamic_deadband_percent = StrictNumber(load_default=10.0, validate=validate.Range(min=0, max=100, error="must be between {min} and {max}"))
+    limit_mode = StrictString(load_default="global", validate=validate.OneOf(LIMIT_MODES, error="must be one of " + ", ".join(LIMIT_MODES)))
+    plex_events = StrictBoolean(load_default=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _policy_has_its_settings(self, data: Dict[str, Any], **_: Any) -> None:
+        policy = data.get("limit_policy")
+        if policy == "tiers":
+            tiers = data.get("streaming_tiers") or []
+            if not tiers:
+                raise ValidationError("must list at least one tier when limit_policy is tiers", "streaming_tiers")
+            counts = [t.get("streams") for t in tiers if isinstance(t, dict)]
+            if len(set(counts)) != len(counts):
+                raise ValidationError("two tiers have the same streams count", "streaming_tiers")
+        if policy == "dynamic" and not data.get("upload_capacity_kbps"):
+            raise ValidationError("required (at least 1) when limit_policy is dynamic", "upload_capacity_kbps")
+
     @validates_schema(skip_on_field_errors=False)
     def _credentials_fit_together(self, data: Dict[str, Any], **_: Any) -> None:
         username = data.get("qbittorrent_username", "")
@@ -148,7 +182,12 @@ def _flatten(messages: Any, prefix: str = "") -> List[Tuple[str, str]]:
     if isinstance(messages, dict):
         pairs = []
         for key, value in messages.items():
-            name = str(key) if not prefix else "%s[%s]" % (prefix, key)
+            if not prefix:
+                name = str(key)
+            elif isinstance(key, int):
+                name = "%s[%d]" % (prefix, key)
+            else:
+                name = "%s.%s" % (prefix, key)
             pairs.extend(_flatten(value, name))
         return pairs
     if isinstance(messages, list):
@@ -221,6 +260,7 @@ def validate_settings(raw: Dict[str, Any], source: str) -> Settings:
         raise ConfigError(sorted(lines)) from None
     data["count_states"] = tuple(data["count_states"])
     data["ignore_users"] = tuple(data["ignore_users"])
+    data["streaming_tiers"] = tuple((t["streams"], t["upload_kbps"]) for t in data["streaming_tiers"])
     data["lan_networks"] = tuple(ipaddress.ip_network(n, strict=False) for n in data["lan_networks"])
     return Settings(**data)
 

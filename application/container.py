@@ -13,7 +13,15 @@ from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
 from application.settings import Settings
 from application.version import __version__
-from domain.policies import FixedLimitPolicy, UploadLimit
+from domain.policies import (
+    Deadband,
+    DynamicLimitPolicy,
+    FixedLimitPolicy,
+    LimitPolicy,
+    StreamTier,
+    TieredLimitPolicy,
+    UploadLimit,
+)
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
 
@@ -33,11 +41,24 @@ def build_decider(settings: Settings) -> Decider:
                 down_restore_after_sec=settings.plex_down_restore_after_sec,
             )
         ),
-        policy=FixedLimitPolicy(
-            idle=UploadLimit(settings.idle_upload_kbps),
-            streaming=UploadLimit(settings.streaming_upload_kbps),
-        ),
+        policy=build_policy(settings),
+        deadband=Deadband(settings.dynamic_deadband_percent if settings.limit_policy == "dynamic" else 0.0),
     )
+
+
+def build_policy(settings: Settings) -> LimitPolicy:
+    idle = UploadLimit(settings.idle_upload_kbps)
+    if settings.limit_policy == "tiers":
+        tiers = tuple(StreamTier(streams, UploadLimit(kbps)) for streams, kbps in settings.streaming_tiers)
+        return TieredLimitPolicy(idle=idle, tiers=tiers)
+    if settings.limit_policy == "dynamic":
+        return DynamicLimitPolicy(
+            idle=idle,
+            capacity_kib=settings.upload_capacity_kbps,
+            overhead_factor=settings.stream_overhead_factor,
+            floor_kib=settings.min_upload_kbps,
+        )
+    return FixedLimitPolicy(idle=idle, streaming=UploadLimit(settings.streaming_upload_kbps))
 
 
 class Container(containers.DeclarativeContainer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-from domain.policies import LimitPolicy, UploadLimit
+from domain.policies import Deadband, LimitPolicy, UploadLimit
 from domain.ports import StreamSource, StreamSourceError, UploadLimiter, UploadLimiterError
 from domain.sessions import Observation, PlaybackSession, RemoteStreamRule
 from domain.state import MachineState, StreamingStateMachine
@@ -39,6 +39,7 @@ class Decider:
     rule: RemoteStreamRule
     machine: StreamingStateMachine
     policy: LimitPolicy
+    deadband: Deadband = Deadband()
 
 
 class ThrottleService:
@@ -97,7 +98,7 @@ class ThrottleService:
         self.machine_state = after
         remote = self._remote if source_error is None else ()
         desired = None if after.state is None else self.decider.policy.limit_for(after.state, self._remote)
-        applied, drifted_from, limiter_error, checked = self._enforce(desired, now)
+        applied, drifted_from, limiter_error, checked = self._enforce(desired, now, before.state is not after.state)
         return TickReport(
             observation=observation,
             remote_sessions=remote,
@@ -117,35 +118,43 @@ class ThrottleService:
             return False
         return now - self._last_check >= self.reconcile_interval_sec
 
-    def _enforce(self, desired: Optional[UploadLimit], now: float):
+    def _target(self, desired: UploadLimit, state_changed: bool) -> UploadLimit:
+        """The limit to hold: the desired one, or the current one while the change is within the deadband."""
+        if self._enforced is None or state_changed or self.decider.deadband.worth_applying(self._enforced, desired):
+            return desired
+        return self._enforced
+
+    def _enforce(self, desired: Optional[UploadLimit], now: float, state_changed: bool):
         """Returns (applied, drifted_from, error, checked)."""
         if desired is None:
             return None, None, None, False
+        target = self._target(desired, state_changed)
         if self.dry_run:
-            if desired == self._enforced:
+            if target == self._enforced:
                 return None, None, None, False
-            self._enforced = desired
-            return desired, None, None, False
-        if desired == self._enforced and not self._reconcile_due(now):
+            self._enforced = target
+            return target, None, None, False
+        reconciling = target == self._enforced
+        if reconciling and not self._reconcile_due(now):
             return None, None, None, False
-        reconciling = desired == self._enforced
+        idle = self.decider.policy.idle_limit
         try:
             found = UploadLimit.from_bytes(self._limiter.current_upload_limit())
             self._last_check = now
-            if found == desired:
-                self._enforced = desired
-                self._lowered = desired != self.decider.policy.idle_limit
+            if found == target:
+                self._enforced = target
+                self._lowered = target != idle
                 return None, None, None, True
-            if desired != self.decider.policy.idle_limit:
+            if target != idle:
                 self._lowered = True
-            self._limiter.set_upload_limit(desired.bytes_per_sec)
+            self._limiter.set_upload_limit(target.bytes_per_sec)
         except UploadLimiterError as err:
             self._enforced = None  # unknown now: check again on the next tick
             return None, None, err, True
-        self._enforced = desired
-        if desired == self.decider.policy.idle_limit:
+        self._enforced = target
+        if target == idle:
             self._lowered = False
-        return desired, (found if reconciling else None), None, True
+        return target, (found if reconciling else None), None, True
 
     def restore_idle_limit(self) -> Optional[UploadLimit]:
         """On exit: put the idle limit back if plex-helper may have lowered it. Raises UploadLimiterError."""

@@ -32,6 +32,14 @@ class Settings:
     qbittorrent_ca_file: Optional[str] = None
     lan_networks: Tuple[IPNetwork, ...] = ()
     ignore_users: Tuple[str, ...] = ()
+    limit_policy: str = "fixed"  # fixed, tiers, dynamic
+    streaming_tiers: Tuple[Tuple[int, int], ...] = ()  # (streams, upload_kbps)
+    upload_capacity_kbps: int = 0
+    stream_overhead_factor: float = 1.2
+    min_upload_kbps: int = 10
+    dynamic_deadband_percent: float = 10.0
+    limit_mode: str = "global"  # global, alternative
+    plex_events: bool = True
 
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value, so that output can be checked against them."""

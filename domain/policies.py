@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Optional, Protocol, Sequence, Tuple
 
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
@@ -65,3 +65,106 @@ class FixedLimitPolicy:
 
     def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
         return self.streaming if state is StreamState.STREAMING else self.idle
+
+
+@dataclass(frozen=True)
+class StreamTier:
+    """From `streams` remote streams on, the upload limit is `limit`."""
+
+    streams: int
+    limit: UploadLimit
+
+
+@dataclass(frozen=True)
+class TieredLimitPolicy:
+    """Less upload the more people stream: the tier with the largest `streams` not above the count.
+
+    Below the smallest tier (hysteresis can hold the streaming state while the count is already
+    0), the smallest tier applies.
+    """
+
+    idle: UploadLimit
+    tiers: Tuple[StreamTier, ...]
+
+    def __post_init__(self) -> None:
+        if not self.tiers:
+            raise ValueError("at least one tier is needed")
+        ordered = tuple(sorted(self.tiers, key=lambda t: t.streams))
+        if len({t.streams for t in ordered}) != len(ordered):
+            raise ValueError("two tiers name the same stream count")
+        object.__setattr__(self, "tiers", ordered)
+
+    @property
+    def idle_limit(self) -> UploadLimit:
+        return self.idle
+
+    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
+        if state is not StreamState.STREAMING:
+            return self.idle
+        count = len(remote_sessions)
+        chosen = self.tiers[0]
+        for tier in self.tiers:
+            if tier.streams <= count:
+                chosen = tier
+        return chosen.limit
+
+
+# kbit/s (Plex's unit) to KiB/s (the limit's unit)
+KIB_PER_KBIT = 1000 / 8 / 1024
+# Plex has been seen to report 10 Gbit/s for one session; no real stream needs more than this
+MAX_SESSION_KBPS = 200_000
+
+
+@dataclass(frozen=True)
+class DynamicLimitPolicy:
+    """While streaming: the line's capacity minus what the streams need, never below a floor.
+
+    The floor is at least 1 KiB/s, so the limit is never 0, which qBittorrent reads as unlimited.
+    Each session's bandwidth is clamped to `max_session_kbps` against absurd reports.
+    """
+
+    idle: UploadLimit
+    capacity_kib: int
+    overhead_factor: float = 1.2
+    floor_kib: int = 1
+    max_session_kbps: int = MAX_SESSION_KBPS
+
+    def __post_init__(self) -> None:
+        if self.floor_kib < 1:
+            raise ValueError("the floor must be at least 1 KiB/s")
+        if self.capacity_kib < 1 or self.overhead_factor < 1:
+            raise ValueError("capacity must be positive and the overhead factor at least 1")
+
+    @property
+    def idle_limit(self) -> UploadLimit:
+        return self.idle
+
+    def streams_need_kib(self, remote_sessions: Sequence[PlaybackSession]) -> float:
+        total_kbps = sum(min(max(s.bandwidth_kbps, 0), self.max_session_kbps) for s in remote_sessions)
+        return total_kbps * KIB_PER_KBIT * self.overhead_factor
+
+    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
+        if state is not StreamState.STREAMING:
+            return self.idle
+        left = self.capacity_kib - self.streams_need_kib(remote_sessions)
+        return UploadLimit(max(self.floor_kib, int(left)))
+
+
+@dataclass(frozen=True)
+class Deadband:
+    """Whether a new limit is worth a write: only when it moves by more than `percent`.
+
+    A caller may rely on: a change larger than the band is never held back; a change to or from
+    unlimited always counts.
+    """
+
+    percent: float = 0.0
+
+    def worth_applying(self, enforced: Optional[UploadLimit], desired: UploadLimit) -> bool:
+        if enforced is None:
+            return True
+        if desired == enforced:
+            return False
+        if self.percent <= 0 or enforced.unlimited or desired.unlimited:
+            return True
+        return abs(desired.kib_per_sec - enforced.kib_per_sec) * 100 > enforced.kib_per_sec * self.percent
