@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import json
 import math
 import re
 import threading
@@ -152,14 +153,52 @@ class QBittorrentUploadLimiter:
         return max(int(body), 0)  # negative values have meant "unlimited" in some versions
 
     def set_upload_limit(self, bytes_per_sec: int) -> None:
+        bytes_per_sec = self._checked_limit(bytes_per_sec)
+        self._request("POST", "transfer/setUploadLimit", {"limit": str(bytes_per_sec)})
+
+    @staticmethod
+    def _checked_limit(bytes_per_sec: int) -> int:
         # bool is an int, and a negative or garbage limit would silently become "unlimited"
         if isinstance(bytes_per_sec, bool) or not isinstance(bytes_per_sec, int) or bytes_per_sec < 0:
             raise UploadLimiterError(
                 FailureKind.MALFORMED, "refusing to set upload limit %r: not a whole number >= 0" % (bytes_per_sec,)
             )
         if 0 < bytes_per_sec < 1024:
-            bytes_per_sec = 1024  # stored in whole KiB anyway, and 4.1 turns < 1 KiB into "unlimited"
-        self._request("POST", "transfer/setUploadLimit", {"limit": str(bytes_per_sec)})
+            return 1024  # stored in whole KiB anyway, and 4.1 turns < 1 KiB into "unlimited"
+        return bytes_per_sec
+
+    # ---------------------------------------------------------------- alternative speed mode
+
+    def alternative_mode(self) -> bool:
+        body = self._request("GET", "transfer/speedLimitsMode").body.strip()
+        if body not in ("0", "1"):
+            raise UploadLimiterError(
+                FailureKind.MALFORMED,
+                "qBittorrent returned something that is not a speed limits mode (%s) at %s" % (_shape_of(body), self._url),
+            )
+        return body == "1"
+
+    def set_alternative_mode(self, on: bool) -> None:
+        # toggle works on every version (setSpeedLimitsMode needs 4.5); read first so it is idempotent
+        if self.alternative_mode() != on:
+            self._request("POST", "transfer/toggleSpeedLimitsMode", {})
+
+    def alternative_upload_limit(self) -> int:
+        body = self._request("GET", "app/preferences").body
+        try:
+            value = json.loads(body)["alt_up_limit"]
+        except (ValueError, KeyError, TypeError):
+            value = None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UploadLimiterError(
+                FailureKind.MALFORMED,
+                "qBittorrent returned preferences without an alternative upload limit at %s" % self._url,
+            )
+        return max(value, 0)
+
+    def set_alternative_upload_limit(self, bytes_per_sec: int) -> None:
+        bytes_per_sec = self._checked_limit(bytes_per_sec)
+        self._request("POST", "app/setPreferences", {"json": json.dumps({"alt_up_limit": bytes_per_sec})})
 
     def describe(self) -> QBittorrentInfo:
         version = self._request("GET", "app/version").body.strip()[:40]

@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 from adapters.plex import PlexStreamSource
 from adapters.qbittorrent import QBittorrentUploadLimiter
 from adapters.systemd_notify import SystemdNotifier
+from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
@@ -89,12 +90,20 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
 
+    enforcer = providers.Selector(
+        settings.provided.limit_mode,
+        **{
+            "global": providers.Singleton(GlobalLimitEnforcer, limiter=upload_limiter),
+            "alternative": providers.Singleton(AlternativeModeEnforcer, control=upload_limiter),
+        },
+    )
+
     # Services
     decider = providers.Factory(build_decider, settings=settings)
     service = providers.Singleton(
         ThrottleService,
         source=stream_source,
-        limiter=upload_limiter,
+        enforcer=enforcer,
         decider=decider,
         clock=clock,
         dry_run=dry_run,

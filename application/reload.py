@@ -47,8 +47,8 @@ class ConfigReloader:
         service = self._runner.service
         service.decider = container.decider()
         service.reconcile_interval_sec = new.reconcile_interval_sec
-        if CONNECTION_FIELDS.intersection(changed):
-            service.replace_adapters(container.stream_source(), container.upload_limiter())
+        if CONNECTION_FIELDS.intersection(changed) or "limit_mode" in changed:
+            service.replace_adapters(container.stream_source(), container.enforcer())
         self._runner.interval_sec = new.poll_interval_sec
         self._runner.restore_on_exit = new.restore_on_exit
         self.settings = new

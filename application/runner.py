@@ -70,6 +70,8 @@ class DaemonRunner:
         self._wake = threading.Event()
         self._stopping = False
         self._reload_requested = False
+        self._observe_requested = False
+        self.debounce_sec = 0.25
         self._logger = logger or logging.getLogger("plex_helper")
         self.ticks = 0
 
@@ -94,6 +96,12 @@ class DaemonRunner:
 
     def request_reload(self, *_: object) -> None:
         self._reload_requested = True
+        self._wake.set()
+
+    def request_observation(self, reason: str = "") -> None:
+        """Observe now instead of at the end of the interval (a Plex event or webhook). Thread-safe;
+        a burst of requests within `debounce_sec` gives one observation."""
+        self._observe_requested = True
         self._wake.set()
 
     def install_signal_handlers(self) -> None:
@@ -133,6 +141,17 @@ class DaemonRunner:
                     self.notifier.reloading()
                     self.reload_handler()
                     self.notifier.ready("configuration reloaded")
+            if woke and self._observe_requested:
+                self._absorb_burst()
+                return
+
+    def _absorb_burst(self) -> None:
+        """Waits `debounce_sec` so that the rest of a burst of events leads to the same observation."""
+        end = time.monotonic() + self.debounce_sec
+        while not self._stopping and time.monotonic() < end:
+            self._wake.wait(max(0.0, end - time.monotonic()))
+            self._wake.clear()
+        self._observe_requested = False
 
     def shutdown(self) -> int:
         self.notifier.stopping()
@@ -145,7 +164,7 @@ class DaemonRunner:
             self._logger.error("stopping, but could not restore the idle upload limit: %s", err)
             return 0
         if restored is not None:
-            self._logger.info("stopping; upload limit restored to %s", restored)
+            self._logger.info("stopping; %s", restored)
         else:
             self._logger.info("stopping")
         return 0

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
 from domain.policies import Deadband, LimitPolicy, UploadLimit
-from domain.ports import StreamSource, StreamSourceError, UploadLimiter, UploadLimiterError
+from application.enforcers import LimitEnforcer
+from domain.ports import StreamSource, StreamSourceError, UploadLimiterError
 from domain.sessions import Observation, PlaybackSession, RemoteStreamRule
-from domain.state import MachineState, StreamingStateMachine
+from domain.state import MachineState, StreamingStateMachine, StreamState
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class TickReport:
     after: MachineState
     desired: Optional[UploadLimit]  # None while the state is still unknown
     applied: Optional[UploadLimit] = None  # written this tick (in a dry run: would have been)
-    drifted_from: Optional[UploadLimit] = None  # set when qBittorrent's limit was changed behind our back
+    drifted_from: Optional[str] = None  # what qBittorrent held when it was changed behind our back
     source_error: Optional[StreamSourceError] = None
     limiter_error: Optional[UploadLimiterError] = None
     limiter_checked: bool = False  # qBittorrent was asked this tick
@@ -53,33 +54,33 @@ class ThrottleService:
     def __init__(
         self,
         source: StreamSource,
-        limiter: UploadLimiter,
+        enforcer: LimitEnforcer,
         decider: Decider,
         clock: Callable[[], float],
         dry_run: bool = False,
         reconcile_interval_sec: float = 60.0,
     ) -> None:
         self._source = source
-        self._limiter = limiter
+        self._enforcer = enforcer
         self.decider = decider
         self._clock = clock
         self.dry_run = dry_run
         self.reconcile_interval_sec = reconcile_interval_sec
         self.machine_state = MachineState()
         self._remote: Tuple[PlaybackSession, ...] = ()
-        self._enforced: Optional[UploadLimit] = None  # what qBittorrent holds, as far as we know
+        # what qBittorrent holds, as far as we know, and for which state
+        self._enforced: Optional[Tuple[StreamState, UploadLimit]] = None
         self._last_check: Optional[float] = None
-        self._lowered = False  # plex-helper may have set something other than the idle limit
 
-    def replace_adapters(self, source: StreamSource, limiter: UploadLimiter) -> None:
+    def replace_adapters(self, source: StreamSource, enforcer: LimitEnforcer) -> None:
         """New connection settings: keep the state, but check qBittorrent's limit afresh."""
         self._source = source
-        self._limiter = limiter
+        self._enforcer = enforcer
         self._enforced = None
 
     @property
     def enforced_limit(self) -> Optional[UploadLimit]:
-        return self._enforced
+        return self._enforced[1] if self._enforced else None
 
     def tick(self) -> TickReport:
         now = self._clock()
@@ -98,7 +99,7 @@ class ThrottleService:
         self.machine_state = after
         remote = self._remote if source_error is None else ()
         desired = None if after.state is None else self.decider.policy.limit_for(after.state, self._remote)
-        applied, drifted_from, limiter_error, checked = self._enforce(desired, now, before.state is not after.state)
+        applied, drifted_from, limiter_error, checked = self._enforce(after.state, desired, now, before.state is not after.state)
         return TickReport(
             observation=observation,
             remote_sessions=remote,
@@ -120,48 +121,45 @@ class ThrottleService:
 
     def _target(self, desired: UploadLimit, state_changed: bool) -> UploadLimit:
         """The limit to hold: the desired one, or the current one while the change is within the deadband."""
-        if self._enforced is None or state_changed or self.decider.deadband.worth_applying(self._enforced, desired):
+        current = self.enforced_limit
+        if current is None or state_changed or self.decider.deadband.worth_applying(current, desired):
             return desired
-        return self._enforced
+        return current
 
-    def _enforce(self, desired: Optional[UploadLimit], now: float, state_changed: bool):
+    def _enforce(self, state: Optional[StreamState], desired: Optional[UploadLimit], now: float, state_changed: bool):
         """Returns (applied, drifted_from, error, checked)."""
-        if desired is None:
+        if state is None or desired is None:
             return None, None, None, False
         target = self._target(desired, state_changed)
+        wanted = (state, target)
         if self.dry_run:
-            if target == self._enforced:
+            if wanted == self._enforced:
                 return None, None, None, False
-            self._enforced = target
+            self._enforced = wanted
             return target, None, None, False
-        reconciling = target == self._enforced
+        reconciling = wanted == self._enforced
         if reconciling and not self._reconcile_due(now):
             return None, None, None, False
         idle = self.decider.policy.idle_limit
         try:
-            found = UploadLimit.from_bytes(self._limiter.current_upload_limit())
+            found = self._enforcer.differs(state, target)
             self._last_check = now
-            if found == target:
-                self._enforced = target
-                self._lowered = target != idle
+            if found is None:
+                self._enforced = wanted
+                self._enforcer.confirmed(target, idle)
                 return None, None, None, True
-            if target != idle:
-                self._lowered = True
-            self._limiter.set_upload_limit(target.bytes_per_sec)
+            self._enforcer.apply(state, target, idle)
         except UploadLimiterError as err:
             self._enforced = None  # unknown now: check again on the next tick
             return None, None, err, True
-        self._enforced = target
-        if target == idle:
-            self._lowered = False
+        self._enforced = wanted
         return target, (found if reconciling else None), None, True
 
-    def restore_idle_limit(self) -> Optional[UploadLimit]:
-        """On exit: put the idle limit back if plex-helper may have lowered it. Raises UploadLimiterError."""
-        if self.dry_run or not self._lowered:
+    def restore_idle_limit(self) -> Optional[str]:
+        """On exit: undo the throttle if plex-helper may have put one in place. Raises UploadLimiterError."""
+        if self.dry_run:
             return None
-        idle = self.decider.policy.idle_limit
-        self._limiter.set_upload_limit(idle.bytes_per_sec)
-        self._enforced = idle
-        self._lowered = False
-        return idle
+        restored = self._enforcer.release(self.decider.policy.idle_limit)
+        if restored is not None:
+            self._enforced = None
+        return restored

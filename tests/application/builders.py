@@ -5,6 +5,7 @@ from typing import Iterable, List
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource, ScriptStep
 from application.container import build_decider
+from application.enforcers import GlobalLimitEnforcer
 from application.service import ThrottleService
 from application.settings import Settings
 from domain.ports import FailureKind, StreamSourceError
@@ -48,7 +49,7 @@ def make_service(script: Iterable[ScriptStep], limiter: RecordingUploadLimiter =
     limiter = limiter if limiter is not None else RecordingUploadLimiter()
     source = ScriptedStreamSource(script)
     service = ThrottleService(
-        source, limiter, build_decider(s), clock=clock or ManualClock(), dry_run=dry_run,
+        source, GlobalLimitEnforcer(limiter), build_decider(s), clock=clock or ManualClock(), dry_run=dry_run,
         reconcile_interval_sec=s.reconcile_interval_sec,
     )
     return service, source, limiter

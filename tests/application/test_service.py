@@ -58,7 +58,7 @@ def test_reconcile_reads_at_its_interval_and_sets_the_limit_back():
     clock.advance(30)
     report = service.tick()
     assert limiter.reads == 2
-    assert report.applied == UploadLimit(500) and report.drifted_from == UploadLimit(0)
+    assert report.applied == UploadLimit(500) and report.drifted_from == "unlimited"
     assert kib(limiter.history) == [500, 500]
     clock.advance(60)
     report = service.tick()
@@ -116,7 +116,7 @@ def test_restore_idle_limit_only_when_plex_helper_lowered_it():
     assert service.restore_idle_limit() is None
     service, _, limiter = make_service([[REMOTE]])
     service.tick()
-    assert service.restore_idle_limit() == UploadLimit(0)
+    assert service.restore_idle_limit() == "upload limit restored to unlimited"
     assert kib(limiter.history) == [500, 0]
 
 
@@ -127,7 +127,7 @@ def test_restore_after_a_failed_write_still_tries():
     report = service.tick()
     assert report.limiter_error is not None
     del limiter.set_upload_limit
-    assert service.restore_idle_limit() == UploadLimit(0)
+    assert service.restore_idle_limit() == "upload limit restored to unlimited"
 
 
 def test_limit_already_in_place_is_not_written_again():
@@ -136,3 +136,30 @@ def test_limit_already_in_place_is_not_written_again():
     report = service.tick()
     assert report.applied is None and limiter.history == []
     assert service.enforced_limit == UploadLimit(500)
+
+
+def streams_of(*bandwidths):
+    from domain.sessions import PlaybackSession
+
+    return [PlaybackSession(state="playing", local=False, location="wan", user="u%d" % i, bandwidth_kbps=b) for i, b in enumerate(bandwidths)]
+
+
+def test_dynamic_policy_writes_only_when_the_limit_moves_past_the_deadband():
+    script = [streams_of(8000), streams_of(8200), streams_of(8000, 8000), streams_of(8000, 8000)]
+    service, _, limiter = make_service(
+        script, limit_policy="dynamic", upload_capacity_kbps=5000, min_upload_kbps=50, dynamic_deadband_percent=10,
+    )
+    reports = ticks(service, 4)
+    # 5000 - 8000 kbit/s * 1.2 = 3828 KiB/s; 8200 kbit/s moves it by 29 (< 10 %): no write;
+    # a second stream takes it to 2656 (> 10 %): written
+    assert kib(limiter.history) == [3828, 2656]
+    assert reports[1].desired == UploadLimit(3799) and reports[1].applied is None
+
+
+def test_tiers_follow_the_stream_count():
+    script = [streams_of(1), streams_of(1, 1), streams_of(1, 1, 1), streams_of(1)]
+    service, _, limiter = make_service(
+        script, limit_policy="tiers", streaming_tiers=((1, 800), (2, 400), (3, 100)), streaming_threshold=1,
+    )
+    ticks(service, 4)
+    assert kib(limiter.history) == [800, 400, 100, 800]

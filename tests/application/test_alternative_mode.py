@@ -1,0 +1,85 @@
+"""limit_mode "alternative" against a real qbittorrent-nox."""
+import pytest
+
+from adapters.fakes import ScriptedStreamSource
+from application.container import Container
+from tests.application.builders import REMOTE, ManualClock, settings
+
+KIB = 1024
+
+
+@pytest.fixture
+def qbt(qbt_nox):
+    return qbt_nox
+
+
+def container_for(qbt, script, **overrides):
+    container = Container(
+        settings=settings(
+            qbittorrent_url=qbt.url, qbittorrent_username=qbt.username, qbittorrent_password=qbt.password,
+            limit_mode="alternative", streaming_threshold=1, idle_threshold=1, **overrides,
+        )
+    )
+    container.override_providers(stream_source=ScriptedStreamSource(script), clock=ManualClock())
+    return container
+
+
+def reset(limiter):
+    limiter.set_alternative_mode(False)
+    limiter.set_upload_limit(0)
+
+
+def test_streaming_switches_alternative_mode_on_and_idle_switches_it_off(qbt):
+    container = container_for(qbt, [[REMOTE], [REMOTE], [], []])
+    limiter = container.upload_limiter()
+    reset(limiter)
+    limiter.set_upload_limit(2000 * KIB)  # the user's own global limit: never touched in this mode
+    runner = container.runner(interval_sec=0)
+    runner.run_once()
+    assert limiter.alternative_mode() is True
+    assert limiter.alternative_upload_limit() == 500 * KIB
+    runner.run_once()
+    runner.run_once()
+    assert limiter.alternative_mode() is False
+    assert limiter.current_upload_limit() == 2000 * KIB
+    reset(limiter)
+
+
+def test_a_users_alternative_mode_is_left_alone(qbt):
+    container = container_for(qbt, [[], [REMOTE], []])
+    limiter = container.upload_limiter()
+    reset(limiter)
+    limiter.set_alternative_mode(True)  # the user (or the scheduler) wants the turtle on
+    runner = container.runner(interval_sec=0)
+    runner.run_once()
+    assert limiter.alternative_mode() is True
+    runner.run_once()  # streaming: plex-helper sets the alternative limit; the mode was already on
+    assert limiter.alternative_upload_limit() == 500 * KIB
+    runner.run_once()  # idle again: plex-helper did not switch it on, so it stays on
+    assert limiter.alternative_mode() is True
+    assert container.service().restore_idle_limit() is None
+    reset(limiter)
+
+
+def test_exit_switches_off_what_plex_helper_switched_on(qbt):
+    container = container_for(qbt, [[REMOTE]])
+    limiter = container.upload_limiter()
+    reset(limiter)
+    runner = container.runner(interval_sec=0, max_ticks=1)
+    assert runner.run() == 0
+    assert limiter.alternative_mode() is False
+
+
+def test_reconcile_switches_the_mode_back_on(qbt):
+    container = container_for(qbt, [[REMOTE]], reconcile_interval_sec=1)
+    limiter = container.upload_limiter()
+    reset(limiter)
+    runner = container.runner(interval_sec=0)
+    clock = container.clock()
+    runner.run_once()
+    limiter.set_alternative_mode(False)  # someone clicked the turtle off
+    clock.advance(2)
+    report = runner.run_once()
+    assert report.drifted_from == "alternative mode off, alternative limit 500 KiB/s"
+    assert limiter.alternative_mode() is True
+    reset(limiter)

@@ -1,0 +1,75 @@
+"""The run loop in a thread: prompt stop, event-triggered observations with debounce."""
+import threading
+import time
+
+from application.reporting import TickLogger
+from application.runner import DaemonRunner
+from tests.application.builders import REMOTE, make_service
+
+
+def start_runner(interval_sec, script=([],)):
+    service, source, limiter = make_service(list(script))
+    runner = DaemonRunner(service, TickLogger(), interval_sec=interval_sec)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    return runner, thread, source
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.01)
+    return condition()
+
+
+def test_stop_is_prompt_during_a_long_interval():
+    runner, thread, source = start_runner(interval_sec=3600)
+    assert wait_for(lambda: source.reads == 1)
+    started = time.monotonic()
+    runner.request_stop()
+    thread.join(2)
+    assert not thread.is_alive() and time.monotonic() - started < 1
+
+
+def test_an_event_triggers_an_observation_at_once():
+    runner, thread, source = start_runner(interval_sec=3600, script=([], [REMOTE]))
+    try:
+        assert wait_for(lambda: source.reads == 1)
+        sent = time.monotonic()
+        runner.request_observation("plex event")
+        assert wait_for(lambda: source.reads == 2, timeout=2)
+        assert time.monotonic() - sent < 1
+    finally:
+        runner.request_stop()
+        thread.join(2)
+
+
+def test_a_burst_of_events_gives_one_observation():
+    runner, thread, source = start_runner(interval_sec=3600)
+    try:
+        assert wait_for(lambda: source.reads == 1)
+        for _ in range(20):
+            runner.request_observation("plex event")
+            time.sleep(0.005)
+        assert wait_for(lambda: source.reads == 2, timeout=2)
+        time.sleep(runner.debounce_sec * 3)
+        assert source.reads == 2
+    finally:
+        runner.request_stop()
+        thread.join(2)
+
+
+def test_the_poll_timer_restarts_from_a_triggered_observation():
+    runner, thread, source = start_runner(interval_sec=0.6)
+    try:
+        assert wait_for(lambda: source.reads == 1)
+        time.sleep(0.3)
+        runner.request_observation("plex event")
+        assert wait_for(lambda: source.reads == 2, timeout=2)
+        triggered = time.monotonic()
+        assert wait_for(lambda: source.reads == 3, timeout=3)
+        # the next poll comes a full interval after the triggered one, not 0.3 s later
+        assert time.monotonic() - triggered >= 0.55
+    finally:
+        runner.request_stop()
+        thread.join(2)
