@@ -134,6 +134,8 @@ class PlexTestServer:
         self._clients: Set[Tuple[str, int]] = set()
         self._open: Dict[socket.socket, Tuple[str, int]] = {}
         self._sse_clients: List["queue.Queue[Optional[bytes]]"] = []
+        # None: stream events; else (status, content type, body) answered on the events path instead.
+        self._events_answer: Optional[Tuple[int, str, bytes]] = None
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self.set_sessions([])
@@ -278,6 +280,31 @@ class PlexTestServer:
     def send_ping(self) -> int:
         return self._broadcast(b"event: ping\ndata: {}\n\n")
 
+    def emit_raw(self, chunk: bytes) -> int:
+        """Push these bytes as they are (several events, partial lines, comments, CRLF endings, ...)."""
+        return self._broadcast(bytes(chunk))
+
+    def drop_sse_clients(self) -> int:
+        """End every open event stream (the server keeps running); returns how many were ended."""
+        with self._lock:
+            for q in self._sse_clients:
+                q.put(None)
+            return len(self._sse_clients)
+
+    def set_events_answer(self, status: int = 404, content_type: str = "text/html",
+                          body: Optional[bytes] = None) -> None:
+        """Answer the events path with this instead of a stream (a server without SSE, a proxy's
+        HTML page); `body` defaults to an HTML error page. The token is still checked first."""
+        if body is None:
+            body = (_HTML_ERROR % {"code": status, "title": "Error"}).encode("utf-8")
+        with self._lock:
+            self._events_answer = (status, content_type, bytes(body))
+
+    def set_events_streaming(self) -> None:
+        """Undo set_events_answer: stream events again."""
+        with self._lock:
+            self._events_answer = None
+
     def _broadcast(self, chunk: bytes) -> int:
         with self._lock:
             for q in self._sse_clients:
@@ -319,6 +346,10 @@ class PlexTestServer:
                 status, content_type, body = 200, "text/xml;charset=utf-8", sessions_xml(items)
             return self._send(h, status, content_type, body)
         if target.path == EVENTS_PATH:
+            with self._lock:
+                answer = self._events_answer
+            if answer is not None:
+                return self._send(h, *answer)
             return self._stream_events(h)
         self._send(h, 404, "text/html", (_HTML_ERROR % {"code": 404, "title": "Not Found"}).encode())
 
