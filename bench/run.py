@@ -517,10 +517,14 @@ class Bench:
         interval, reconcile = 10.0, 60.0
         self.log("requests per poll: %d polls, virtual clock %g s/poll, reconcile %g s" % (polls, interval, reconcile))
         results = {}
-        for label, sessions in (("streaming, 10 sessions", 10), ("idle, 0 sessions", 0)):
+        expect = {}
+        for label, sessions, state, limit in (("streaming, 10 sessions", 10, "streaming", STREAMING_KBPS * 1024),
+                                              ("idle, 0 sessions", 0, "idle", 0)):
             r = self.run_worker(sessions, polls, warmup=10, virtual_clock=True, poll_interval=interval,
                                 reconcile=reconcile)
+            r["qbt_limit_after"] = self.qbt.upload_limit()
             results[label] = r
+            expect[label] = (state, limit)
         self.details["requests"] = {"polls": polls, "virtual_poll_interval_sec": interval,
                                     "reconcile_interval_sec": reconcile, "runs": results}
         # every reconcile_interval of (virtual) time, one read: polls * interval / reconcile
@@ -531,12 +535,14 @@ class Bench:
             q = r["qbt"]
             ok_plex = plex_total == polls and plex_sessions == polls
             ok_q = q["writes"] == 0 and q["logins"] == 0 and abs(q["reads"] - expected_reads) <= 1
-            measured = "Plex %.3f/poll (%d/%d); qBt writes %d, logins %d, reads %d (1 per %.1f polls)" % (
+            state, limit = expect[label]
+            ok_state = r["state"] == state and r["desired_bytes"] == limit and r["qbt_limit_after"] == limit
+            measured = "Plex %.3f/poll (%d/%d); qBt writes %d, logins %d, reads %d (1 per %.1f polls); %s, limit %d B/s" % (
                 plex_total / polls, plex_total, polls, q["writes"], q["logins"], q["reads"],
-                polls / q["reads"] if q["reads"] else float("inf"))
+                polls / q["reads"] if q["reads"] else float("inf"), r["state"], r["qbt_limit_after"])
             self.row("requests per poll [%s]" % label, measured,
                      "Plex 1/poll; 0 writes; reads %.0f±1 (1 per %g s)" % (expected_reads, reconcile),
-                     ok_plex and ok_q and not r["errors"])
+                     ok_plex and ok_q and ok_state and not r["errors"])
 
     def fig_cpu(self) -> None:
         polls = self.args.polls
@@ -624,7 +630,7 @@ class Bench:
                      "%s poll(s) in %d/%d trials; +%.1f ms median (max %.1f) after poll #%d; flip->limit %.2f s"
                      % ("/".join(map(str, polls_seen)) or "-", len(good), trials, med_beyond, max_beyond, n,
                         out[n]["flip_to_change_s_median"] or float("nan")),
-                     "%d polls exactly, + < 50 ms" % n, ok)
+                     "%d poll%s exactly, + < 50 ms" % (n, "" if n == 1 else "s"), ok)
         self.details["reaction"] = {"poll_interval_sec": 1, "trials": trials,
                                     "by_threshold": {str(k): v for k, v in out.items()},
                                     "daemon": "%s -m application --config CFG (source tree)" % self.python}
