@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import queue
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -142,11 +143,14 @@ class PlexTestServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "PlexTestServer":
+        return self._start_on(0)
+
+    def _start_on(self, port: int) -> "PlexTestServer":
         if self._httpd is not None:
             return self
         handler = type("PlexHandler", (_Handler,), {"plex": self})
         self._stopping.clear()
-        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietServer(("127.0.0.1", port), handler)
         if self.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*self.tls)
@@ -169,6 +173,14 @@ class PlexTestServer:
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def restart(self, down_sec: float = 0.0) -> None:
+        """Stop, stay down `down_sec` (clients get "connection refused"), and serve again on the
+        same port, as a Plex restart does. Settings and counters are kept."""
+        port = self.port
+        self.stop()
+        time.sleep(down_sec)
+        self._start_on(port)
 
     def __enter__(self) -> "PlexTestServer":
         return self.start()
@@ -372,21 +384,40 @@ class PlexTestServer:
         mailbox: "queue.Queue[Optional[bytes]]" = queue.Queue()
         with self._lock:
             self._sse_clients.append(mailbox)
+        next_ping = time.monotonic() + self.ping_interval
         try:
             while not self._stopping.is_set():
                 try:
-                    chunk = mailbox.get(timeout=self.ping_interval)
+                    chunk = mailbox.get(timeout=max(0.0, min(0.05, next_ping - time.monotonic())))
                 except queue.Empty:
+                    # Notice a client that hung up now, not at the next write, so sse_client_count
+                    # tells tests the truth soon after a client closes its stream.
+                    if _client_gone(h.connection):
+                        break
+                    if time.monotonic() < next_ping:
+                        continue
                     chunk = b"event: ping\ndata: {}\n\n"
                 if chunk is None:
                     break
                 h.wfile.write(chunk)
                 h.wfile.flush()
+                next_ping = time.monotonic() + self.ping_interval
         except OSError:  # the client went away
             pass
         finally:
             with self._lock:
                 self._sse_clients.remove(mailbox)
+
+
+def _client_gone(conn: socket.socket) -> bool:
+    """True once the peer closed its side (readable, and a peek sees end of file)."""
+    try:
+        if not select.select([conn], [], [], 0)[0]:
+            return False
+        # The plain socket's recv: SSLSocket.recv refuses flags; a raw FIN is b"" either way.
+        return socket.socket.recv(conn, 1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def make_self_signed_cert(directory: str) -> Tuple[str, str]:
