@@ -150,6 +150,7 @@ class ConfigSchema(Schema):
     dynamic_deadband_percent = StrictNumber(load_default=10.0, validate=validate.Range(min=0, max=100, error="must be between {min} and {max}"))
     limit_mode = StrictString(load_default="global", validate=validate.OneOf(LIMIT_MODES, error="must be one of " + ", ".join(LIMIT_MODES)))
     plex_events = StrictBoolean(load_default=True)
+    max_transitions_per_hour = StrictInteger(load_default=0, validate=_at_least(0))
 
     @validates_schema(skip_on_field_errors=False)
     def _policy_has_its_settings(self, data: Dict[str, Any], **_: Any) -> None:

@@ -23,6 +23,7 @@ from domain.policies import (
     TieredLimitPolicy,
     UploadLimit,
 )
+from domain.overrides import FlapGuard
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
 
@@ -44,6 +45,7 @@ def build_decider(settings: Settings) -> Decider:
         ),
         policy=build_policy(settings),
         deadband=Deadband(settings.dynamic_deadband_percent if settings.limit_policy == "dynamic" else 0.0),
+        flap_guard=FlapGuard(settings.max_transitions_per_hour),
     )
 
 

@@ -82,6 +82,11 @@ class TickLogger:
             if reason is TransitionReason.SOURCE_DOWN:
                 why = "Plex has not answered for too long, so the throttle is lifted"
             log.info("state %s -> %s: %s", old, report.after.state.value, why)
+        if report.flap_held:
+            log.info("max_transitions_per_hour reached: staying throttled instead of switching back to idle")
+        if report.override_expired is not None:
+            state = report.after.state.value if report.after.state else "unknown"
+            log.info("override (%s) ended; the observed state %s applies again", report.override_expired.state.value, state)
         if report.limiter_error is not None:
             self.qbittorrent.failed(report.limiter_error)
         elif report.limiter_checked:

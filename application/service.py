@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+import collections
+import time
+from typing import Callable, Deque, Optional, Tuple
 
+from domain.overrides import FlapGuard, Override, effective_state
 from domain.policies import Deadband, LimitPolicy, UploadLimit
 from application.enforcers import LimitEnforcer
 from domain.ports import StreamSource, StreamSourceError, UploadLimiterError
 from domain.sessions import Observation, PlaybackSession, RemoteStreamRule
-from domain.state import MachineState, StreamingStateMachine, StreamState
+from domain.state import MachineState, StreamingStateMachine, StreamState, TransitionReason
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,12 @@ class TickReport:
     limiter_error: Optional[UploadLimiterError] = None
     limiter_checked: bool = False  # qBittorrent was asked this tick
     dry_run: bool = False
+    effective_state: Optional[StreamState] = None  # the state whose limit applies (an override wins)
+    override: Optional[Override] = None  # active this tick
+    override_expired: Optional[Override] = None  # ended this tick
+    flap_held: bool = False  # the flap guard kept the throttle on instead of going idle
+    plex_latency_sec: Optional[float] = None
+    qbittorrent_latency_sec: Optional[float] = None
 
     @property
     def state_changed(self) -> bool:
@@ -41,6 +50,7 @@ class Decider:
     machine: StreamingStateMachine
     policy: LimitPolicy
     deadband: Deadband = Deadband()
+    flap_guard: FlapGuard = FlapGuard()
 
 
 class ThrottleService:
@@ -59,6 +69,7 @@ class ThrottleService:
         clock: Callable[[], float],
         dry_run: bool = False,
         reconcile_interval_sec: float = 60.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._source = source
         self._enforcer = enforcer
@@ -71,6 +82,10 @@ class ThrottleService:
         # what qBittorrent holds, as far as we know, and for which state
         self._enforced: Optional[Tuple[StreamState, UploadLimit]] = None
         self._last_check: Optional[float] = None
+        self._wall_clock = wall_clock
+        self.override: Optional[Override] = None  # set from other threads: one atomic assignment
+        self._transition_times: Deque[float] = collections.deque(maxlen=1000)
+        self._effective: Optional[StreamState] = None
 
     def replace_adapters(self, source: StreamSource, enforcer: LimitEnforcer) -> None:
         """New connection settings: keep the state, but check qBittorrent's limit afresh."""
@@ -86,6 +101,7 @@ class ThrottleService:
         now = self._clock()
         before = self.machine_state
         source_error = None
+        started = time.perf_counter()
         try:
             sessions = self._source.read_sessions()
         except StreamSourceError as err:
@@ -96,13 +112,20 @@ class ThrottleService:
             observation = Observation.of(sessions)
             self._remote = self.decider.rule.remote_sessions(sessions)
             after = self.decider.machine.observe(before, len(self._remote))
+        plex_latency = time.perf_counter() - started
+        after, flap_held = self._guard_flapping(before, after, now)
         self.machine_state = after
-        remote = self._remote if source_error is None else ()
-        desired = None if after.state is None else self.decider.policy.limit_for(after.state, self._remote)
-        applied, drifted_from, limiter_error, checked = self._enforce(after.state, desired, now, before.state is not after.state)
+        if after.state is not before.state:
+            self._transition_times.append(now)
+        override, expired = self._current_override()
+        effective = effective_state(after.state, override, self._wall_clock())
+        changed, self._effective = effective is not self._effective, effective
+        desired = None if effective is None else self.decider.policy.limit_for(effective, self._remote)
+        started = time.perf_counter()
+        applied, drifted_from, limiter_error, checked = self._enforce(effective, desired, now, changed)
         return TickReport(
             observation=observation,
-            remote_sessions=remote,
+            remote_sessions=self._remote if source_error is None else (),
             before=before,
             after=after,
             desired=desired,
@@ -112,7 +135,32 @@ class ThrottleService:
             limiter_error=limiter_error,
             limiter_checked=checked,
             dry_run=self.dry_run,
+            effective_state=effective,
+            override=override,
+            override_expired=expired,
+            flap_held=flap_held,
+            plex_latency_sec=plex_latency,
+            qbittorrent_latency_sec=(time.perf_counter() - started) if checked else None,
         )
+
+    def _guard_flapping(self, before: MachineState, after: MachineState, now: float) -> Tuple[MachineState, bool]:
+        """Past the flap guard's limit, a hysteresis switch to idle is held (Plex being down is not)."""
+        going_idle = after.state is StreamState.IDLE and before.state is StreamState.STREAMING
+        if not going_idle or after.last_reason is not TransitionReason.THRESHOLD:
+            return after, False
+        if not self.decider.flap_guard.holds(StreamState.IDLE, self._transition_times, now):
+            return after, False
+        return MachineState(state=StreamState.STREAMING, last_reason=before.last_reason), True
+
+    def _current_override(self) -> Tuple[Optional[Override], Optional[Override]]:
+        """(the active override, or the one that just ended)."""
+        override = self.override
+        if override is None:
+            return None, None
+        if override.active(self._wall_clock()):
+            return override, None
+        self.override = None
+        return None, override
 
     def _reconcile_due(self, now: float) -> bool:
         if self.reconcile_interval_sec <= 0 or self._last_check is None:

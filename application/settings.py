@@ -40,6 +40,7 @@ class Settings:
     dynamic_deadband_percent: float = 10.0
     limit_mode: str = "global"  # global, alternative
     plex_events: bool = True
+    max_transitions_per_hour: int = 0
 
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value, so that output can be checked against them."""

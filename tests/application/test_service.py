@@ -163,3 +163,50 @@ def test_tiers_follow_the_stream_count():
     )
     ticks(service, 4)
     assert kib(limiter.history) == [800, 400, 100, 800]
+
+
+def test_flap_guard_stays_throttled_beyond_the_hourly_limit():
+    from domain.state import StreamState
+
+    clock = ManualClock()
+    script = [[REMOTE], [], [REMOTE], [], [REMOTE], [], [], []]
+    service, _, limiter = make_service(script, clock=clock, streaming_threshold=1, idle_threshold=1, max_transitions_per_hour=3)
+    reports = []
+    for _ in script:
+        reports.append(service.tick())
+        clock.advance(60)
+    # transitions: unknown->streaming, ->idle, ->streaming; the 4th (->idle) is held
+    assert [r.after.state for r in reports[:5]] == [StreamState.STREAMING, StreamState.IDLE, StreamState.STREAMING, StreamState.STREAMING, StreamState.STREAMING]
+    assert reports[3].flap_held
+    assert all(r.after.state is StreamState.STREAMING for r in reports[3:])
+    assert kib(limiter.history) == [500, 0, 500]
+
+
+def test_flap_guard_never_holds_the_plex_down_restore():
+    from domain.state import StreamState
+
+    clock = ManualClock()
+    script = [[REMOTE], [], [REMOTE]] + [DOWN] * 5
+    service, _, limiter = make_service(script, clock=clock, streaming_threshold=1, idle_threshold=1, max_transitions_per_hour=1, plex_down_restore_after_sec=100)
+    for _ in script:
+        report = service.tick()
+        clock.advance(60)
+    assert report.after.state is StreamState.IDLE
+
+
+def test_an_override_forces_the_state_until_it_ends():
+    from domain.overrides import Override
+    from domain.state import StreamState
+
+    wall = ManualClock(start=1_700_000_000.0)
+    service, _, limiter = make_service([[]] * 5)
+    service._wall_clock = wall
+    service.tick()
+    service.override = Override(StreamState.STREAMING, until=wall.now + 90 * 60)
+    report = service.tick()
+    assert report.effective_state is StreamState.STREAMING and report.after.state is StreamState.IDLE
+    assert report.applied == UploadLimit(500)
+    wall.advance(90 * 60)
+    report = service.tick()
+    assert report.override_expired is not None and service.override is None
+    assert report.effective_state is StreamState.IDLE and report.applied == UploadLimit(0)
