@@ -74,8 +74,8 @@ BUILD_ID_ENTRY = "BUILD_ID"
 STAGE2_DIR = "lib"  # the archive directory stage 2 is imported from on a cold start
 STAGE2_MODULE = "plex_helper_boot"
 
-_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64",
-                    "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86"}
+_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "i386": "x86", "i686": "x86"}
+_OS_NAMES = {"darwin": "macos", "win32": "windows", "cygwin": "windows"}
 _64BIT_MACHINES = ("x86_64", "aarch64", "arm64", "ppc64le", "ppc64", "s390x", "riscv64")
 
 
@@ -86,9 +86,7 @@ class UnsupportedPlatform(Exception):
 def normalize_machine(sys_platform, machine):
     """amd64 -> x86_64; arm64 -> aarch64 on Linux; aarch64 -> arm64 on macOS."""
     machine = _MACHINE_ALIASES.get(machine.lower(), machine.lower())
-    if sys_platform == "darwin" and machine == "aarch64":
-        machine = "arm64"
-    return machine
+    return "arm64" if sys_platform == "darwin" and machine == "aarch64" else machine
 
 
 def detect_libc():
@@ -99,11 +97,9 @@ def detect_libc():
     except (AttributeError, ValueError, OSError):
         pass
     try:  # musl has no CS_GNU_LIBC_VERSION; its dynamic loader is /lib/ld-musl-<arch>.so.1
-        if any(name.startswith("ld-musl-") for name in os.listdir("/lib")):
-            return "musl"
+        return "musl" if [n for n in os.listdir("/lib") if n.startswith("ld-musl-")] else "unknown-libc"
     except OSError:
-        pass
-    return "unknown-libc"
+        return "unknown-libc"
 
 
 def detect_platform(sys_platform=None, machine=None, libc=None, maxsize=None):
@@ -112,76 +108,59 @@ def detect_platform(sys_platform=None, machine=None, libc=None, maxsize=None):
     A 32-bit interpreter on a 64-bit kernel (uname says x86_64, sys.maxsize says 32 bits) gets
     the suffix '-32bit', which no build matches. Each argument defaults to the real value.
     """
-    if sys_platform is None:
-        sys_platform = sys.platform
+    sys_platform = sys_platform or sys.platform
     if machine is None:
-        uname = getattr(os, "uname", None)
-        machine = uname().machine if uname else os.environ.get("PROCESSOR_ARCHITECTURE", "unknown")
-    if maxsize is None:
-        maxsize = sys.maxsize
+        machine = os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "?")
     machine = normalize_machine(sys_platform, machine)
     if sys_platform.startswith("linux"):
         key = "linux-%s-%s" % (machine, libc or detect_libc())
-    elif sys_platform == "darwin":
-        key = "macos-" + machine
-    elif sys_platform in ("win32", "cygwin"):
-        key = "windows-" + machine
     else:
-        key = "%s-%s" % (sys_platform, machine)
-    if maxsize <= 2 ** 32 and machine in _64BIT_MACHINES:
+        key = "%s-%s" % (_OS_NAMES.get(sys_platform, sys_platform), machine)
+    if (maxsize or sys.maxsize) <= 2 ** 32 and machine in _64BIT_MACHINES:
         key += "-32bit"
     return key
 
 
 def platform_key(environ=None):
     """detect_platform(), unless the test-only PLEX_HELPER_TEST_PLATFORM override is set."""
-    return (environ if environ is not None else os.environ).get(TEST_PLATFORM_ENV) or detect_platform()
+    return (os.environ if environ is None else environ).get(TEST_PLATFORM_ENV) or detect_platform()
 
 
 def select_native_build(key, supported=SUPPORTED_PLATFORMS):
     """The build to use for platform `key`; raises UnsupportedPlatform with the user's message."""
     if key not in supported:
-        if key.endswith("-32bit"):
-            key += " (a 32-bit Python on a 64-bit system)"
+        what = key + (" (a 32-bit Python on a 64-bit system)" if key.endswith("-32bit") else "")
         raise UnsupportedPlatform("plex-helper has no build for this platform: %s; supported platforms: %s"
-                                  % (key, ", ".join(supported)))
+                                  % (what, ", ".join(supported)))
     return key
 
 
 def cache_root(environ=None, sys_platform=None):
-    """The directory that holds this user's extracted builds (it may not exist yet)."""
-    environ = environ if environ is not None else os.environ
+    """The directory for this user's extracted builds (it may not exist yet)."""
+    environ = os.environ if environ is None else environ
+    # systemd's CacheDirectory=plex-helper is ours already: no subdirectory
     explicit = environ.get(CACHE_DIR_ENV) or environ.get("CACHE_DIRECTORY", "").split(":")[0]
-    if explicit:  # systemd's CacheDirectory=plex-helper is already ours: no subdirectory
+    if explicit:
         return os.path.abspath(explicit)
-    base = environ.get("XDG_CACHE_HOME")
-    if not (base and os.path.isabs(base)):
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
         home = os.path.expanduser("~")
-        if (sys_platform or sys.platform) == "darwin":
-            base = os.path.join(home, "Library", "Caches")
-        else:
-            base = os.path.join(home, ".cache")
+        darwin = (sys_platform or sys.platform) == "darwin"
+        base = os.path.join(home, "Library", "Caches") if darwin else os.path.join(home, ".cache")
     return os.path.join(base, APP_NAME)
-
-
-def extracted_name(build_id, key):
-    return "%s-%s" % (build_id, key)
 
 
 def find_extracted(root, build_id, key):
     """The finished tree of this build, or None. One stat: a tree only appears by rename."""
-    path = os.path.join(root, extracted_name(build_id, key))
+    path = os.path.join(root, "%s-%s" % (build_id, key))
     try:
-        if os.stat(path).st_uid == os.getuid():
-            return path
+        return path if os.stat(path).st_uid == os.getuid() else None
     except OSError:
-        pass
-    return None
+        return None
 
 
 def main():
     loader = globals()["__loader__"]
-    archive = loader.archive
     try:
         key = select_native_build(platform_key())
     except UnsupportedPlatform as error:
@@ -190,14 +169,10 @@ def main():
     build_id = loader.get_data(BUILD_ID_ENTRY).decode("ascii").strip()
     root = cache_root()
     site_dir = find_extracted(root, build_id, key)
-    if site_dir is None:
-        sys.path.insert(0, os.path.join(archive, STAGE2_DIR))  # zipimport reads it from the archive
-        boot = __import__(STAGE2_MODULE)
-        site_dir = boot.ensure_extracted(archive, build_id, key, root)
-    else:
-        sys.path.insert(0, site_dir)
-        boot = __import__(STAGE2_MODULE)
-    return boot.run(site_dir, build_id, key)
+    # warm: stage 2 from the tree (bytecode cached); cold: from the archive, then it extracts
+    sys.path.insert(0, site_dir or os.path.join(loader.archive, STAGE2_DIR))
+    boot = __import__(STAGE2_MODULE)
+    return boot.run(site_dir or boot.ensure_extracted(loader.archive, build_id, key, root), build_id, key)
 
 
 if __name__ == "__main__":
