@@ -1,0 +1,47 @@
+import json
+import os
+
+from application.override_store import OverrideStore, default_state_dir
+from domain.overrides import Override
+from domain.state import StreamState
+from tests.application.builders import ManualClock
+
+
+def test_round_trip_and_clear(tmp_path):
+    clock = ManualClock(start=1_700_000_000.0)
+    store = OverrideStore(str(tmp_path / "state"), wall_clock=clock)
+    assert store.load() is None
+    override = Override(StreamState.STREAMING, clock.now + 600)
+    store.save(override)
+    assert oct(os.stat(tmp_path / "state").st_mode & 0o777) == "0o700"
+    assert OverrideStore(str(tmp_path / "state"), wall_clock=clock).load() == override
+    store.save(None)
+    assert store.load() is None and not os.path.exists(store.path)
+
+
+def test_an_expired_override_is_dropped(tmp_path):
+    clock = ManualClock(start=1_700_000_000.0)
+    store = OverrideStore(str(tmp_path), wall_clock=clock)
+    store.save(Override(StreamState.IDLE, clock.now + 60))
+    clock.advance(61)
+    assert store.load() is None and not os.path.exists(store.path)
+
+
+def test_a_damaged_file_is_ignored_with_a_warning(tmp_path, caplog):
+    (tmp_path / "override.json").write_text("{not json")
+    assert OverrideStore(str(tmp_path)).load() is None
+    (tmp_path / "override.json").write_text(json.dumps({"state": "sideways", "until": 1}))
+    assert OverrideStore(str(tmp_path)).load() is None
+    assert "ignoring the saved override" in caplog.text
+
+
+def test_an_unwritable_directory_is_logged_not_raised(tmp_path, caplog):
+    (tmp_path / "file").write_text("")
+    OverrideStore(str(tmp_path / "file" / "sub")).save(Override(StreamState.IDLE, 2e9))
+    assert "could not save the override" in caplog.text
+
+
+def test_default_state_dir():
+    assert default_state_dir({"STATE_DIRECTORY": "/var/lib/plex-helper"}) == "/var/lib/plex-helper"
+    assert default_state_dir({"CACHE_DIRECTORY": "/var/cache/plex-helper"}) == "/var/cache/plex-helper"
+    assert default_state_dir({"XDG_CACHE_HOME": "/x"}) == "/x/plex-helper"
