@@ -467,3 +467,39 @@ def test_bundle_members_refuse_unsafe_paths(stage2) -> None:
                                                                   ("native/linux-x86_64-glibc/x.so", "x.so")]
     with pytest.raises(ValueError):
         stage2.bundle_members(["lib/../evil.py"], "linux-x86_64-glibc")
+
+
+# --- other interpreters on this machine (pyenv's, or pythonX.Y on PATH), where there are any --------
+
+def find_interpreter(version: str) -> str | None:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/%s.*/bin/python%s" % (version, version))))
+    return found[-1] if found else shutil.which("python" + version)
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.7", "3.8", "3.9"])
+def test_a_real_old_python_gets_the_message(pyz: Path, clean_env: dict[str, str], version: str) -> None:
+    interpreter = find_interpreter(version)
+    if interpreter is None:
+        pytest.skip("no Python %s on this machine" % version)
+    result = subprocess.run([interpreter, str(pyz), "--version"], env=clean_env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == "plex-helper needs Python 3.10 or newer; this is Python %s\n" % version
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_a_supported_python_loads_the_native_build(pyz: Path, clean_env: dict[str, str], version: str,
+                                                   build_id: str) -> None:
+    interpreter = find_interpreter(version)
+    if interpreter is None:
+        pytest.skip("no Python %s on this machine" % version)
+    result = subprocess.run([interpreter, str(pyz)], env=dict(clean_env, PLEX_HELPER_TEST_PROBE="1"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "module dependency_injector.providers " in result.stdout and ".abi3.so" in result.stdout
+    version_run = subprocess.run([interpreter, str(pyz), "--version"], env=clean_env, capture_output=True,
+                                 text=True, timeout=60)
+    assert version_run.stdout == "plex-helper %s (build %s)\n" % (app_version(), build_id)
