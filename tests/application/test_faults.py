@@ -539,7 +539,7 @@ WRONG_TYPES = {
 WRONG_VALUES = {
     "plex_url": ("ftp://plex", "must be an http:// or https:// URL with a host, for example http://192.168.1.10:8080"),
     "plex_token": ("", "must not be empty"),
-    "qbittorrent_url": ("http://user:pw@127.0.0.1:1", "must not contain a user name or password"),
+    "qbittorrent_url": ("http://user:pw@127.0.0.1:1", "must not contain a user name or password; use the separate fields"),
     "idle_upload_kbps": (-1, "must be at least 0"),
     "streaming_upload_kbps": (-5, "must be at least 0"),
     "poll_interval_sec": (0.5, "must be at least 1"),
