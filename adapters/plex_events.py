@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 from typing import Any, Callable, Dict, Optional
@@ -22,6 +23,7 @@ from adapters.plex import PlexStreamSource
 EVENTS_PATH = "/:/eventsource/notifications"
 MAX_LINE_BYTES = 1024 * 1024  # a real event is a few hundred bytes; more means this is no event stream
 _NOT_OFFERED = (404, 405, 410)  # the server (or a proxy in front of it) has no such endpoint
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class _NotOffered(Exception):
@@ -32,14 +34,25 @@ class _Rejected(Exception):
     """401/403: the token is refused."""
 
 
-def _socket_of(response: Any) -> Optional[socket.socket]:
-    """The stream's socket. http.client drops `connection.sock` when the answer says
-    "Connection: close" (as SSE answers often do); the body's file object still holds it."""
+class _Retry(ValueError):
+    """An answer worth retrying (5xx, an odd status), or a stream that broke the SSE rules."""
+
+
+def _shut_down(response: Any) -> None:
+    """Shut the stream's socket, which wakes a read blocked on it in another thread.
+
+    http.client drops `connection.sock` when the answer says "Connection: close" (as SSE answers
+    often do), but the body's file object still holds the socket. The plain socket's shutdown is
+    used even for TLS: SSLSocket.shutdown would also drop its SSL object under the reader's feet.
+    """
     sock = getattr(getattr(response, "connection", None), "sock", None)
     if sock is None:
-        raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
-        sock = getattr(raw, "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+        sock = getattr(getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except (OSError, ValueError):  # already closed
+            pass
 
 
 class SseParser:
@@ -52,31 +65,21 @@ class SseParser:
         self._buffer = b""
         self._event = ""
         self._data: list[str] = []
-        self._skip_lf = False  # a CR ended the last line; a LF right after it belongs to the same end
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
-        if self._skip_lf and chunk[:1] == b"\n":
-            chunk = chunk[1:]
-        self._skip_lf = False
         self._buffer += chunk
         events: list[tuple[str, str]] = []
         while True:
-            ends = [i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0]
-            if not ends:
+            end = _LINE_END.search(self._buffer)
+            # A CR as the last byte may be the first half of a CRLF split across reads: wait.
+            if end is None or (end.group() == b"\r" and end.end() == len(self._buffer)):
                 break
-            end = min(ends)
-            line, rest = self._buffer[:end], self._buffer[end + 1:]
-            if self._buffer[end:end + 1] == b"\r":
-                if rest[:1] == b"\n":
-                    rest = rest[1:]
-                elif not rest:
-                    self._skip_lf = True  # the LF of this CRLF may come in the next chunk
-            self._buffer = rest
+            line, self._buffer = self._buffer[: end.start()], self._buffer[end.end():]
             event = self._line(line.decode("utf-8", "replace"))
             if event is not None:
                 events.append(event)
         if len(self._buffer) > MAX_LINE_BYTES:
-            raise ValueError("an event stream line over %d bytes" % MAX_LINE_BYTES)
+            raise _Retry("an event stream line over %d bytes" % MAX_LINE_BYTES)
         return events
 
     def _line(self, line: str) -> Optional[tuple[str, str]]:
@@ -169,7 +172,7 @@ class PlexEventListener:
         with self._lock:
             thread, response = self._thread, self._response
         if response is not None:
-            self._shut(response, close=False)  # closing is the reading thread's job
+            _shut_down(response)  # closing it is the reading thread's job
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self._pool.clear()
@@ -194,7 +197,9 @@ class PlexEventListener:
                                       "it; retrying every %g s", exc, self._backoff_max)
                     rejection_logged = True
                 delay, failure = self._backoff_max, str(exc)
-            except (u3.HTTPError, OSError, ValueError) as exc:
+            except _Retry as exc:
+                failure = str(exc)
+            except (u3.HTTPError, OSError) as exc:
                 failure = describe_transport_error(exc)
             except Exception as exc:  # noqa: BLE001 - a bug here must not end the listener
                 self._log.warning("Plex event listener error (%s); reconnecting", type(exc).__name__, exc_info=True)
@@ -222,7 +227,7 @@ class PlexEventListener:
             self._response = response
         try:
             if self._stop.is_set():  # stop() came while we connected: it could not shut this one
-                return False
+                return
             status = response.status
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if status in (401, 403):
@@ -230,7 +235,7 @@ class PlexEventListener:
             if status in _NOT_OFFERED or 300 <= status < 400:
                 raise _NotOffered("it answered %d" % status)
             if status != 200:
-                raise OSError("Plex answered %d" % status)
+                raise _Retry("Plex answered %d" % status)
             if content_type != "text/event-stream":
                 raise _NotOffered("it answered with %s" % (content_type or "no content type"))
             self.available = self.connected = True
@@ -239,7 +244,8 @@ class PlexEventListener:
         finally:
             with self._lock:
                 self._response = None
-            self._shut(response)
+            _shut_down(response)  # never reused: a stream is never at a clean request boundary
+            response.close()
             response.release_conn()
 
     def _read(self, response: Any) -> None:
@@ -258,23 +264,3 @@ class PlexEventListener:
             self._on_playback()
         except Exception as exc:  # noqa: BLE001 - the caller's bug must not end the listener
             self._log.warning("Plex event handler failed (%s)", type(exc).__name__, exc_info=True)
-
-    @staticmethod
-    def _shut(response: Any, close: bool = True) -> None:
-        """Shut the stream's socket (wakes a blocked read in another thread), then close it.
-
-        The plain-socket shutdown is used even for TLS: SSLSocket.shutdown would also drop its SSL
-        object under the reading thread's feet. The connection is never reused: it is mid-stream.
-        """
-        sock = _socket_of(response)
-        if sock is not None:
-            try:
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except (OSError, ValueError):
-                pass
-        if not close:
-            return
-        try:
-            response.close()
-        except (OSError, ValueError, u3.HTTPError):
-            pass
