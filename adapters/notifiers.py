@@ -48,6 +48,41 @@ _NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 _MAX_TEXT = 4000  # Telegram refuses messages over 4096 characters
 
 
+class _RedactSecrets(logging.Filter):
+    """Blanks registered secrets in urllib3's own DEBUG lines.
+
+    urllib3 logs every request line ("POST /bot<token>/sendMessage HTTP/1.1" 200) at DEBUG, and
+    Telegram's URL holds the bot token. The daemon keeps urllib3 at WARNING, but anyone who turns
+    DEBUG on for everything must still not see the token.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = tuple(self.secrets)
+        if secrets:
+            try:
+                text = record.getMessage()
+            except Exception:  # noqa: BLE001 - a broken record is logging's business, not ours
+                return True
+            redacted = _redact(text, secrets)
+            if redacted != text:
+                record.msg, record.args = redacted, None
+        return True
+
+
+_URLLIB3_FILTER = _RedactSecrets()
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_URLLIB3_FILTER)
+
+
+def _hide_from_urllib3_logs(secret: str) -> None:
+    if secret:
+        _URLLIB3_FILTER.secrets.add(secret)
+
+
 class NotificationError(Exception):
     """A delivery failed; the text names the target (secret-free) and the reason in plain words."""
 
@@ -165,6 +200,8 @@ class NtfyTarget:
         self._token = (token or "").strip()
         self._priority = None if priority is None else str(priority).strip().lower()
         self._secrets = tuple(s for s in (self._token, self._basic) if s) + _url_userinfo(url)
+        for secret in _url_userinfo(url):
+            _hide_from_urllib3_logs(secret)  # a query string (?auth=...) is in urllib3's request line
 
     def describe(self) -> str:
         return self._name
@@ -198,6 +235,7 @@ class TelegramTarget:
         self._chat_id = chat_id
         self._api_url = (api_url or DEFAULT_TELEGRAM_API_URL).strip().rstrip("/")
         self._name = "telegram chat %s" % (chat_id,)
+        _hide_from_urllib3_logs(self._token)
 
     def describe(self) -> str:
         return self._name
@@ -238,6 +276,8 @@ class WebhookTarget:
             self._headers["Authorization"] = basic
         self._headers.update({str(k): str(v) for k, v in (headers or {}).items()})
         self._secrets = tuple(v for k, v in self._headers.items() if k != "Content-Type" and v) + _url_userinfo(url)
+        for secret in _url_userinfo(url):
+            _hide_from_urllib3_logs(secret)
 
     def describe(self) -> str:
         return self._name
