@@ -215,6 +215,33 @@ def test_a_silent_connection_counts_as_dead(plex_server: PlexTestServer, make_li
     assert wait_until(lambda: plex_server.request_count[EVENTS_PATH] >= 3)
 
 
+def test_an_endless_line_is_dropped_and_the_stream_reopened(plex_server: PlexTestServer, make_listener: Any,
+                                                             calls: Calls) -> None:
+    listener = make_listener(plex_server)
+    connected(plex_server, listener)
+    plex_server.emit_raw(b"data: " + b"x" * (1024 * 1024 + 10))
+    assert wait_until(lambda: plex_server.request_count[EVENTS_PATH] == 2)
+    connected(plex_server, listener)
+    plex_server.emit_playing_event()
+    assert calls.wait_for(1)
+
+
+def test_plex_down_at_start_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+    down = PlexTestServer().start()
+    down_url = down.url
+    down.stop()  # its port now refuses connections
+    listener = PlexEventListener(down_url, down.token, lambda: None, backoff_initial_sec=0.02,
+                                 backoff_max_sec=0.05)
+    listener.start()
+    try:
+        assert wait_until(lambda: len(records(caplog, logging.DEBUG, "connection refused")) >= 3)
+        assert listener.available is None and not listener.connected
+        assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+    finally:
+        listener.stop()
+
+
 # -- servers without the event stream ------------------------------------------------------------
 @pytest.mark.parametrize("answer", [(404, "text/html", None), (200, "text/html", b"<html><body>Hi</body></html>"),
                                     (200, "application/json", b"{}")])
