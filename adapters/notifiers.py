@@ -58,7 +58,7 @@ class _RedactSecrets(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: set = set()
+        self.secrets: frozenset = frozenset()  # replaced, never changed in place: no lock to read it
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = tuple(self.secrets)
@@ -78,9 +78,13 @@ for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.ret
     logging.getLogger(_name).addFilter(_URLLIB3_FILTER)
 
 
+_FILTER_LOCK = threading.Lock()
+
+
 def _hide_from_urllib3_logs(secret: str) -> None:
     if secret:
-        _URLLIB3_FILTER.secrets.add(secret)
+        with _FILTER_LOCK:
+            _URLLIB3_FILTER.secrets = _URLLIB3_FILTER.secrets | {secret}
 
 
 class NotificationError(Exception):
@@ -109,8 +113,8 @@ class Target(Protocol):
     def describe(self) -> str:
         """A secret-free name for logs, such as 'telegram chat 12345'."""
 
-    def secrets(self) -> Tuple[str, ...]:
-        """The strings that must never be logged (belt and braces for the dispatcher's logs)."""
+    # Optional: `secrets() -> Tuple[str, ...]`, strings the dispatcher blanks from its log lines
+    # (belt and braces: messages are built without them anyway). The three targets here have it.
 
 
 # ------------------------------------------------------------------------------------------ URLs
@@ -274,7 +278,11 @@ class WebhookTarget:
         self._headers = {"Content-Type": "application/json; charset=utf-8"}
         if basic:
             self._headers["Authorization"] = basic
-        self._headers.update({str(k): str(v) for k, v in (headers or {}).items()})
+        for key, value in (headers or {}).items():
+            # the configured headers win, whatever their case (no duplicate Content-Type)
+            for same in [k for k in self._headers if k.lower() == str(key).lower()]:
+                del self._headers[same]
+            self._headers[str(key)] = str(value)
         self._secrets = tuple(v for k, v in self._headers.items() if k != "Content-Type" and v) + _url_userinfo(url)
         for secret in _url_userinfo(url):
             _hide_from_urllib3_logs(secret)
@@ -371,6 +379,16 @@ def _one_line_string(key: str, value: Any) -> List[str]:
     return []
 
 
+def _header_value_problems(key: str, value: Any) -> List[str]:
+    problems = _one_line_string(key, value)
+    if not problems:
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            problems.append("%s: must use only Latin-1 characters (HTTP header)" % key)
+    return problems
+
+
 def _ntfy_problems(spec: Mapping[str, Any]) -> List[str]:
     problems = []
     if "url" in spec:
@@ -378,7 +396,7 @@ def _ntfy_problems(spec: Mapping[str, Any]) -> List[str]:
         if problem:
             problems.append("url: " + problem)
     if "token" in spec:
-        problems.extend(_one_line_string("token", spec["token"]))
+        problems.extend(_header_value_problems("token", spec["token"]))
     if "priority" in spec and not _priority_ok(spec["priority"]):
         problems.append("priority: must be 1 to 5 or one of %s" % ", ".join(NTFY_PRIORITY_NAMES))
     return problems
@@ -419,7 +437,7 @@ def _webhook_problems(spec: Mapping[str, Any]) -> List[str]:
                 problems.append("headers: %s is not a valid header name" % shown)
             else:
                 # the value is never quoted: header values are where webhook secrets live
-                problems.extend(_one_line_string("headers.%s" % name, value))
+                problems.extend(_header_value_problems("headers.%s" % name, value))
     return problems
 
 
@@ -552,7 +570,10 @@ class NotificationDispatcher:
                 notification = self._pending.popleft()
                 if not self._pending:
                     self._overflowing = False
-            self._deliver(notification)
+            try:
+                self._deliver(notification)
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any bug
+                self._log.warning("notification %s not delivered: unexpected error (%s)", notification.event, type(exc).__name__)
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
@@ -587,7 +608,8 @@ class NotificationDispatcher:
             self.failed += 1
         prefix = name + ": "
         reason = reason[len(prefix):] if reason.startswith(prefix) else reason
-        self._log.warning("notification to %s failed: %s (%s)", name, reason, notification.event)
+        self._log.warning("notification to %s failed: %s", name, reason)
+        self._log.debug("the failed notification was a %s", notification.event)
 
 
 def _secrets_of(target: Any) -> Tuple[str, ...]:
