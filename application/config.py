@@ -81,6 +81,14 @@ def _cidr(value: str) -> None:
         raise ValidationError("%r is not a network such as 192.168.1.0/24" % value) from None
 
 
+def _header_safe(value: str) -> None:
+    # sent as an HTTP header value: anything else cannot be sent, or would be mangled
+    if not value:
+        raise ValidationError("must not be empty")
+    if any(not ("!" <= ch <= "~") for ch in value):
+        raise ValidationError("must contain only printable ASCII characters without spaces")
+
+
 def _readable_file(value: str) -> None:
     if not os.path.isfile(value) or not os.access(value, os.R_OK):
         raise ValidationError("file %s does not exist or cannot be read" % value)
@@ -115,11 +123,11 @@ class ConfigSchema(Schema):
         unknown = RAISE
 
     plex_url = StrictString(required=True, validate=_http_url)
-    plex_token = StrictString(required=True, validate=_non_empty())
+    plex_token = StrictString(required=True, validate=_header_safe)
     qbittorrent_url = StrictString(required=True, validate=_http_url)
     qbittorrent_username = StrictString(load_default="")
     qbittorrent_password = StrictString(load_default="")
-    qbittorrent_api_key = StrictString(load_default="")
+    qbittorrent_api_key = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
     idle_upload_kbps = StrictInteger(load_default=0, validate=_at_least(0))
     streaming_upload_kbps = StrictInteger(load_default=500, validate=_at_least(0))
     poll_interval_sec = StrictNumber(load_default=10.0, validate=_at_least(1))

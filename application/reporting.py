@@ -31,7 +31,6 @@ class OutageLog:
         self.side = side
         self._logger = logger
         self._failing_since_kind: Optional[FailureKind] = None
-        self._last_message = ""
 
     @property
     def failing(self) -> bool:
@@ -39,11 +38,12 @@ class OutageLog:
 
     def failed(self, error: PortError) -> None:
         message = str(error)
-        if self._failing_since_kind is not None and message == self._last_message:
+        # one line per outage: the wording may change from poll to poll ("next attempt in 287 s"),
+        # only a different kind of failure (down instead of rejected) is news
+        if self._failing_since_kind is error.kind:
             self._logger.debug("%s still failing: %s", self.side, message)
             return
         self._failing_since_kind = error.kind
-        self._last_message = message
         fix = _FIXES.get((self.side, error.kind))
         if fix:
             self._logger.error("%s; %s", message, fix)
@@ -54,7 +54,6 @@ class OutageLog:
         if self._failing_since_kind is not None:
             self._logger.info("%s answers again", self.side)
         self._failing_since_kind = None
-        self._last_message = ""
 
 
 class TickLogger:

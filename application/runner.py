@@ -14,6 +14,11 @@ from domain.ports import UploadLimiterError
 ReloadHandler = Callable[[], None]
 
 
+class StopRequested(BaseException):
+    """Raised by the signal handler to abandon a request in flight: a hung server must not delay
+    the exit. A BaseException, so that no `except Exception` in an adapter swallows it."""
+
+
 class LifecycleNotifier(Protocol):
     """What the loop tells a service manager (systemd's sd_notify, or nothing)."""
 
@@ -71,6 +76,7 @@ class DaemonRunner:
         self._stopping = False
         self._reload_requested = False
         self._observe_requested = False
+        self._in_tick = False
         self.debounce_sec = 0.25
         self._logger = logger or logging.getLogger("plex_helper")
         self.ticks = 0
@@ -80,7 +86,11 @@ class DaemonRunner:
         return self._stopping
 
     def run_once(self) -> TickReport:
-        report = self.service.tick()
+        self._in_tick = True
+        try:
+            report = self.service.tick()
+        finally:
+            self._in_tick = False
         self.tick_logger.report(report)
         self.ticks += 1
         if self.ticks == 1:
@@ -93,6 +103,12 @@ class DaemonRunner:
     def request_stop(self, *_: object) -> None:
         self._stopping = True
         self._wake.set()
+
+    def _on_stop_signal(self, *_: object) -> None:
+        already = self._stopping
+        self.request_stop()
+        if self._in_tick and not already:
+            raise StopRequested()
 
     def request_reload(self, *_: object) -> None:
         self._reload_requested = True
@@ -107,8 +123,8 @@ class DaemonRunner:
     def install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
         if self.reload_handler is not None:
             signal.signal(signal.SIGHUP, self.request_reload)
 
@@ -116,7 +132,11 @@ class DaemonRunner:
         self.install_signal_handlers()
         self._logger.info("plex-helper running: polling Plex every %g s", self.interval_sec)
         while not self._stopping:
-            self.run_once()
+            try:
+                self.run_once()
+            except StopRequested:
+                self._logger.info("stop requested during a poll; abandoning it")
+                break
             if self.max_ticks is not None and self.ticks >= self.max_ticks:
                 break
             self._sleep()
