@@ -34,6 +34,6 @@ def configure_logging(
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
-    # urllib3 logs full URLs at DEBUG; they are safe (no token in URLs) but noisy
+    # urllib3 logs request lines at DEBUG: noisy, and a Telegram bot URL carries its token
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return logger
