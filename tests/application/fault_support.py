@@ -157,18 +157,21 @@ class QbtWebClient:
             self.cookie = header.split(";", 1)[0]
         return status, text
 
-    def upload_limit(self) -> int:
+    def _authed(self, method: str, endpoint: str, form: Optional[dict] = None) -> str:
         if not self.cookie:
             self.login()
-        status, text, _ = self._call("GET", "transfer/uploadLimit")
+        status, text, _ = self._call(method, endpoint, form)
+        if status == 403:  # the session expired or qBittorrent restarted
+            self.login()
+            status, text, _ = self._call(method, endpoint, form)
         assert status == 200, (status, text)
-        return int(text)
+        return text
+
+    def upload_limit(self) -> int:
+        return int(self._authed("GET", "transfer/uploadLimit"))
 
     def set_upload_limit(self, bytes_per_sec: int) -> None:
-        if not self.cookie:
-            self.login()
-        status, text, _ = self._call("POST", "transfer/setUploadLimit", {"limit": str(bytes_per_sec)})
-        assert status == 200, (status, text)
+        self._authed("POST", "transfer/setUploadLimit", {"limit": str(bytes_per_sec)})
 
 
 def qbt_log(instance: QbtInstance) -> str:
