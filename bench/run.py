@@ -793,24 +793,20 @@ class Bench:
         import time
 
         runs = self.args.startup_runs
-        self.log("start-up: median of %d runs each" % runs)
+        self.log("start-up: median of %d interleaved runs each" % runs)
 
-        def timed(cmd, env=None, fresh_cache: bool = False):
-            times = []
-            for _ in range(runs):
-                e = dict(env or os.environ)
-                if fresh_cache:
-                    e["PLEX_HELPER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=self.tmp)
-                t0 = time.perf_counter()
-                p = subprocess.run(cmd, env=e, capture_output=True, cwd=self.tmp)
-                times.append(time.perf_counter() - t0)
-                if p.returncode != 0:
-                    raise RuntimeError("%s failed: %s" % (cmd, p.stderr.decode()[-500:]))
-                if fresh_cache:
-                    shutil.rmtree(e["PLEX_HELPER_CACHE_DIR"], ignore_errors=True)
-            times.sort()
-            return {"median_ms": times[len(times) // 2] * 1000, "min_ms": times[0] * 1000,
-                    "max_ms": times[-1] * 1000, "command": " ".join(cmd), "output": p.stdout.decode().strip()}
+        def once(cmd, env=None, fresh_cache: bool = False):
+            e = dict(env or os.environ)
+            if fresh_cache:
+                e["PLEX_HELPER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=self.tmp)
+            t0 = time.perf_counter()
+            p = subprocess.run(cmd, env=e, capture_output=True, cwd=self.tmp)
+            elapsed = time.perf_counter() - t0
+            if p.returncode != 0:
+                raise RuntimeError("%s failed: %s" % (cmd, p.stderr.decode()[-500:]))
+            if fresh_cache:
+                shutil.rmtree(e["PLEX_HELPER_CACHE_DIR"], ignore_errors=True)
+            return elapsed, p.stdout.decode().strip()
 
         venv_cmd = self.make_venv()
         vpy = os.path.join(self.tmp, "venv", "bin", "python") if venv_cmd else None
@@ -830,11 +826,20 @@ class Bench:
                 plan.append(("warm_venvpy", ".pyz --version, warm cache (venv python)", [vpy, pyz, "--version"],
                              warm_env, False))
             plan.append(("cold", ".pyz --version, cold cache (python3)", [self.python, pyz, "--version"], None, True))
+        # Interleaved: each round runs every command once, so load from other work on the machine
+        # (it drifts over seconds) falls on all of them alike; one untimed round first.
+        times = {key: [] for key, *_ in plan}
+        outputs = {}
+        for round_no in range(runs + 1):
+            for key, label, cmd, env, fresh in plan:
+                elapsed, outputs[key] = once(cmd, env, fresh)
+                if round_no:
+                    times[key].append(elapsed)
         res = {}
         for key, label, cmd, env, fresh in plan:
-            if not fresh:
-                subprocess.run(cmd, env=env, capture_output=True, cwd=self.tmp)  # page cache, bytecode
-            res[key] = dict(timed(cmd, env=env, fresh_cache=fresh), label=label)
+            t = sorted(times[key])
+            res[key] = {"label": label, "median_ms": t[len(t) // 2] * 1000, "min_ms": t[0] * 1000,
+                        "max_ms": t[-1] * 1000, "command": " ".join(cmd), "output": outputs[key]}
         site_hooks = self.site_hooks()
         self.details["startup"] = {"runs": runs, "results": res, "site_pth_with_imports": site_hooks}
         venv_ms = res["venv"]["median_ms"] if "venv" in res else None
@@ -920,18 +925,26 @@ class Bench:
             return None
 
     def ensure_pyz(self):
+        """dist/plex-helper.pyz; with --rebuild (or when it is missing) a fresh build from the
+        working tree into the bench's temp dir, so dist/ is never touched."""
         import subprocess
 
+        if getattr(self, "_pyz", None):
+            return self._pyz
         builder = os.path.join(ROOT, "build_zipapp.py")
+        pyz = PYZ
         if (self.args.rebuild or not os.path.exists(PYZ)) and os.path.exists(builder):
-            self.log("building the .pyz: python3 build_zipapp.py")
-            p = subprocess.run([self.python, builder], cwd=ROOT, capture_output=True, text=True)
+            out_dir = os.path.join(self.tmp, "dist")
+            self.log("building the .pyz: python3 build_zipapp.py --dist %s" % out_dir)
+            p = subprocess.run([self.python, builder, "--dist", out_dir], cwd=ROOT, capture_output=True, text=True)
             if p.returncode != 0:
                 self.notes.append("build_zipapp.py failed: %s" % p.stderr[-300:])
-        if not os.path.exists(PYZ):
-            self.notes.append("dist/plex-helper.pyz missing and could not be built")
+            pyz = os.path.join(out_dir, "plex-helper.pyz")
+        if not os.path.exists(pyz):
+            self.notes.append("no .pyz: dist/plex-helper.pyz is missing and could not be built")
             return None
-        return PYZ
+        self._pyz = pyz
+        return pyz
 
     def fig_size(self) -> None:
         import subprocess
@@ -944,7 +957,8 @@ class Bench:
         size = os.path.getsize(pyz)
         version = subprocess.run([self.python, pyz, "--version"], capture_output=True, text=True,
                                  env=dict(os.environ, PLEX_HELPER_CACHE_DIR=os.path.join(self.tmp, "warm-cache"))).stdout.strip()
-        self.details["size"] = {"bytes": size, "path": os.path.relpath(pyz, ROOT), "version": version,
+        self.details["size"] = {"bytes": size, "path": "dist/plex-helper.pyz" if pyz == PYZ else "fresh build (--rebuild)",
+                                "version": version,
                                 "mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(pyz)))}
         self.row("size of the .pyz", "%d bytes (%.2f MB) [%s]" % (size, size / 2 ** 20, version),
                  "< 6 MB", size < 6 * 2 ** 20)
@@ -1041,7 +1055,8 @@ def main(argv=None) -> int:
     p.add_argument("--qbt", choices=("auto", "nox", "fake"), default="auto",
                    help="qBittorrent to drive: the real qbittorrent-nox (auto: if installed) or the fake")
     p.add_argument("--only", help="comma-separated subset: requests,cpu,reaction,memory,startup,size")
-    p.add_argument("--rebuild", action="store_true", help="rebuild dist/plex-helper.pyz first")
+    p.add_argument("--rebuild", action="store_true",
+                   help="measure a fresh build of the working tree (built into a temp dir) instead of dist/")
     p.add_argument("--polls", type=int, help="polls per measurement (default 1000)")
     # worker mode (internal)
     p.add_argument("--worker", choices=("polls", "floor"), help=argparse.SUPPRESS)
