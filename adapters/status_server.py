@@ -1,0 +1,714 @@
+"""The HTTP status server: health, Prometheus metrics, Plex's webhook and the manual override.
+
+A stdlib `ThreadingHTTPServer` in a daemon thread. It must never block or crash the poll loop: it
+only talks to a `StatusBackend` (whose methods are quick and thread-safe), every failure inside a
+request becomes a JSON error answer and a log line, request bodies are capped, and sockets have a
+read timeout so a slow client holds one thread for a bounded time only.
+
+Routes (all answers JSON except /metrics):
+
+    GET    /health     backend.health() with its status code (200 or 503)
+    GET    /metrics    Prometheus text format 0.0.4
+    POST   /webhook    Plex's webhook (multipart/form-data with a `payload` part; also
+                       application/json, or form-encoded `payload=`); media.play/resume/pause/stop
+                       and playback.started wake the loop for an observation now
+    POST   /override   {"state": "streaming"|"idle", "minutes": N}
+    DELETE /override   ends the override
+
+With a token configured, POST and DELETE need `Authorization: Bearer <token>`. Plex cannot send
+headers with its webhook, so /webhook also takes the token as `?token=` in the URL configured in
+Plex; the query string is never logged. GETs are open.
+
+`StatusClient` is the other end, for the `plex-helper override` command.
+"""
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hmac
+import http.server
+import json
+import logging
+import math
+import re
+import socket
+import threading
+import time
+from typing import Any, Dict, Iterable, Optional, Protocol, Set, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+from urllib3 import exceptions as u3
+
+from adapters.http import describe_transport_error, make_pool
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_READ_TIMEOUT_SEC = 10.0
+DEFAULT_MAX_CONNECTIONS = 32
+
+# Plex webhook events that mean a stream may have started or stopped.
+TRIGGER_EVENTS = frozenset({"media.play", "media.resume", "media.stop", "media.pause", "playback.started"})
+
+
+class StatusBackend(Protocol):
+    """What the status server needs from the application. Every method is called from a server
+    thread: it must be thread-safe and must not block on Plex or qBittorrent."""
+
+    def health(self) -> Tuple[int, Dict[str, Any]]:
+        """(200 or 503, a JSON-able dict)."""
+        ...
+
+    def metrics_text(self) -> str:
+        """All metrics in Prometheus text format 0.0.4."""
+        ...
+
+    def trigger_observation(self, reason: str) -> None:
+        """Ask the loop to observe now; returns at once."""
+        ...
+
+    def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
+        """Force `state` for `minutes`; raises ValueError with a message for the user on bad input."""
+        ...
+
+    def clear_override(self) -> Dict[str, Any]:
+        ...
+
+
+class StatusServerError(Exception):
+    """The server could not start (the address is taken, or cannot be bound)."""
+
+
+def parse_listen(listen: str) -> Tuple[str, int]:
+    """'127.0.0.1:9911', '[::1]:9911', 'localhost:9911', ':9911' (all IPv4 interfaces) -> (host, port)."""
+    text = (listen or "").strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise ValueError("listen address %r: expected [IPv6]:port, e.g. [::1]:9911" % listen)
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon:
+            raise ValueError("listen address %r: expected host:port, e.g. 127.0.0.1:9911" % listen)
+        if ":" in host:
+            raise ValueError("listen address %r: put an IPv6 address in brackets, e.g. [::1]:9911" % listen)
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError("listen address %r: the port must be a number from 0 to 65535" % listen)
+    return host, int(port_text)
+
+
+def _url_host(host: str) -> str:
+    """The host to put in a URL to reach a server listening on `host` (a wildcard means this machine)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return "[%s]" % host if ":" in host else host
+
+
+def url_for_listen(listen: str) -> str:
+    """The URL a local client uses to reach a server configured with `listen`."""
+    host, port = parse_listen(listen)
+    return "http://%s:%d" % (_url_host(host), port)
+
+
+_SECRET_IN_TEXT = re.compile(r"((?:token|x-plex-token)=)[^&\s\"']*", re.IGNORECASE)
+
+
+def _redact(text: str) -> str:
+    return _SECRET_IN_TEXT.sub(r"\1***", text)
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: Iterable[Tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = tuple(headers)
+
+
+class StatusHttpServer:
+    """The status server. `start()` binds and serves in a daemon thread; `stop()` is prompt and idempotent."""
+
+    def __init__(
+        self,
+        listen: str,
+        backend: StatusBackend,
+        token: str = "",
+        logger: Optional[logging.Logger] = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        read_timeout_sec: float = DEFAULT_READ_TIMEOUT_SEC,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.listen = listen
+        self._host, self._port = parse_listen(listen)
+        self.backend = backend
+        self._token = token or ""
+        self.logger = logger or logging.getLogger("plex_helper.status")
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout_sec = read_timeout_sec
+        self.max_connections = max_connections
+        self._lifecycle = threading.Lock()
+        self._httpd: Optional[_Server] = None
+        self._thread: Optional[threading.Thread] = None
+        self._address: Optional[Tuple[str, int]] = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> "StatusHttpServer":
+        with self._lifecycle:
+            if self._httpd is not None:
+                return self
+            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+            server_class = type("StatusServer", (_Server,), {"address_family": family})
+            try:
+                httpd = server_class((self._host, self._port), _Handler)
+            except OSError as err:
+                reason = err.strerror or type(err).__name__
+                raise StatusServerError("status server cannot listen on %s: %s" % (self.listen, reason)) from err
+            httpd.app = self
+            thread = threading.Thread(
+                target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="plex-helper-status", daemon=True,
+            )
+            thread.start()
+            self._httpd, self._thread = httpd, thread
+            self._address = (self._host, httpd.server_address[1])
+        self.logger.info("status server listening on %s", self.url)
+        return self
+
+    def stop(self, timeout_sec: float = 2.0) -> None:
+        """Stops accepting, closes open connections, and returns within about `timeout_sec`."""
+        with self._lifecycle:
+            httpd, thread = self._httpd, self._thread
+            self._httpd = self._thread = None
+        if httpd is None:
+            return
+        httpd.shutdown()  # serve_forever notices within its 0.1 s poll interval
+        httpd.server_close()
+        httpd.close_all_connections()
+        if thread is not None:
+            thread.join(timeout_sec)
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    @property
+    def address(self) -> Tuple[str, int]:
+        """(host, port) actually bound; the configured ones before start()."""
+        return self._address or (self._host, self._port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return "http://%s:%d" % (_url_host(host), port)
+
+    def __enter__(self) -> "StatusHttpServer":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # --- for the handler -----------------------------------------------------------------------
+
+    def authorized(self, authorization: Optional[str], query_token: Optional[str]) -> bool:
+        if not self._token:
+            return True
+        expected = self._token.encode("utf-8")
+        candidates = []
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        if scheme.lower() == "bearer":
+            candidates.append(value.strip())
+        if query_token is not None:
+            candidates.append(query_token)
+        ok = False
+        for supplied in candidates:  # compare every candidate: no early exit
+            ok |= hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), expected)
+        return ok
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+    app: StatusHttpServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: Set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            full = len(self._connections) >= self.app.max_connections
+            if not full:
+                self._connections.add(request)
+        if full:
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:  # noqa: BLE001 - e.g. no thread could be started
+            self._forget(request)
+            self.shutdown_request(request)
+            self.app.logger.warning("status server: could not serve a connection", exc_info=True)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._forget(request)
+
+    def _forget(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Too many connections: a one-shot 503 that never blocks the accept loop."""
+        body = b'{"error": "too many connections to the status server"}\n'
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" % len(body)
+        ).encode("ascii")
+        try:
+            request.setblocking(False)
+            request.send(head + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+        self.app.logger.warning("status server: refused a connection (%d open)", self.app.max_connections)
+
+    def close_all_connections(self) -> None:
+        with self._connections_lock:
+            open_now = list(self._connections)
+        for request in open_now:
+            try:
+                request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An exception escaped a handler (a client that vanished mid-request): log it, quietly."""
+        self.app.logger.debug("status server: connection ended with an error", exc_info=True)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "plex-helper"
+    sys_version = ""
+    server: _Server
+
+    _ROUTES: Dict[str, Tuple[str, ...]] = {
+        "/health": ("GET", "HEAD"),
+        "/metrics": ("GET", "HEAD"),
+        "/webhook": ("POST",),
+        "/override": ("POST", "DELETE"),
+    }
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def app(self) -> StatusHttpServer:
+        return self.server.app
+
+    def setup(self) -> None:
+        self.timeout = self.app.read_timeout_sec  # applied to the socket by StreamRequestHandler.setup
+        super().setup()
+
+    def __getattr__(self, name: str) -> Any:
+        # every method goes through the router, so unknown methods get 404/405 instead of 501
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        path = urlsplit(self.path or "").path if getattr(self, "path", None) else "-"
+        status = getattr(code, "value", code)
+        self.app.logger.debug("status %s %s %s %s", self.address_string(), self.command or "-", path, status)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        self.app.logger.debug("status %s: %s", self.address_string(), _redact(format % args))
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """The stdlib's own errors (bad request line, headers too long...), as JSON."""
+        try:
+            phrase = self.responses.get(code, ("error",))[0]
+        except Exception:  # noqa: BLE001
+            phrase = "error"
+        self.log_error("code %d, message %s", code, message)
+        if self.request_version == "HTTP/0.9":  # an unreadable request line: answer with headers anyway
+            self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        self._unread = self._mid_body = False
+        self._send_json(code, {"error": message or phrase})
+
+    # --- one request ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        self._responded = False
+        self._unread = self._declares_body()
+        self._mid_body = False
+        self._split = urlsplit(self.path)
+        try:
+            try:
+                self._precheck()
+                self._route()
+            except _HttpError as err:
+                self._send_json(err.status, {"error": err.message}, err.headers)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as err:
+            self.close_connection = True
+            self.app.logger.debug("status %s %s: client went away (%s)", self.command, self._split.path, err)
+        except Exception as err:  # noqa: BLE001 - nothing may escape into the server
+            self.close_connection = True
+            self.app.logger.error(
+                "status server: %s %s failed: %s: %s", self.command, self._split.path, type(err).__name__, err,
+                exc_info=True,
+            )
+            if not self._responded:
+                try:
+                    self._send_json(500, {"error": "internal error (%s); see plex-helper's log" % type(err).__name__})
+                except OSError:
+                    pass
+
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized, unauthorized or misrouted body before the client sends it."""
+        self._responded = False
+        self._unread = self._mid_body = False  # the client waits for "100 Continue" before sending it
+        self._split = urlsplit(self.path)
+        try:
+            self._precheck()
+        except _HttpError as err:
+            self.close_connection = True
+            self._send_json(err.status, {"error": err.message}, err.headers)
+            return False
+        return super().handle_expect_100()
+
+    def _declares_body(self) -> bool:
+        if self.headers.get("Transfer-Encoding"):
+            return True
+        length = self.headers.get("Content-Length", "0").strip()
+        return length != "0" and length != ""
+
+    def _precheck(self) -> None:
+        """Route, method, auth and declared size: everything decidable from the headers."""
+        path = self._split.path
+        allowed = self._ROUTES.get(path)
+        if allowed is None:
+            raise _HttpError(404, "no such path: %s (try /health, /metrics, /webhook, /override)" % path)
+        if self.command not in allowed:
+            raise _HttpError(405, "%s does not accept %s" % (path, self.command), [("Allow", ", ".join(allowed))])
+        if self.command in ("POST", "DELETE", "PUT", "PATCH"):
+            query_token = None
+            if path == "/webhook":
+                query_token = parse_qs(self._split.query).get("token", [None])[-1]
+            if not self.app.authorized(self.headers.get("Authorization"), query_token):
+                raise _HttpError(
+                    401, "missing or wrong token: send the header 'Authorization: Bearer <token>'",
+                    [("WWW-Authenticate", 'Bearer realm="plex-helper"')],
+                )
+        encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if encoding and encoding != "chunked":
+            raise _HttpError(501, "unsupported Transfer-Encoding: %s" % encoding)
+        length = self.headers.get("Content-Length")
+        if length is not None and not encoding:
+            if not length.strip().isdigit():
+                raise _HttpError(400, "bad Content-Length")
+            if int(length) > self.app.max_body_bytes:
+                raise _HttpError(413, "request body too large (at most %d bytes)" % self.app.max_body_bytes)
+
+    def _route(self) -> None:
+        path, method = self._split.path, self.command
+        backend = self.app.backend
+        if path in ("/health", "/metrics"):
+            self._read_body()  # normally empty; keeps the connection in step
+            if path == "/health":
+                status, payload = backend.health()
+                if not isinstance(status, int) or not 100 <= status <= 599:
+                    raise TypeError("health() returned status %r" % (status,))
+                self._send_json(status, payload)
+            else:
+                text = backend.metrics_text()
+                self._send(200, text.encode("utf-8"), METRICS_CONTENT_TYPE)
+            return
+        body = self._read_body()
+        if path == "/webhook":
+            self._send_json(200, self._webhook(body))
+        elif method == "POST":
+            state, minutes = _override_request(body)
+            try:
+                result = backend.set_override(state, minutes)
+            except ValueError as err:
+                raise _HttpError(400, str(err)) from err
+            self.app.logger.info("override set through the status server: %s for %g min", state, minutes)
+            self._send_json(200, result)
+        else:
+            result = backend.clear_override()
+            self.app.logger.info("override cleared through the status server")
+            self._send_json(200, result)
+
+    def _webhook(self, body: bytes) -> Dict[str, Any]:
+        content_type = self.headers.get("Content-Type", "")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type == "multipart/form-data":
+            raw = _multipart_payload(content_type, body)
+        elif media_type == "application/x-www-form-urlencoded":
+            try:
+                values = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
+            except (UnicodeDecodeError, ValueError) as err:
+                raise _HttpError(400, "malformed form body") from err
+            if "payload" not in values:
+                raise _HttpError(400, "no 'payload' field in the form body")
+            raw = values["payload"][-1].encode("utf-8")
+        elif media_type in ("application/json", ""):
+            raw = body
+        else:
+            raise _HttpError(415, "unsupported Content-Type %s (Plex sends multipart/form-data)" % media_type)
+        payload = _json_object(raw, "the webhook payload")
+        event = payload.get("event")
+        if not isinstance(event, str) or not event:
+            raise _HttpError(400, "the webhook payload has no 'event'")
+        triggered = event in TRIGGER_EVENTS
+        if triggered:
+            self.app.backend.trigger_observation("plex webhook " + event)
+        self.app.logger.debug("plex webhook %s (%s)", event, "observing now" if triggered else "ignored")
+        return {"triggered": triggered, "event": event}
+
+    # --- bodies --------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        """The whole body, at most max_body_bytes, within 3 read timeouts (a trickle cannot hold a thread)."""
+        if not self._unread:
+            return b""
+        self._unread, self._mid_body = False, True  # a failure from here on leaves the stream out of step
+        limit = self.app.max_body_bytes
+        deadline = time.monotonic() + 3 * self.app.read_timeout_sec
+        try:
+            if (self.headers.get("Transfer-Encoding") or "").strip().lower() == "chunked":
+                body = self._read_chunked(limit, deadline)
+            else:
+                body = self._read_exactly(int(self.headers.get("Content-Length", "0").strip()), deadline)
+        except (socket.timeout, TimeoutError) as err:
+            raise _HttpError(408, "the request body did not arrive in time") from err
+        self._mid_body = False
+        return body
+
+    def _discard_body(self) -> None:
+        """Before an early answer (401, 404...): read a small declared body so the connection can stay
+        open; a chunked, oversized or broken one is left, and the connection closed after the answer."""
+        length = (self.headers.get("Content-Length") or "").strip()
+        if self.headers.get("Transfer-Encoding") or not length.isdigit() or int(length) > self.app.max_body_bytes:
+            return
+        try:
+            self._read_body()
+        except (_HttpError, OSError):
+            pass
+
+    def _read_exactly(self, length: int, deadline: float) -> bytes:
+        chunks = []
+        remaining = length
+        while remaining > 0:
+            if time.monotonic() > deadline:
+                raise _HttpError(408, "the request body did not arrive in time")
+            chunk = self.rfile.read1(min(remaining, 65536))
+            if not chunk:
+                raise _HttpError(400, "the request body ended early (%d of %d bytes)" % (length - remaining, length))
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_chunked(self, limit: int, deadline: float) -> bytes:
+        chunks = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            if not line.endswith(b"\n"):
+                raise _HttpError(400, "malformed chunked body")
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError as err:
+                raise _HttpError(400, "malformed chunked body") from err
+            if size == 0:
+                for _ in range(100):  # trailers, up to the blank line
+                    trailer = self.rfile.readline(8192)
+                    if trailer in (b"\r\n", b"\n", b""):
+                        return b"".join(chunks)
+                raise _HttpError(400, "malformed chunked body")
+            total += size
+            if total > limit:
+                raise _HttpError(413, "request body too large (at most %d bytes)" % limit)
+            chunks.append(self._read_exactly(size, deadline))
+            if self.rfile.readline(3).strip():
+                raise _HttpError(400, "malformed chunked body")
+
+    def _linger(self) -> None:
+        """After answering without reading the body: half-close, then discard what the client still
+        sends for a moment, so that closing does not reset the connection before it reads the answer."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.5)
+            end = time.monotonic() + 2.0
+            received = 0
+            while time.monotonic() < end and received < 4 * self.app.max_body_bytes:
+                data = self.connection.recv(65536)
+                if not data:
+                    break
+                received += len(data)
+        except OSError:
+            pass
+
+    # --- answers -------------------------------------------------------------------------------
+
+    def _send_json(self, status: int, payload: Any, headers: Iterable[Tuple[str, str]] = ()) -> None:
+        body = (json.dumps(payload, default=str) + "\n").encode("utf-8")
+        self._send(status, body, JSON_CONTENT_TYPE, headers)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: Iterable[Tuple[str, str]] = ()) -> None:
+        if getattr(self, "_unread", False):
+            self._discard_body()
+        unread = getattr(self, "_unread", False) or getattr(self, "_mid_body", False)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in headers:
+            self.send_header(name, value)
+        if unread or self.close_connection:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD" and status >= 200 and status not in (204, 304):
+            self.wfile.write(body)
+        self.wfile.flush()
+        self._responded = True
+        if unread:
+            self._linger()
+
+
+def _json_object(raw: bytes, what: str) -> Dict[str, Any]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise _HttpError(400, "%s is not valid JSON" % what) from err
+    if not isinstance(data, dict):
+        raise _HttpError(400, "%s must be a JSON object" % what)
+    return data
+
+
+def _multipart_payload(content_type: str, body: bytes) -> bytes:
+    """The `payload` part of a multipart/form-data body, parsed with the email package."""
+    header = content_type.replace("\r", " ").replace("\n", " ")
+    head = ("Content-Type: %s\r\nMIME-Version: 1.0\r\n\r\n" % header).encode("utf-8", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.get_param("boundary"):
+        raise _HttpError(400, "multipart/form-data without a boundary")
+    if message.defects or not message.is_multipart():
+        raise _HttpError(400, "malformed multipart body (%s)" % ", ".join(type(d).__name__ for d in message.defects))
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "payload":
+            data = part.get_payload(decode=True)
+            if not isinstance(data, bytes):
+                raise _HttpError(400, "malformed 'payload' part")
+            return data
+    raise _HttpError(400, "no 'payload' part in the multipart body")
+
+
+def _override_request(body: bytes) -> Tuple[str, float]:
+    data = _json_object(body, "the request body")
+    unknown = sorted(set(data) - {"state", "minutes"})
+    if unknown:
+        raise _HttpError(400, "unknown field(s): %s (expected state and minutes)" % ", ".join(unknown))
+    state = data.get("state")
+    minutes = data.get("minutes")
+    if not isinstance(state, str):
+        raise _HttpError(400, "'state' must be \"streaming\" or \"idle\"")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not math.isfinite(minutes):
+        raise _HttpError(400, "'minutes' must be a number")
+    return state, float(minutes)
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+
+class StatusClientError(Exception):
+    """A request to the daemon failed; `str()` is a sentence for the user."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class StatusClient:
+    """Talks to a running daemon's status server (for `plex-helper override ...`)."""
+
+    def __init__(self, url: str, token: str = "", timeout_sec: float = 5.0) -> None:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StatusClientError("the status URL must look like http://127.0.0.1:9911, not %r" % url)
+        netloc = parts.netloc.rpartition("@")[2]  # never show credentials in messages
+        self.url = "%s://%s%s" % (parts.scheme, netloc, parts.path.rstrip("/"))
+        self._base = url.strip().rstrip("/")
+        self._token = token or ""
+        self._pool = make_pool(timeout_sec)
+
+    def health(self) -> Dict[str, Any]:
+        """The daemon's health document (also when it reports itself unhealthy with 503)."""
+        return self._request("GET", "/health", ok=(200, 503))
+
+    def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
+        return self._request("POST", "/override", {"state": state, "minutes": minutes})
+
+    def clear_override(self) -> Dict[str, Any]:
+        return self._request("DELETE", "/override")
+
+    def _request(self, method: str, path: str, payload: Any = None, ok: Tuple[int, ...] = (200,)) -> Dict[str, Any]:
+        headers = {"Accept": JSON_CONTENT_TYPE}
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode("utf-8")
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+        if self._token:
+            headers["Authorization"] = "Bearer " + self._token
+        try:
+            response = self._pool.request(method, self._base + path, body=body, headers=headers, redirect=False)
+        except u3.HTTPError as err:
+            raise StatusClientError(
+                "plex-helper is not reachable at %s (%s); is the daemon running with its status server on?"
+                % (self.url, describe_transport_error(err))
+            ) from None
+        status = response.status
+        try:
+            data = json.loads(response.data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        if status == 401:
+            if self._token:
+                raise StatusClientError("plex-helper at %s rejected the token" % self.url, status)
+            raise StatusClientError("plex-helper at %s requires a token" % self.url, status)
+        if not isinstance(data, dict):
+            raise StatusClientError(
+                "%s answered %d with something that is not plex-helper's JSON; is that the right address?"
+                % (self.url, status), status,
+            )
+        if status in ok:
+            return data
+        message = data.get("error") or response.reason or "no reason given"
+        raise StatusClientError("plex-helper answered %d: %s" % (status, message), status)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+__all__ = [
+    "METRICS_CONTENT_TYPE",
+    "TRIGGER_EVENTS",
+    "StatusBackend",
+    "StatusClient",
+    "StatusClientError",
+    "StatusHttpServer",
+    "StatusServerError",
+    "parse_listen",
+    "url_for_listen",
+]
