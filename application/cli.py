@@ -76,7 +76,18 @@ def run_daemon(args: argparse.Namespace) -> int:
     runner.reload_handler = ConfigReloader(
         args.config, settings, runner, lambda new: Container(settings=new, dry_run=args.dry_run), logger
     )
-    return runner.run()
+    companions = []
+    if settings.plex_events:
+        companions.append(container.event_listener())
+    if settings.notify:
+        companions.append(container.notification_dispatcher())
+    for companion in companions:
+        companion.start()
+    try:
+        return runner.run()
+    finally:
+        for companion in reversed(companions):
+            companion.stop()
 
 
 if __name__ == "__main__":

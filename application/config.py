@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ SECRET_ENV = (
     ("PLEX_TOKEN", "plex_token"),
     ("QBITTORRENT_PASSWORD", "qbittorrent_password"),
     ("QBITTORRENT_API_KEY", "qbittorrent_api_key"),
+    ("PLEX_HELPER_STATUS_TOKEN", "status_token"),
 )
 
 
@@ -106,6 +108,45 @@ def _non_empty(error: str = "must not be empty") -> validate.Length:
     return validate.Length(min=1, error=error)
 
 
+class NotifyTarget(fields.Field):
+    """One notification target; the adapter knows what each type needs."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        from adapters.notifiers import validate_target_spec  # the target types are the adapter's
+
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object such as {\"type\": \"ntfy\", \"url\": ...}")
+        problems = validate_target_spec(value)
+        if problems:
+            raise ValidationError(problems)
+        return dict(value)
+
+
+def split_listen_address(value: str) -> Tuple[str, int]:
+    """"127.0.0.1:9911", "[::1]:9911", ":9911" (all addresses) -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be host:port, for example 127.0.0.1:9911")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return host, int(port)
+
+
+def _listen_address(value: str) -> None:
+    try:
+        host, _ = split_listen_address(value)
+        if host:
+            ipaddress.ip_address(host)
+    except ValueError as exc:
+        raise ValidationError(str(exc) if "host:port" in str(exc) else "host must be an IP address such as 127.0.0.1") from None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return bool(host) and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 LIMIT_POLICIES = ("fixed", "tiers", "dynamic")
 LIMIT_MODES = ("global", "alternative")
 
@@ -159,6 +200,25 @@ class ConfigSchema(Schema):
     limit_mode = StrictString(load_default="global", validate=validate.OneOf(LIMIT_MODES, error="must be one of " + ", ".join(LIMIT_MODES)))
     plex_events = StrictBoolean(load_default=True)
     max_transitions_per_hour = StrictInteger(load_default=0, validate=_at_least(0))
+    notify = fields.List(NotifyTarget(), load_default=[])
+    notify_after_failures = StrictInteger(load_default=3, validate=_at_least(1))
+    status_listen = StrictString(load_default="", validate=lambda v: _listen_address(v) if v else None)
+    status_token = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
+    state_dir = StrictString(load_default=None, allow_none=True, validate=_non_empty())
+
+    @validates_schema(skip_on_field_errors=False)
+    def _remote_status_needs_a_token(self, data: Dict[str, Any], **_: Any) -> None:
+        listen = data.get("status_listen") or ""
+        if listen and not data.get("status_token"):
+            try:
+                host, _port = split_listen_address(listen)
+            except ValueError:
+                return
+            if not _is_loopback(host):
+                raise ValidationError(
+                    "binding to %s without a status_token would let anyone on the network change the "
+                    "throttle; set status_token or listen on 127.0.0.1" % host, "status_listen",
+                )
 
     @validates_schema(skip_on_field_errors=False)
     def _policy_has_its_settings(self, data: Dict[str, Any], **_: Any) -> None:
@@ -212,6 +272,7 @@ _MESSAGE_WORDS = {
 }
 
 
+_NESTED_KEY = re.compile(r"^([a-z_]+): ")
 _SECRET_HINTS = {name: "%s or %s_FILE" % (var, var) for var, name in SECRET_ENV}
 
 
@@ -261,6 +322,9 @@ def validate_settings(raw: Dict[str, Any], source: str) -> Settings:
     except ValidationError as exc:
         lines = []
         for field_name, message in _flatten(exc.messages):
+            nested = _NESTED_KEY.match(message) if field_name.startswith("notify[") else None
+            if nested:  # the notifier names the key inside the target: notify[0].url
+                field_name, message = "%s.%s" % (field_name, nested.group(1)), message[nested.end():]
             where = field_name if field_name != "_schema" else "config"
             words = _MESSAGE_WORDS.get(message, message)
             if message == "Missing data for required field." and field_name in _SECRET_HINTS:
@@ -269,6 +333,7 @@ def validate_settings(raw: Dict[str, Any], source: str) -> Settings:
         raise ConfigError(sorted(lines)) from None
     data["count_states"] = tuple(data["count_states"])
     data["ignore_users"] = tuple(data["ignore_users"])
+    data["notify"] = tuple(data["notify"])
     data["streaming_tiers"] = tuple((t["streams"], t["upload_kbps"]) for t in data["streaming_tiers"])
     data["lan_networks"] = tuple(ipaddress.ip_network(n, strict=False) for n in data["lan_networks"])
     return Settings(**data)
@@ -298,7 +363,9 @@ def permission_warnings(path: str, environ: Optional[Mapping[str, str]] = None) 
             raw = json.load(handle)
     except (OSError, ValueError):
         return []
-    holds_secret = isinstance(raw, dict) and any(raw.get(name) for _, name in SECRET_ENV)
+    holds_secret = isinstance(raw, dict) and (
+        any(raw.get(name) for _, name in SECRET_ENV) or bool(raw.get("notify"))
+    )
     if holds_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
         return ["%s holds secrets and other users can read it; run: chmod 600 %s" % (path, path)]
     return []

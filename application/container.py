@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any, List, Mapping, Sequence
 
 from dependency_injector import containers, providers
 
+from adapters.notifiers import Notification, NotificationDispatcher, build_target
 from adapters.plex import PlexStreamSource
+from adapters.plex_events import PlexEventListener
 from adapters.qbittorrent import QBittorrentUploadLimiter
 from adapters.systemd_notify import SystemdNotifier
 from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
+from application.notifications import NotificationPolicy
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
@@ -26,6 +30,10 @@ from domain.policies import (
 from domain.overrides import FlapGuard
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
+
+
+def build_notification_targets(specs: Sequence[Mapping[str, Any]]) -> List[Any]:
+    return [build_target(spec) for spec in specs]
 
 
 def build_decider(settings: Settings) -> Decider:
@@ -112,6 +120,17 @@ class Container(containers.DeclarativeContainer):
         reconcile_interval_sec=settings.provided.reconcile_interval_sec,
     )
     tick_logger = providers.Singleton(TickLogger)
+    notification_dispatcher = providers.Singleton(
+        NotificationDispatcher,
+        targets=providers.Callable(build_notification_targets, settings.provided.notify),
+        timeout_sec=settings.provided.http_timeout_sec,
+    )
+    notification_policy = providers.Singleton(
+        NotificationPolicy,
+        sink=notification_dispatcher,
+        notification_type=providers.Object(Notification),
+        after_failures=settings.provided.notify_after_failures,
+    )
     notifier = providers.Singleton(SystemdNotifier)
     runner = providers.Singleton(
         DaemonRunner,
@@ -120,4 +139,17 @@ class Container(containers.DeclarativeContainer):
         interval_sec=settings.provided.poll_interval_sec,
         restore_on_exit=settings.provided.restore_on_exit,
         notifier=notifier,
+        observers=providers.List(notification_policy),
+    )
+
+    # Companions: optional background parts, started and stopped around the loop
+    event_listener = providers.Singleton(
+        PlexEventListener,
+        base_url=settings.provided.plex_url,
+        token=settings.provided.plex_token,
+        on_playback=runner.provided.request_observation,
+        timeout_sec=settings.provided.http_timeout_sec,
+        verify_tls=settings.provided.plex_verify_tls,
+        ca_file=settings.provided.plex_ca_file,
+        product_version=__version__,
     )

@@ -5,7 +5,7 @@ import logging
 import signal
 import threading
 import time
-from typing import Callable, Optional, Protocol
+from typing import Callable, List, Optional, Protocol, Sequence
 
 from application.reporting import TickLogger
 from application.service import ThrottleService, TickReport
@@ -17,6 +17,10 @@ ReloadHandler = Callable[[], None]
 class StopRequested(BaseException):
     """Raised by the signal handler to abandon a request in flight: a hung server must not delay
     the exit. A BaseException, so that no `except Exception` in an adapter swallows it."""
+
+
+class TickObserver(Protocol):
+    def report(self, report: TickReport) -> None: ...
 
 
 class LifecycleNotifier(Protocol):
@@ -64,6 +68,7 @@ class DaemonRunner:
         logger: Optional[logging.Logger] = None,
         max_ticks: Optional[int] = None,
         notifier: Optional[LifecycleNotifier] = None,
+        observers: Sequence[TickObserver] = (),
     ) -> None:
         self.service = service
         self.tick_logger = tick_logger
@@ -71,6 +76,7 @@ class DaemonRunner:
         self.restore_on_exit = restore_on_exit
         self.max_ticks = max_ticks
         self.notifier: LifecycleNotifier = notifier or SilentNotifier()
+        self.observers: List[TickObserver] = list(observers)
         self.reload_handler: Optional[ReloadHandler] = None
         self._wake = threading.Event()
         self._stopping = False
@@ -92,6 +98,11 @@ class DaemonRunner:
         finally:
             self._in_tick = False
         self.tick_logger.report(report)
+        for observer in self.observers:
+            try:
+                observer.report(report)
+            except Exception:  # an optional extra must never stop the loop
+                self._logger.exception("internal error in %s; carrying on", type(observer).__name__)
         self.ticks += 1
         if self.ticks == 1:
             self.notifier.ready(status_line(report))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 from domain.sessions import IPNetwork
 
@@ -41,7 +41,16 @@ class Settings:
     limit_mode: str = "global"  # global, alternative
     plex_events: bool = True
     max_transitions_per_hour: int = 0
+    notify: Tuple[Mapping[str, Any], ...] = field(default=(), repr=False)  # targets can hold tokens
+    notify_after_failures: int = 3
+    status_listen: str = ""
+    status_token: str = field(default="", repr=False)
+    state_dir: Optional[str] = None
 
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value, so that output can be checked against them."""
-        return tuple(s for s in (self.plex_token, self.qbittorrent_password, self.qbittorrent_api_key) if s)
+        found = [self.plex_token, self.qbittorrent_password, self.qbittorrent_api_key, self.status_token]
+        for target in self.notify:
+            found += [str(target.get(key) or "") for key in ("bot_token", "token")]
+            found += [str(v) for v in (target.get("headers") or {}).values()]
+        return tuple(s for s in found if s)

@@ -1,0 +1,115 @@
+"""Decides what is worth a notification: state changes, overrides, and sides failing for a while."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Optional, Protocol
+
+from application.reporting import describe_streams
+from application.service import TickReport
+from domain.overrides import Override
+from domain.state import StreamState, TransitionReason
+
+
+class NotificationSink(Protocol):
+    """Where notifications go (the dispatcher's queue); must never block."""
+
+    def notify(self, notification: Any) -> None: ...
+
+
+# builds the sink's notification value from event=, message=, details= (the container names the class)
+NotificationFactory = Callable[..., Any]
+
+
+class FailureStreak:
+    """Counts one side's consecutive failed polls; says when to tell the user, once each way."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.count = 0
+        self.announced = False
+
+    def failed(self) -> bool:
+        self.count += 1
+        if self.count >= self.threshold and not self.announced:
+            self.announced = True
+            return True
+        return False
+
+    def succeeded(self) -> bool:
+        recovered, self.count, self.announced = self.announced, 0, False
+        return recovered
+
+
+class NotificationPolicy:
+    def __init__(self, sink: NotificationSink, notification_type: NotificationFactory, after_failures: int = 3) -> None:
+        self._sink = sink
+        self._make = notification_type
+        self._plex = FailureStreak(after_failures)
+        self._qbittorrent = FailureStreak(after_failures)
+        self._last_effective: Optional[StreamState] = None
+        self._pending: Optional[StreamState] = None  # a change not announced yet
+
+    def _send(self, event: str, message: str, **details: Any) -> None:
+        self._sink.notify(self._make(event=event, message=message, details=details))
+
+    def report(self, report: TickReport) -> None:
+        self._side("Plex", self._plex, report.source_error)
+        if report.limiter_checked or report.limiter_error is not None:
+            self._side("qBittorrent", self._qbittorrent, report.limiter_error)
+        effective = report.effective_state
+        # starting up idle changes nothing worth a message; starting up throttled does
+        first_throttle = self._last_effective is None and effective is StreamState.STREAMING
+        if effective is not None and (first_throttle or (self._last_effective not in (None, effective))):
+            self._pending = effective
+        if effective is not None:
+            self._last_effective = effective
+        # announce a change once its limit is in force, not while qBittorrent cannot be reached
+        in_force = report.applied is not None or (report.limiter_checked and report.limiter_error is None)
+        if self._pending is not None and self._pending is effective and in_force:
+            self._state_change(report, effective)
+            self._pending = None
+
+    def _side(self, side: str, streak: FailureStreak, error: Optional[Exception]) -> None:
+        if error is None:
+            if streak.succeeded():
+                self._send("side_recovered", "%s answers again" % side, side=side)
+        elif streak.failed():
+            self._send(
+                "side_failing", "%s has failed %d polls in a row: %s" % (side, streak.count, error),
+                side=side, error=str(error),
+            )
+
+    def _state_change(self, report: TickReport, effective: StreamState) -> None:
+        limit = report.desired
+        streams = describe_streams(report.remote_sessions)
+        users = sorted({s.user for s in report.remote_sessions if s.user})
+        details: Dict[str, Any] = {
+            "state": effective.value,
+            "upload_limit_kib": limit.kib_per_sec if limit else None,
+            "remote_streams": len(report.remote_sessions),
+            "users": users,
+        }
+        if report.override is not None:
+            why = "override until %s" % _clock_time(report.override)
+        elif report.after.last_reason is TransitionReason.SOURCE_DOWN:
+            why = "Plex has not answered for too long"
+        else:
+            why = streams
+        dry = "(dry run) " if report.dry_run else ""
+        if effective is StreamState.STREAMING:
+            self._send("state_change", "%sThrottled qBittorrent to %s: %s" % (dry, limit, why), **details)
+        else:
+            self._send("state_change", "%sRestored qBittorrent's upload limit to %s: %s" % (dry, limit, why), **details)
+
+    def override_changed(self, override: Optional[Override]) -> None:
+        if override is None:
+            self._send("override", "Override ended: plex-helper follows Plex again")
+        else:
+            self._send(
+                "override", "Override: %s until %s" % (override.state.value, _clock_time(override)),
+                state=override.state.value, until=override.until,
+            )
+
+
+def _clock_time(override: Override) -> str:
+    return time.strftime("%H:%M", time.localtime(override.until))

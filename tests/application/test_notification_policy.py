@@ -1,0 +1,62 @@
+from application.notifications import NotificationPolicy
+from application.service import TickReport
+from domain.ports import FailureKind, UploadLimiterError
+from tests.application.builders import DOWN, REMOTE, make_service
+
+
+class Sink:
+    def __init__(self):
+        self.sent = []
+
+    def notify(self, notification):
+        self.sent.append(notification)
+
+
+def make(event, message, details):
+    return (event, message, dict(details))
+
+
+def run(script, after_failures=3, limiter=None, **overrides):
+    service, _, limiter = make_service(script, limiter=limiter, **overrides)
+    sink = Sink()
+    policy = NotificationPolicy(sink, make, after_failures=after_failures)
+    for _ in script:
+        policy.report(service.tick())
+    return sink.sent
+
+
+def test_state_changes_are_announced_but_not_an_idle_start():
+    sent = run([[], [REMOTE], [REMOTE], [], [], []])
+    assert [m for _, m, _ in sent] == [
+        "Throttled qBittorrent to 500 KiB/s: 1 remote stream (friend)",
+        "Restored qBittorrent's upload limit to unlimited: no remote streams",
+    ]
+
+
+def test_a_side_failing_is_announced_once_after_n_polls_and_once_on_recovery():
+    sent = run([[], DOWN, DOWN, DOWN, DOWN, DOWN, [], DOWN], after_failures=3)
+    events = [(e, m) for e, m, _ in sent]
+    assert events == [
+        ("side_failing", "Plex has failed 3 polls in a row: %s" % DOWN),
+        ("side_recovered", "Plex answers again"),
+    ]
+
+
+def test_qbittorrent_failures_count_only_polls_that_asked_it():
+    from adapters.fakes import RecordingUploadLimiter
+
+    limiter = RecordingUploadLimiter()
+    limiter.fail_with("qBittorrent not reachable at http://qbt:8080: connection refused")
+    service, _, _ = make_service([[REMOTE]] * 6, limiter=limiter)
+    sink = Sink()
+    policy = NotificationPolicy(sink, make, after_failures=2)
+    for _ in range(4):
+        policy.report(service.tick())
+    assert [e for e, _, _ in sink.sent] == ["side_failing"]  # no "Throttled" while it is not in force
+    assert sink.sent[0][2]["side"] == "qBittorrent"
+    limiter.recover()
+    policy.report(service.tick())
+    assert [m for _, m, _ in sink.sent[1:]] == [
+        "qBittorrent answers again",
+        "Throttled qBittorrent to 500 KiB/s: 1 remote stream (friend)",
+    ]
