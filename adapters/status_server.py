@@ -237,6 +237,7 @@ class _Server(http.server.ThreadingHTTPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._connections: Set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._last_refusal_log = -math.inf
         super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -277,7 +278,11 @@ class _Server(http.server.ThreadingHTTPServer):
         except OSError:
             pass
         self.shutdown_request(request)
-        self.app.logger.warning("status server: refused a connection (%d open)", self.app.max_connections)
+        now = time.monotonic()
+        if now - self._last_refusal_log >= 60:  # a flood gives one line a minute, not one per connection
+            self._last_refusal_log = now
+            self.app.logger.warning(
+                "status server: refusing connections, %d already open", self.app.max_connections)
 
     def close_all_connections(self) -> None:
         with self._connections_lock:
