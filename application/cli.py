@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import List, Optional
 
+from application.stopping import StopRequested, raise_stop_requested
 from application.version import __version__
 
 DEFAULT_CONFIG = "/etc/plex-helper/config.json"
@@ -37,11 +40,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.version:
         print(version_line())
         return EXIT_OK
-    if args.demo:
-        from application.demo import run_demo
+    # until the loop installs its own handlers, a stop signal ends start-up quietly: nothing to undo yet
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, raise_stop_requested)
+        signal.signal(signal.SIGINT, raise_stop_requested)
+    try:
+        if args.demo:
+            from application.demo import run_demo
 
-        return run_demo()
-    return run_daemon(args)
+            return run_demo()
+        return run_daemon(args)
+    except StopRequested:
+        return EXIT_OK
 
 
 def run_daemon(args: argparse.Namespace) -> int:

@@ -9,14 +9,10 @@ from typing import Callable, List, Optional, Protocol, Sequence
 
 from application.reporting import TickLogger
 from application.service import ThrottleService, TickReport
+from application.stopping import StopRequested
 from domain.ports import UploadLimiterError
 
 ReloadHandler = Callable[[], None]
-
-
-class StopRequested(BaseException):
-    """Raised by the signal handler to abandon a request in flight: a hung server must not delay
-    the exit. A BaseException, so that no `except Exception` in an adapter swallows it."""
 
 
 class TickObserver(Protocol):

@@ -733,9 +733,6 @@ def _serve_fifo(path: str, content: bytes, first_fd: int) -> None:
         os.close(fd)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the stop handlers are installed only when the loop starts; a SIGTERM "
-                   "during start-up (imports, reading the config) kills the process (-15), a SIGINT prints a "
-                   "KeyboardInterrupt traceback")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_during_startup_exits_0_quietly_and_sends_nothing(tmp_path, plex_server, sig):
     """Deterministic 'during start-up': the config is a FIFO, so the daemon blocks reading it until we write."""
