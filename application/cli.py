@@ -26,6 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true", help="check the config and both servers, then exit")
     parser.add_argument("--demo", action="store_true", help="run a built-in scenario with fake Plex and qBittorrent")
     parser.add_argument("--version", action="store_true", help="print the version and build, then exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    override = commands.add_parser(
+        "override",
+        help="force a state on the running daemon (needs status_listen)",
+        description="Force the running daemon into a state for a while, or end that. Talks to its status server.",
+    )
+    override.add_argument("state", choices=("streaming", "idle", "clear", "show"), help="streaming (throttle), idle (full speed), clear, or show")
+    override.add_argument("--minutes", type=float, default=60.0, help="how long (default: %(default)g)")
+    override.add_argument("--config", dest="override_config", metavar="PATH", default=None, help="config file (default: as above)")
     return parser
 
 
@@ -45,6 +54,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signal.SIGTERM, raise_stop_requested)
         signal.signal(signal.SIGINT, raise_stop_requested)
     try:
+        if args.command == "override":
+            return run_override(args)
         if args.demo:
             from application.demo import run_demo
 
@@ -52,6 +63,37 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_daemon(args)
     except StopRequested:
         return EXIT_OK
+
+
+def run_override(args: argparse.Namespace) -> int:
+    from adapters.status_server import StatusClient, StatusClientError, url_for_listen
+    from application.config import ConfigError, load_settings
+
+    path = args.override_config or args.config
+    try:
+        settings = load_settings(path)
+    except ConfigError as err:
+        for line in err.problems:
+            sys.stderr.write(line + "\n")
+        return EXIT_CONFIG
+    if not settings.status_listen:
+        sys.stderr.write("%s: status_listen is not set, so the daemon has no endpoint to talk to\n" % path)
+        return EXIT_CONFIG
+    client = StatusClient(url_for_listen(settings.status_listen), token=settings.status_token)
+    try:
+        if args.state == "clear":
+            client.clear_override()
+            print("override cleared: plex-helper follows Plex again")
+        elif args.state == "show":
+            override = client.health().get("override")
+            print("no override" if not override else "override: %s until %s" % (override["state"], override["until"]))
+        else:
+            override = client.set_override(args.state, args.minutes)["override"]
+            print("override: %s until %s" % (override["state"], override["until"]))
+    except StatusClientError as err:
+        sys.stderr.write("%s\n" % err)
+        return EXIT_UNREACHABLE
+    return EXIT_OK
 
 
 def run_daemon(args: argparse.Namespace) -> int:
@@ -72,6 +114,7 @@ def run_daemon(args: argparse.Namespace) -> int:
 
         return run_check(settings)
 
+    from adapters.status_server import StatusServerError
     from application.container import Container
 
     container = Container(settings=settings, dry_run=args.dry_run)
@@ -87,16 +130,26 @@ def run_daemon(args: argparse.Namespace) -> int:
         args.config, settings, runner, lambda new: Container(settings=new, dry_run=args.dry_run), logger
     )
     companions = []
+    if settings.status_listen:
+        status = container.daemon_status()
+        status.restore_override()
+        runner.observers.append(status)
+        companions.append(container.status_server())
     if settings.plex_events:
         companions.append(container.event_listener())
     if settings.notify:
         companions.append(container.notification_dispatcher())
-    for companion in companions:
-        companion.start()
+    started = []
     try:
+        for companion in companions:
+            companion.start()
+            started.append(companion)
         return runner.run()
+    except StatusServerError as err:
+        logger.error("%s", err)
+        return EXIT_CONFIG
     finally:
-        for companion in reversed(companions):
+        for companion in reversed(started):
             companion.stop()
 
 

@@ -122,25 +122,18 @@ class NotifyTarget(fields.Field):
         return dict(value)
 
 
-def split_listen_address(value: str) -> Tuple[str, int]:
-    """"127.0.0.1:9911", "[::1]:9911", ":9911" (all addresses) -> (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError("must be host:port, for example 127.0.0.1:9911")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    return host, int(port)
-
-
 def _listen_address(value: str) -> None:
+    from adapters.status_server import parse_listen  # the server's own reading of the address
+
     try:
-        host, _ = split_listen_address(value)
-        if host:
-            ipaddress.ip_address(host)
+        parse_listen(value)
     except ValueError as exc:
-        raise ValidationError(str(exc) if "host:port" in str(exc) else "host must be an IP address such as 127.0.0.1") from None
+        raise ValidationError("must be host:port, for example 127.0.0.1:9911 (%s)" % exc) from None
 
 
 def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
     try:
         return bool(host) and ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -210,14 +203,16 @@ class ConfigSchema(Schema):
     def _remote_status_needs_a_token(self, data: Dict[str, Any], **_: Any) -> None:
         listen = data.get("status_listen") or ""
         if listen and not data.get("status_token"):
+            from adapters.status_server import parse_listen
+
             try:
-                host, _port = split_listen_address(listen)
+                host, _port = parse_listen(listen)
             except ValueError:
                 return
             if not _is_loopback(host):
                 raise ValidationError(
                     "binding to %s without a status_token would let anyone on the network change the "
-                    "throttle; set status_token or listen on 127.0.0.1" % host, "status_listen",
+                    "throttle; set status_token or listen on 127.0.0.1" % (host or "all addresses"), "status_listen",
                 )
 
     @validates_schema(skip_on_field_errors=False)

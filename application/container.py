@@ -10,13 +10,18 @@ from adapters.notifiers import Notification, NotificationDispatcher, build_targe
 from adapters.plex import PlexStreamSource
 from adapters.plex_events import PlexEventListener
 from adapters.qbittorrent import QBittorrentUploadLimiter
+from adapters.status_server import StatusHttpServer
 from adapters.systemd_notify import SystemdNotifier
 from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
+from application import version as version_module
+from application.metrics import MetricsRegistry
 from application.notifications import NotificationPolicy
+from application.override_store import OverrideStore, default_state_dir
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
 from application.settings import Settings
+from application.status import DaemonStatus
 from application.version import __version__
 from domain.policies import (
     Deadband,
@@ -140,6 +145,23 @@ class Container(containers.DeclarativeContainer):
         restore_on_exit=settings.provided.restore_on_exit,
         notifier=notifier,
         observers=providers.List(notification_policy),
+    )
+
+    # Status: /health, /metrics, webhooks and the override (status_listen)
+    metrics = providers.Singleton(
+        MetricsRegistry, version=__version__, build=providers.Callable(lambda: version_module.BUILD)
+    )
+    override_store = providers.Singleton(
+        OverrideStore, directory=providers.Callable(lambda d: d or default_state_dir(), settings.provided.state_dir)
+    )
+    daemon_status = providers.Singleton(
+        DaemonStatus, runner=runner, metrics=metrics, override_store=override_store, notifications=notification_policy
+    )
+    status_server = providers.Singleton(
+        StatusHttpServer,
+        listen=settings.provided.status_listen,
+        backend=daemon_status,
+        token=settings.provided.status_token,
     )
 
     # Companions: optional background parts, started and stopped around the loop

@@ -1,0 +1,174 @@
+"""The status server of a running daemon, through real HTTP: health, metrics, webhook, override."""
+import json
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.application.daemon import run, start, wait_until, write_config
+from tests.support.fake_qbittorrent import FakeQBittorrent
+from tests.support.plex_payloads import remote_movie
+
+KIB = 1024
+TOKEN = "status-TOKEN-5e1f"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def qbt():
+    with FakeQBittorrent(username="admin", password="pw") as fake:
+        yield fake
+
+
+@pytest.fixture
+def daemon(tmp_path, plex_server, qbt):
+    port = free_port()
+    path = write_config(
+        tmp_path, plex_server, qbt, poll_interval_sec=600, streaming_threshold=1, idle_threshold=1,
+        status_listen="127.0.0.1:%d" % port, status_token=TOKEN, state_dir=str(tmp_path / "state"), plex_events=False,
+    )
+    process = start("--config", path)
+    base = "http://127.0.0.1:%d" % port
+    try:
+        assert wait_until(lambda: get(base + "/health")[0] in (200, 503), timeout=10), process
+        yield base, path, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except OSError:
+        return None, ""
+
+
+def send(method, url, body=None, token=TOKEN, content_type="application/json"):
+    request = urllib.request.Request(url, data=body, method=method)
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    if body is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_health_reports_both_sides(daemon):
+    base, _, _ = daemon
+    status, body = get(base + "/health")
+    health = json.loads(body)
+    assert status == 200, health
+    assert health["state"] == "idle" and health["remote_streams"] == 0 and health["upload_limit_kib"] == 0
+    assert health["plex"]["reachable"] and health["qbittorrent"]["reachable"]
+    assert health["plex"]["latency_ms"] is not None and health["override"] is None
+
+
+def test_health_is_503_when_a_side_fails(daemon, qbt):
+    base, _, _ = daemon
+    qbt.go_down()
+    status, _ = send("POST", base + "/override", json.dumps({"state": "streaming", "minutes": 5}).encode())
+    assert status == 200
+    assert wait_until(lambda: get(base + "/health")[0] == 503, timeout=5)
+    health = json.loads(get(base + "/health")[1])
+    assert not health["qbittorrent"]["reachable"] and "qBittorrent not reachable" in health["qbittorrent"]["last_error"]
+
+
+def test_metrics_parse_as_prometheus_text(daemon):
+    parser = pytest.importorskip("prometheus_client.parser")
+    base, _, _ = daemon
+    status, text = get(base + "/metrics")
+    assert status == 200
+    families = {f.name: f for f in parser.text_string_to_metric_families(text)}
+    for name in ("plex_helper_state", "plex_helper_remote_streams", "plex_helper_upload_limit_bytes",
+                 "plex_helper_transitions", "plex_helper_poll_errors", "plex_helper_poll_duration_seconds",
+                 "plex_helper_build_info"):
+        assert name in families, sorted(families)
+    state = {s.labels["state"]: s.value for s in families["plex_helper_state"].samples}
+    assert state["idle"] == 1 and state["streaming"] == 0
+
+
+def test_a_plex_webhook_triggers_an_observation(daemon, plex_server, qbt):
+    base, _, _ = daemon
+    plex_server.set_sessions([remote_movie()])
+    boundary = "----PlexBoundary7MA4YWxkTrZu0gW"
+    payload = json.dumps({"event": "media.play", "Account": {"title": "friend"}, "Player": {"local": False}})
+    body = (
+        "--%s\r\nContent-Disposition: form-data; name=\"payload\"\r\nContent-Type: application/json\r\n\r\n%s\r\n--%s--\r\n"
+        % (boundary, payload, boundary)
+    ).encode()
+    status, answer = send("POST", base + "/webhook", body, content_type="multipart/form-data; boundary=" + boundary)
+    assert status == 200 and answer["triggered"] is True
+    assert wait_until(lambda: qbt.upload_limit == 500 * KIB, timeout=5)
+
+
+def test_override_needs_the_token_applies_at_once_and_survives_a_restart(daemon, tmp_path, plex_server, qbt):
+    base, path, process = daemon
+    body = json.dumps({"state": "streaming", "minutes": 90}).encode()
+    assert send("POST", base + "/override", body, token="")[0] == 401
+    assert send("POST", base + "/override", body, token="wrong")[0] == 401
+    assert send("POST", base + "/override", json.dumps({"state": "sideways", "minutes": 1}).encode())[0] == 400
+    status, answer = send("POST", base + "/override", body)
+    assert status == 200 and answer["override"]["state"] == "streaming"
+    assert wait_until(lambda: qbt.upload_limit == 500 * KIB, timeout=5)
+    health = json.loads(get(base + "/health")[1])
+    assert health["override"]["state"] == "streaming" and health["effective_state"] == "streaming"
+
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=10)
+    assert "override: streaming for 90 min" in stderr
+    assert qbt.upload_limit == 0  # restore_on_exit
+    again = start("--config", path)
+    try:
+        assert wait_until(lambda: qbt.upload_limit == 500 * KIB, timeout=10)  # the override came back
+        result = run("override", "clear", "--config", path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "override cleared: plex-helper follows Plex again"
+        assert wait_until(lambda: qbt.upload_limit == 0, timeout=5)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        _, stderr = again.communicate(timeout=10)
+    assert "override restored: streaming until" in stderr
+    assert TOKEN not in stderr
+
+
+def test_override_cli(daemon, qbt):
+    _, path, _ = daemon
+    result = run("override", "streaming", "--minutes", "30", "--config", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("override: streaming until ")
+    assert wait_until(lambda: qbt.upload_limit == 500 * KIB, timeout=5)
+    shown = run("override", "show", "--config", path)
+    assert shown.stdout.startswith("override: streaming until ")
+
+
+def test_override_cli_without_a_daemon(tmp_path, plex_server, qbt):
+    path = write_config(tmp_path, plex_server, qbt, status_listen="127.0.0.1:%d" % free_port())
+    result = run("override", "idle", "--config", path)
+    assert result.returncode == 1
+    assert "not reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_override_cli_without_status_listen(tmp_path, plex_server, qbt):
+    path = write_config(tmp_path, plex_server, qbt)
+    result = run("override", "idle", "--config", path)
+    assert result.returncode == 2 and "status_listen is not set" in result.stderr
