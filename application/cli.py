@@ -130,6 +130,8 @@ def run_daemon(args: argparse.Namespace) -> int:
         args.config, settings, runner, lambda new: Container(settings=new, dry_run=args.dry_run), logger
     )
     companions = []
+    if settings.notify:
+        runner.observers.append(container.notification_policy())
     if settings.status_listen:
         status = container.daemon_status()
         status.restore_override()

@@ -2,26 +2,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any, List, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from dependency_injector import containers, providers
 
-from adapters.notifiers import Notification, NotificationDispatcher, build_target
 from adapters.plex import PlexStreamSource
-from adapters.plex_events import PlexEventListener
 from adapters.qbittorrent import QBittorrentUploadLimiter
-from adapters.status_server import StatusHttpServer
 from adapters.systemd_notify import SystemdNotifier
 from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
 from application import version as version_module
-from application.metrics import MetricsRegistry
-from application.notifications import NotificationPolicy
-from application.override_store import OverrideStore, default_state_dir
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
 from application.settings import Settings
-from application.status import DaemonStatus
 from application.version import __version__
 from domain.policies import (
     Deadband,
@@ -37,8 +30,52 @@ from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
 
 
-def build_notification_targets(specs: Sequence[Mapping[str, Any]]) -> List[Any]:
-    return [build_target(spec) for spec in specs]
+# The optional parts (notifications, Plex events, the status server) are imported only when
+# configured: each costs memory on a small NAS that most users never need.
+
+
+def make_notification_dispatcher(specs: Sequence[Mapping[str, Any]], timeout_sec: float) -> Any:
+    from adapters.notifiers import NotificationDispatcher, build_target
+
+    return NotificationDispatcher([build_target(spec) for spec in specs], timeout_sec=timeout_sec)
+
+
+def make_notification_policy(dispatcher: Any, after_failures: int) -> Any:
+    from adapters.notifiers import Notification
+    from application.notifications import NotificationPolicy
+
+    return NotificationPolicy(dispatcher, Notification, after_failures=after_failures)
+
+
+def make_plex_event_listener(**kwargs: Any) -> Any:
+    from adapters.plex_events import PlexEventListener
+
+    return PlexEventListener(**kwargs)
+
+
+def make_metrics_registry() -> Any:
+    from application.metrics import MetricsRegistry
+
+    return MetricsRegistry(version=__version__, build=version_module.BUILD)
+
+
+def make_override_store(state_dir: Optional[str]) -> Any:
+    from application.override_store import OverrideStore, default_state_dir
+
+    
+    return OverrideStore(state_dir or default_state_dir())
+
+
+def make_daemon_status(**kwargs: Any) -> Any:
+    from application.status import DaemonStatus
+
+    return DaemonStatus(**kwargs)
+
+
+def make_status_server(**kwargs: Any) -> Any:
+    from adapters.status_server import StatusHttpServer
+
+    return StatusHttpServer(**kwargs)
 
 
 def build_decider(settings: Settings) -> Decider:
@@ -126,15 +163,10 @@ class Container(containers.DeclarativeContainer):
     )
     tick_logger = providers.Singleton(TickLogger)
     notification_dispatcher = providers.Singleton(
-        NotificationDispatcher,
-        targets=providers.Callable(build_notification_targets, settings.provided.notify),
-        timeout_sec=settings.provided.http_timeout_sec,
+        make_notification_dispatcher, specs=settings.provided.notify, timeout_sec=settings.provided.http_timeout_sec
     )
     notification_policy = providers.Singleton(
-        NotificationPolicy,
-        sink=notification_dispatcher,
-        notification_type=providers.Object(Notification),
-        after_failures=settings.provided.notify_after_failures,
+        make_notification_policy, dispatcher=notification_dispatcher, after_failures=settings.provided.notify_after_failures
     )
     notifier = providers.Singleton(SystemdNotifier)
     runner = providers.Singleton(
@@ -144,21 +176,16 @@ class Container(containers.DeclarativeContainer):
         interval_sec=settings.provided.poll_interval_sec,
         restore_on_exit=settings.provided.restore_on_exit,
         notifier=notifier,
-        observers=providers.List(notification_policy),
     )
 
     # Status: /health, /metrics, webhooks and the override (status_listen)
-    metrics = providers.Singleton(
-        MetricsRegistry, version=__version__, build=providers.Callable(lambda: version_module.BUILD)
-    )
-    override_store = providers.Singleton(
-        OverrideStore, directory=providers.Callable(lambda d: d or default_state_dir(), settings.provided.state_dir)
-    )
+    metrics = providers.Singleton(make_metrics_registry)
+    override_store = providers.Singleton(make_override_store, state_dir=settings.provided.state_dir)
     daemon_status = providers.Singleton(
-        DaemonStatus, runner=runner, metrics=metrics, override_store=override_store, notifications=notification_policy
+        make_daemon_status, runner=runner, metrics=metrics, override_store=override_store, notifications=notification_policy
     )
     status_server = providers.Singleton(
-        StatusHttpServer,
+        make_status_server,
         listen=settings.provided.status_listen,
         backend=daemon_status,
         token=settings.provided.status_token,
@@ -166,7 +193,7 @@ class Container(containers.DeclarativeContainer):
 
     # Companions: optional background parts, started and stopped around the loop
     event_listener = providers.Singleton(
-        PlexEventListener,
+        make_plex_event_listener,
         base_url=settings.provided.plex_url,
         token=settings.provided.plex_token,
         on_playback=runner.provided.request_observation,
