@@ -660,6 +660,72 @@ class Bench:
         self.details["reaction"] = {"poll_interval_sec": 1, "trials": trials,
                                     "by_threshold": {str(k): v for k, v in out.items()},
                                     "daemon": "%s -m application --config CFG (source tree)" % self.python}
+        self._reaction_to_events(trials)
+
+    def _reaction_to_events(self, trials: int) -> None:
+        """Plex's event stream: with streaming_threshold 1 the limit must change within 1 s of
+        playback starting, although the poll interval is a minute."""
+        import subprocess
+        import time
+
+        self.log("reaction to Plex events: poll_interval_sec 60, streaming_threshold 1, %d trials" % trials)
+        path = self.write_config(poll_interval_sec=60, streaming_threshold=1, idle_threshold=1,
+                                 reconcile_interval_sec=0, plex_events=True)
+        self.plex.set_sessions([])
+        self.qbt.set_upload_limit(0)
+        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
+        with open(os.path.join(self.tmp, "daemon-events.log"), "wb") as logf:
+            proc = subprocess.Popen([self.python, "-m", "application", "--config", path], cwd=ROOT, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+        seconds = []
+        try:
+            before = len(self.plex.arrivals)
+            if not self.plex.wait_for_sse_clients(1, timeout=15):
+                raise RuntimeError("the daemon did not open Plex's event stream")
+            deadline = time.monotonic() + 15
+            while len(self.plex.arrivals) == before and time.monotonic() < deadline:
+                time.sleep(0.01)  # its first poll, at start
+            for _ in range(trials):
+                seconds.append(self._event_trial(time))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        good = sorted(s for s in seconds if s is not None)
+        median = good[len(good) // 2] if good else float("nan")
+        self.details["reaction"]["plex_events"] = {"poll_interval_sec": 60, "streaming_threshold": 1,
+                                                   "playback_to_limit_s": seconds}
+        self.row("reaction to a Plex playback event (poll interval 60 s)",
+                 "%.3f s median, max %.3f s, %d/%d trials" % (median, good[-1] if good else float("nan"), len(good), trials),
+                 "< 1 s", len(good) == trials and good[-1] < 1.0)
+
+    def _event_trial(self, time):
+        self.qbt.proxy.reset()
+        self.plex.set_sessions(session_mix(self.payloads, 1))
+        started = time.monotonic()
+        self.plex.emit_playing_event()
+        changed = None
+        while time.monotonic() < started + 5:
+            with self.qbt.proxy.lock:
+                if self.qbt.proxy.sets:
+                    changed = self.qbt.proxy.sets[0][1] - started
+                    break
+            time.sleep(0.001)
+        # back to idle through an event too, ready for the next trial
+        self.qbt.proxy.reset()
+        self.plex.set_sessions([])
+        self.plex.emit_playing_event(state="stopped")
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            with self.qbt.proxy.lock:
+                if self.qbt.proxy.sets:
+                    break
+            time.sleep(0.002)
+        time.sleep(0.3)  # past the debounce window
+        return changed
 
     def _wait_polls(self, k: int, timeout: float) -> None:
         import time
