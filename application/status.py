@@ -71,6 +71,7 @@ class DaemonStatus:
         self._qbittorrent = SideHealth()
         self._last: Optional[TickReport] = None
         self._last_observation: Optional[float] = None
+        self._flap_holding = False  # the flap guard keeps the throttle on, until the next change
 
     @property
     def _service(self):
@@ -89,6 +90,10 @@ class DaemonStatus:
         self._metrics.record_tick(report, self._service.enforced_limit)
         with self._lock:
             self._last = report
+            if report.flap_held:
+                self._flap_holding = True
+            elif report.state_changed:
+                self._flap_holding = False
             self._plex.record(report.source_error, report.plex_latency_sec, wall)
             if report.source_error is None:
                 self._last_observation = wall
@@ -116,7 +121,7 @@ class DaemonStatus:
                 "upload_limit_kib": self._limit_kib(),
                 "last_observation": _iso(self._last_observation),
                 "override": self._override_dict(),
-                "flap_guard_holding": bool(report and report.flap_held),
+                "flap_guard_holding": self._flap_holding,
                 "plex": self._plex.as_dict(plex_ok),
                 "qbittorrent": self._qbittorrent.as_dict(qbt_ok),
             }

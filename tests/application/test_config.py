@@ -231,3 +231,43 @@ def test_lan_networks_and_ignore_users_are_parsed(tmp_path):
 def test_example_config_is_valid():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     load_settings(os.path.join(root, "config.example.json"), {})
+
+
+STATUS_AND_NOTIFY = [
+    ({"status_listen": "0.0.0.0:9911"}, "status_listen: binding to 0.0.0.0 without a status_token"),
+    ({"status_listen": ":9911"}, "status_listen: binding to all addresses without a status_token"),
+    ({"status_listen": "nope"}, "status_listen: must be host:port"),
+    ({"status_token": "has space"}, "status_token: must contain only printable ASCII"),
+    ({"notify": [{"type": "pager"}]}, "notify[0].type: must be one of ntfy, telegram, webhook"),
+    ({"notify": [{"type": "telegram", "chat_id": "1"}]}, "notify[0].bot_token: is required"),
+    ({"notify": ["ntfy"]}, "notify[0]: must be an object"),
+    ({"notify_after_failures": 0}, "notify_after_failures: must be at least 1"),
+    ({"max_transitions_per_hour": -1}, "max_transitions_per_hour: must be at least 0"),
+    ({"limit_policy": "dynamic"}, "upload_capacity_kbps: required (at least 1) when limit_policy is dynamic"),
+    ({"limit_policy": "tiers"}, "streaming_tiers: must list at least one tier"),
+    ({"limit_policy": "tiers", "streaming_tiers": [{"streams": 0, "upload_kbps": 1}]}, "streaming_tiers[0].streams: must be at least 1"),
+    ({"limit_mode": "turtle"}, "limit_mode: must be one of global, alternative"),
+    ({"stream_overhead_factor": 0.5}, "stream_overhead_factor: must be at least 1"),
+    ({"min_upload_kbps": 0}, "min_upload_kbps: must be at least 1"),
+    ({"dynamic_deadband_percent": 101}, "dynamic_deadband_percent: must be between 0 and 100"),
+    ({"plex_events": "yes"}, "plex_events: must be true or false"),
+]
+
+
+@pytest.mark.parametrize("extra,message", STATUS_AND_NOTIFY)
+def test_newer_settings_are_validated_too(tmp_path, extra, message):
+    (line,) = problems(tmp_path, {**VALID, **extra})
+    assert message in line, line
+
+
+def test_status_on_loopback_or_with_a_token_is_fine(tmp_path):
+    assert load_settings(write(tmp_path, {**VALID, "status_listen": "127.0.0.1:9911"}), {}).status_listen
+    s = load_settings(write(tmp_path, {**VALID, "status_listen": "0.0.0.0:9911"}), {"PLEX_HELPER_STATUS_TOKEN": "tok"})
+    assert s.status_token == "tok"
+
+
+def test_notification_tokens_count_as_secrets(tmp_path):
+    target = {"type": "telegram", "bot_token": "123456:SECRET_bot_token", "chat_id": "42"}
+    s = load_settings(write(tmp_path, {**VALID, "notify": [target]}), {})
+    assert "123456:SECRET_bot_token" in s.secrets()
+    assert "SECRET_bot_token" not in repr(s)

@@ -87,3 +87,40 @@ def test_a_throttle_sends_a_notification(tmp_path, plex_server, qbt, recording_s
     ]
     assert bodies[0]["event"] == "state_change" and bodies[0]["users"] == ["alice", "bob"]
     assert bodies[1]["state"] == "idle" and bodies[1]["upload_limit_kib"] == 0
+
+
+def test_notification_and_status_tokens_never_reach_the_log(tmp_path, plex_server, qbt, recording_server):  # noqa: F811
+    import json
+    import socket
+    import urllib.request
+
+    bot_token = "987654:SECRET-bot-TOKEN_x"
+    status_token = "SECRET-status-TOKEN"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    plex_server.set_sessions([remote_movie()])
+    targets = [
+        {"type": "telegram", "bot_token": bot_token, "chat_id": "42", "api_url": recording_server.url},
+        {"type": "ntfy", "url": recording_server.url + "/topic", "token": "SECRET-ntfy-TOKEN"},
+    ]
+    path = write_config(
+        tmp_path, plex_server, qbt, notify=targets, status_listen="127.0.0.1:%d" % port, status_token=status_token,
+        state_dir=str(tmp_path / "state"),
+    )
+    process = start("--config", path, "--verbose")
+    try:
+        assert wait_until(lambda: qbt.upload_limit == 500 * KIB)
+        recorded = recording_server.wait_for(2, timeout=5)
+        request = urllib.request.Request(
+            "http://127.0.0.1:%d/webhook?token=%s" % (port, status_token),
+            data=json.dumps({"event": "media.play"}).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=5).read()
+    finally:
+        stdout, stderr = stop(process)
+    assert any(bot_token in r.path for r in recorded)  # the token is where Telegram wants it...
+    output = stdout + stderr
+    for secret in (bot_token, status_token, "SECRET-ntfy-TOKEN", plex_server.token):
+        assert secret not in output, secret  # ...and nowhere in the log, even at DEBUG

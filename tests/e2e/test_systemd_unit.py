@@ -44,3 +44,10 @@ def test_unit_shows_credentials_for_the_secrets():
     text = open(UNIT, encoding="utf-8").read()
     assert "#LoadCredential=plex_token:" in text and "PLEX_TOKEN_FILE=%d/plex_token" in text
     assert "QBITTORRENT_PASSWORD_FILE=%d/qbittorrent_password" in text
+
+
+def test_unit_shows_how_to_enable_the_status_server():
+    text = open(UNIT, encoding="utf-8").read()
+    assert '"status_listen": "127.0.0.1:9911"' in text
+    assert "PLEX_HELPER_STATUS_TOKEN_FILE=%d/status_token" in text
+    assert dict(directives())["StateDirectory"] == "plex-helper"
