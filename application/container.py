@@ -120,8 +120,8 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Object(time.monotonic)
 
     # Gateways
-    stream_source = providers.Singleton(
-        PlexStreamSource,
+    # how to reach Plex: the same for polling and for its event stream
+    _plex_connection = dict(
         base_url=settings.provided.plex_url,
         token=settings.provided.plex_token,
         timeout_sec=settings.provided.http_timeout_sec,
@@ -129,6 +129,7 @@ class Container(containers.DeclarativeContainer):
         ca_file=settings.provided.plex_ca_file,
         product_version=__version__,
     )
+    stream_source = providers.Singleton(PlexStreamSource, **_plex_connection)
     upload_limiter = providers.Singleton(
         QBittorrentUploadLimiter,
         base_url=settings.provided.qbittorrent_url,
@@ -193,12 +194,6 @@ class Container(containers.DeclarativeContainer):
 
     # Companions: optional background parts, started and stopped around the loop
     event_listener = providers.Singleton(
-        make_plex_event_listener,
-        base_url=settings.provided.plex_url,
-        token=settings.provided.plex_token,
-        on_playback=runner.provided.request_observation,
-        timeout_sec=settings.provided.http_timeout_sec,
-        verify_tls=settings.provided.plex_verify_tls,
-        ca_file=settings.provided.plex_ca_file,
-        product_version=__version__,
+        make_plex_event_listener, on_playback=runner.provided.request_observation, **_plex_connection
     )
+    del _plex_connection

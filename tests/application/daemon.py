@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -49,6 +50,18 @@ def run(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProc
 
 def start(*args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(command(*args), cwd=ROOT, env=environment(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM):
+    """Signal the daemon and collect its output; kill it if it does not exit in time."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:

@@ -4,16 +4,14 @@ import time
 import pytest
 
 from tests.application.daemon import run, start, wait_until, write_config
-from tests.support.fake_qbittorrent import FakeQBittorrent
 from tests.support.plex_payloads import lan_track, remote_movie
 
 KIB = 1024
 
 
 @pytest.fixture
-def qbt():
-    with FakeQBittorrent(username="admin", password="pw-SECRET-qbt") as fake:
-        yield fake
+def qbt(fake_qbt):
+    return fake_qbt
 
 
 def test_version():

@@ -6,28 +6,15 @@ import socket
 import pytest
 
 from adapters.systemd_notify import SystemdNotifier
-from tests.application.daemon import start, wait_until, write_config
-from tests.support.fake_qbittorrent import FakeQBittorrent
+from tests.application.daemon import stop, start, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
 
 KIB = 1024
 
 
 @pytest.fixture
-def qbt():
-    with FakeQBittorrent(username="admin", password="pw") as fake:
-        yield fake
-
-
-def stop(process, sig=signal.SIGTERM):
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        return process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+def qbt(fake_qbt):
+    return fake_qbt
 
 
 def test_sighup_applies_a_valid_config_without_losing_the_state(tmp_path, plex_server, qbt):

@@ -1,32 +1,18 @@
 """The daemon reacts to Plex's event stream within a second and sends notifications, end to end."""
-import signal
 import time
 
 import pytest
 
 from tests.adapters.test_notifiers import server as recording_server  # noqa: F401 (a fixture)
-from tests.application.daemon import start, wait_until, write_config
-from tests.support.fake_qbittorrent import FakeQBittorrent
+from tests.application.daemon import stop, start, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
 
 KIB = 1024
 
 
 @pytest.fixture
-def qbt():
-    with FakeQBittorrent(username="admin", password="pw") as fake:
-        yield fake
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+def qbt(fake_qbt):
+    return fake_qbt
 
 
 def test_a_playback_event_throttles_within_a_second_whatever_the_poll_interval(tmp_path, plex_server, qbt):

@@ -1,6 +1,4 @@
 from application.notifications import NotificationPolicy
-from application.service import TickReport
-from domain.ports import FailureKind, UploadLimiterError
 from tests.application.builders import DOWN, REMOTE, make_service
 
 

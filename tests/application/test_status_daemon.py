@@ -2,14 +2,12 @@
 import json
 import signal
 import socket
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from tests.application.daemon import run, start, wait_until, write_config
-from tests.support.fake_qbittorrent import FakeQBittorrent
 from tests.support.plex_payloads import remote_movie
 
 KIB = 1024
@@ -23,9 +21,8 @@ def free_port():
 
 
 @pytest.fixture
-def qbt():
-    with FakeQBittorrent(username="admin", password="pw") as fake:
-        yield fake
+def qbt(fake_qbt):
+    return fake_qbt
 
 
 @pytest.fixture

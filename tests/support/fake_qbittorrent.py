@@ -22,7 +22,7 @@ import socket
 import string
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Counter, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
