@@ -7,8 +7,8 @@ again only when a request answers 403 (then retry that request once).
 from __future__ import annotations
 
 import email.utils
-import logging
 import json
+import logging
 import math
 import re
 import threading

@@ -9,13 +9,14 @@ from dependency_injector import containers, providers
 from adapters.plex import PlexStreamSource
 from adapters.qbittorrent import QBittorrentUploadLimiter
 from adapters.systemd_notify import SystemdNotifier
-from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
 from application import version as version_module
+from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
 from application.settings import Settings
 from application.version import __version__
+from domain.overrides import FlapGuard
 from domain.policies import (
     Deadband,
     DynamicLimitPolicy,
@@ -25,10 +26,8 @@ from domain.policies import (
     TieredLimitPolicy,
     UploadLimit,
 )
-from domain.overrides import FlapGuard
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
-
 
 # The optional parts (notifications, Plex events, the status server) are imported only when
 # configured: each costs memory on a small NAS that most users never need.

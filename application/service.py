@@ -1,14 +1,14 @@
 """The use case: one tick observes Plex, steps the state machine and enforces the upload limit."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 import collections
 import time
+from dataclasses import dataclass
 from typing import Callable, Deque, Optional, Tuple
 
+from application.enforcers import LimitEnforcer
 from domain.overrides import FlapGuard, Override, effective_state
 from domain.policies import Deadband, LimitPolicy, UploadLimit
-from application.enforcers import LimitEnforcer
 from domain.ports import StreamSource, StreamSourceError, UploadLimiterError
 from domain.sessions import Observation, PlaybackSession, RemoteStreamRule
 from domain.state import MachineState, StreamingStateMachine, StreamState, TransitionReason

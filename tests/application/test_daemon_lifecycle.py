@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from adapters.systemd_notify import SystemdNotifier
-from tests.application.daemon import stop, start, wait_until, write_config
+from tests.application.daemon import start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
 
 KIB = 1024

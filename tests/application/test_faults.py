@@ -18,15 +18,21 @@ from application.container import Container
 from application.settings import Settings
 from domain.state import StreamState
 from tests.application.builders import ManualClock
-from tests.application.daemon import command, environment, ROOT, wait_until, write_config
+from tests.application.daemon import ROOT, command, environment, wait_until, write_config
 from tests.application.fault_support import (
-    KIB, Daemon, QbtWebClient, RestartablePlex, failed_logins, sigcont, wait_for_count,
+    KIB,
+    Daemon,
+    QbtWebClient,
+    RestartablePlex,
+    failed_logins,
+    sigcont,
+    wait_for_count,
 )
 from tests.support.fake_qbittorrent import FakeQBittorrent
-from tests.support.plex_payloads import container as plex_container, remote_movie
+from tests.support.plex_payloads import container as plex_container
+from tests.support.plex_payloads import remote_movie
 from tests.support.plex_server import PlexTestServer
 from tests.support.qbittorrent_nox import QbtInstance
-
 
 # ------------------------------------------------------------------------------------------ helpers
 

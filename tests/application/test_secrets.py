@@ -10,10 +10,16 @@ import signal
 
 from tests.application.daemon import run, wait_until, write_config
 from tests.application.fault_support import (
-    KIB, Daemon, QbtWebClient, RestartablePlex, none_of, wait_for_count,
+    KIB,
+    Daemon,
+    QbtWebClient,
+    RestartablePlex,
+    none_of,
+    wait_for_count,
 )
 from tests.support.fake_qbittorrent import FakeQBittorrent
-from tests.support.plex_payloads import container as plex_container, remote_movie
+from tests.support.plex_payloads import container as plex_container
+from tests.support.plex_payloads import remote_movie
 
 PLEX_TOKEN = "PLEXTOKEN-7f3a9"
 QBT_PASSWORD = "QBTPASS-91c2e"

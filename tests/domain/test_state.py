@@ -3,7 +3,7 @@ from typing import List, Optional
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from domain.state import Hysteresis, MachineState, StreamState, StreamingStateMachine, TransitionReason
+from domain.state import Hysteresis, MachineState, StreamingStateMachine, StreamState, TransitionReason
 
 thresholds = st.integers(min_value=1, max_value=6)
 # an observation: a remote stream count, or None for "the source could not be read"

@@ -12,8 +12,8 @@ accepts it (XML otherwise), `/identity` without a token, and Server-Sent Events 
 from __future__ import annotations
 
 import json
-import queue
 import os
+import queue
 import select
 import shutil
 import socket
