@@ -115,7 +115,7 @@ class ThrottleService:
         plex_latency = time.perf_counter() - started
         after, flap_held = self._guard_flapping(before, after, now)
         self.machine_state = after
-        if after.state is not before.state:
+        if after.state is not before.state and before.state is not None:  # the first decision is no switch
             self._transition_times.append(now)
         override, expired = self._current_override()
         effective = effective_state(after.state, override, self._wall_clock())

@@ -170,12 +170,12 @@ def test_flap_guard_stays_throttled_beyond_the_hourly_limit():
 
     clock = ManualClock()
     script = [[REMOTE], [], [REMOTE], [], [REMOTE], [], [], []]
-    service, _, limiter = make_service(script, clock=clock, streaming_threshold=1, idle_threshold=1, max_transitions_per_hour=3)
+    service, _, limiter = make_service(script, clock=clock, streaming_threshold=1, idle_threshold=1, max_transitions_per_hour=2)
     reports = []
     for _ in script:
         reports.append(service.tick())
         clock.advance(60)
-    # transitions: unknown->streaming, ->idle, ->streaming; the 4th (->idle) is held
+    # switches: ->idle, ->streaming; the third (->idle) is held (the first decision is no switch)
     assert [r.after.state for r in reports[:5]] == [StreamState.STREAMING, StreamState.IDLE, StreamState.STREAMING, StreamState.STREAMING, StreamState.STREAMING]
     assert reports[3].flap_held
     assert all(r.after.state is StreamState.STREAMING for r in reports[3:])

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.application.daemon import run, start, wait_until, write_config
+from tests.application.daemon import run, start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
 
 KIB = 1024
@@ -169,3 +169,26 @@ def test_override_cli_without_status_listen(tmp_path, plex_server, qbt):
     path = write_config(tmp_path, plex_server, qbt)
     result = run("override", "idle", "--config", path)
     assert result.returncode == 2 and "status_listen is not set" in result.stderr
+
+
+def test_the_flap_guard_shows_in_health_and_the_log(tmp_path, plex_server, qbt):
+    port = free_port()
+    path = write_config(
+        tmp_path, plex_server, qbt, poll_interval_sec=1, streaming_threshold=1, idle_threshold=1,
+        max_transitions_per_hour=2, status_listen="127.0.0.1:%d" % port, plex_events=False,
+        state_dir=str(tmp_path / "state"),
+    )
+    base = "http://127.0.0.1:%d" % port
+    plex_server.set_sessions([remote_movie()])
+    process = start("--config", path)
+    try:
+        assert wait_until(lambda: qbt.upload_limit == 500 * KIB, timeout=5)  # the first decision
+        for sessions, limit in (([], 0), ([remote_movie()], 500 * KIB)):  # two switches
+            plex_server.set_sessions(sessions)
+            assert wait_until(lambda: qbt.upload_limit == limit, timeout=5)
+        plex_server.set_sessions([])  # a third switch is held: stays throttled
+        assert wait_until(lambda: json.loads(get(base + "/health")[1] or "{}").get("flap_guard_holding") is True, timeout=5)
+        assert qbt.upload_limit == 500 * KIB
+    finally:
+        _, stderr = stop(process)
+    assert "max_transitions_per_hour reached: staying throttled" in stderr
