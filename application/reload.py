@@ -14,6 +14,9 @@ CONNECTION_FIELDS = frozenset(
     f.name for f in fields(Settings) if f.name.startswith(("plex_url", "plex_token", "plex_verify", "plex_ca", "qbittorrent_"))
 ) | {"http_timeout_sec", "login_retry_sec"}
 
+# the background parts are started once; changing these needs a restart
+RESTART_FIELDS = frozenset({"status_listen", "status_token", "state_dir", "notify", "notify_after_failures", "plex_events"})
+
 ContainerFactory = Callable[[Settings], object]
 
 
@@ -53,4 +56,7 @@ class ConfigReloader:
         self._runner.restore_on_exit = new.restore_on_exit
         self.settings = new
         self._logger.info("config reloaded from %s: %s changed", self.path, ", ".join(changed))
+        needs_restart = sorted(RESTART_FIELDS.intersection(changed))
+        if needs_restart:
+            self._logger.warning("%s changed: takes effect after a restart", ", ".join(needs_restart))
         return True
