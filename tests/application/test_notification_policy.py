@@ -58,3 +58,17 @@ def test_qbittorrent_failures_count_only_polls_that_asked_it():
         "qBittorrent answers again",
         "Throttled qBittorrent to 500 KiB/s: 1 remote stream (friend)",
     ]
+
+
+def test_overrides_are_announced():
+    from domain.overrides import Override
+    from domain.state import StreamState
+
+    sink = Sink()
+    policy = NotificationPolicy(sink, make)
+    policy.override_changed(Override(StreamState.STREAMING, until=2_000_000_000.0))
+    policy.override_changed(None)
+    (event, message, details), (event2, message2, _) = sink.sent
+    assert event == "override" and message.startswith("Override: streaming until ")
+    assert details["state"] == "streaming" and details["until"] == 2_000_000_000.0
+    assert (event2, message2) == ("override", "Override ended: plex-helper follows Plex again")
