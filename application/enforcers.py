@@ -1,7 +1,7 @@
 """How a limit is put into qBittorrent: as its global limit, or through its alternative speed mode."""
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import List, Optional, Protocol
 
 from domain.policies import UploadLimit
 from domain.ports import UploadLimiter
@@ -34,6 +34,10 @@ class LimitEnforcer(Protocol):
         """On exit: undo a throttle plex-helper put in place; says what was restored, or None."""
         ...
 
+    def adopt(self, previous: object) -> None:
+        """Take over what the enforcer this one replaces (on reload) had changed."""
+        ...
+
 
 class GlobalLimitEnforcer:
     """Sets the global upload limit; compares in whole KiB, as qBittorrent stores it."""
@@ -41,6 +45,11 @@ class GlobalLimitEnforcer:
     def __init__(self, limiter: UploadLimiter) -> None:
         self._limiter = limiter
         self._lowered = False  # may have set something other than the idle limit
+
+    def adopt(self, previous: object) -> None:
+        """Take over what an enforcer replaced on reload had changed, so it is still undone."""
+        if isinstance(previous, GlobalLimitEnforcer):
+            self._lowered = previous._lowered
 
     def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
         found = UploadLimit.from_bytes(self._limiter.current_upload_limit())
@@ -65,12 +74,20 @@ class GlobalLimitEnforcer:
 
 
 class AlternativeModeEnforcer:
-    """While streaming: alternative limit = target, alternative mode on. When idle: mode off again,
-    but only if plex-helper switched it on (a user's or the scheduler's choice is left alone)."""
+    """While streaming: alternative limit = target, alternative mode on. When idle: what plex-helper
+    changed is put back (the mode switched off only if it switched it on, the user's own alternative
+    limit restored), so a user's or the scheduler's use of the mode is left as it was."""
 
     def __init__(self, control: AlternativeSpeedControl) -> None:
         self._control = control
         self._switched_on = False
+        self._original_limit: Optional[int] = None  # the alternative limit before plex-helper set it
+
+    def adopt(self, previous: object) -> None:
+        """Take over what an enforcer replaced on reload had changed, so it is still undone."""
+        if isinstance(previous, AlternativeModeEnforcer):
+            self._switched_on = previous._switched_on
+            self._original_limit = previous._original_limit
 
     def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
         mode_on = self._control.alternative_mode()
@@ -81,25 +98,37 @@ class AlternativeModeEnforcer:
             return "alternative mode %s, alternative limit %s" % ("on" if mode_on else "off", limit)
         if mode_on and self._switched_on:
             return "alternative mode on"
+        if self._original_limit is not None:
+            return "alternative limit still plex-helper's"
         return None
 
     def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> None:
-        if state is StreamState.STREAMING:
-            if UploadLimit.from_bytes(self._control.alternative_upload_limit()) != target:
-                self._control.set_alternative_upload_limit(target.bytes_per_sec)
-            if not self._control.alternative_mode():
-                self._switched_on = True
-                self._control.set_alternative_mode(True)
-        elif self._switched_on:
-            self._control.set_alternative_mode(False)
-            self._switched_on = False
+        if state is not StreamState.STREAMING:
+            self._undo()
+            return
+        current = self._control.alternative_upload_limit()
+        if UploadLimit.from_bytes(current) != target:
+            if self._original_limit is None:
+                self._original_limit = current
+            self._control.set_alternative_upload_limit(target.bytes_per_sec)
+        if not self._control.alternative_mode():
+            self._switched_on = True
+            self._control.set_alternative_mode(True)
 
     def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
         pass  # a mode found already on was not switched on by us
 
+    def _undo(self) -> List[str]:
+        done = []
+        if self._switched_on:
+            self._control.set_alternative_mode(False)
+            self._switched_on = False
+            done.append("alternative speed mode switched off")
+        if self._original_limit is not None:
+            self._control.set_alternative_upload_limit(self._original_limit)
+            done.append("alternative upload limit restored to %s" % UploadLimit.from_bytes(self._original_limit))
+            self._original_limit = None
+        return done
+
     def release(self, idle: UploadLimit) -> Optional[str]:
-        if not self._switched_on:
-            return None
-        self._control.set_alternative_mode(False)
-        self._switched_on = False
-        return "alternative speed mode switched off"
+        return "; ".join(self._undo()) or None

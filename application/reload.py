@@ -8,6 +8,7 @@ from typing import Callable, Optional
 from application.config import ConfigError, load_settings
 from application.runner import DaemonRunner
 from application.settings import Settings
+from domain.ports import UploadLimiterError
 
 # changing any of these needs new adapters (new URL, credentials, TLS or timeouts)
 CONNECTION_FIELDS = frozenset(
@@ -16,6 +17,9 @@ CONNECTION_FIELDS = frozenset(
 
 # the background parts are started once; changing these needs a restart
 RESTART_FIELDS = frozenset({"status_listen", "status_token", "state_dir", "notify", "notify_after_failures", "plex_events"})
+
+# the event listener keeps its own connection to Plex
+EVENT_STREAM_FIELDS = frozenset({"plex_url", "plex_token", "plex_verify_tls", "plex_ca_file", "http_timeout_sec"})
 
 ContainerFactory = Callable[[Settings], object]
 
@@ -35,6 +39,21 @@ class ConfigReloader:
         self._container_factory = container_factory
         self._logger = logger or logging.getLogger("plex_helper")
 
+    def _hand_over(self, service, new_enforcer, mode_changed: bool) -> None:
+        """What plex-helper changed in qBittorrent must stay undoable: a new enforcer of the same mode
+        takes it over; a change of mode first undoes it the old way."""
+        old_enforcer = service.enforcer
+        if not mode_changed:
+            new_enforcer.adopt(old_enforcer)
+            return
+        try:
+            undone = old_enforcer.release(service.decider.policy.idle_limit)
+        except UploadLimiterError as err:
+            self._logger.warning("limit_mode changed, but undoing the old mode's throttle failed: %s", err)
+            return
+        if undone:
+            self._logger.info("limit_mode changed: %s", undone)
+
     def __call__(self) -> bool:
         try:
             new = load_settings(self.path)
@@ -48,15 +67,18 @@ class ConfigReloader:
             return True
         container = self._container_factory(new)
         service = self._runner.service
+        if CONNECTION_FIELDS.intersection(changed) or "limit_mode" in changed:
+            enforcer = container.enforcer()
+            self._hand_over(service, enforcer, mode_changed="limit_mode" in changed)
+            service.replace_adapters(container.stream_source(), enforcer)
         service.decider = container.decider()
         service.reconcile_interval_sec = new.reconcile_interval_sec
-        if CONNECTION_FIELDS.intersection(changed) or "limit_mode" in changed:
-            service.replace_adapters(container.stream_source(), container.enforcer())
         self._runner.interval_sec = new.poll_interval_sec
         self._runner.restore_on_exit = new.restore_on_exit
         self.settings = new
         self._logger.info("config reloaded from %s: %s changed", self.path, ", ".join(changed))
-        needs_restart = sorted(RESTART_FIELDS.intersection(changed))
+        restart_fields = RESTART_FIELDS | (EVENT_STREAM_FIELDS if new.plex_events else frozenset())
+        needs_restart = sorted(restart_fields.intersection(changed))
         if needs_restart:
             self._logger.warning("%s changed: takes effect after a restart", ", ".join(needs_restart))
         return True

@@ -87,6 +87,10 @@ class ThrottleService:
         self._transition_times: Deque[float] = collections.deque(maxlen=1000)
         self._effective: Optional[StreamState] = None
 
+    @property
+    def enforcer(self) -> LimitEnforcer:
+        return self._enforcer
+
     def replace_adapters(self, source: StreamSource, enforcer: LimitEnforcer) -> None:
         """New connection settings: keep the state, but check qBittorrent's limit afresh."""
         self._source = source

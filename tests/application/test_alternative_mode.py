@@ -49,14 +49,16 @@ def test_a_users_alternative_mode_is_left_alone(qbt):
     container = container_for(qbt, [[], [REMOTE], []])
     limiter = container.upload_limiter()
     reset(limiter)
+    limiter.set_alternative_upload_limit(10 * KIB)
     limiter.set_alternative_mode(True)  # the user (or the scheduler) wants the turtle on
     runner = container.runner(interval_sec=0)
     runner.run_once()
     assert limiter.alternative_mode() is True
     runner.run_once()  # streaming: plex-helper sets the alternative limit; the mode was already on
     assert limiter.alternative_upload_limit() == 500 * KIB
-    runner.run_once()  # idle again: plex-helper did not switch it on, so it stays on
+    runner.run_once()  # idle again: plex-helper did not switch it on, so it stays on...
     assert limiter.alternative_mode() is True
+    assert limiter.alternative_upload_limit() == 10 * KIB  # ...with the user's own alternative limit back
     assert container.service().restore_idle_limit() is None
     reset(limiter)
 
