@@ -16,7 +16,7 @@ def check_plex(container) -> str:
     version = source.server_version()
     sessions = source.read_sessions()
     return "Plex OK: version %s at %s; %d session(s), %s" % (
-        version, container.settings().plex_url, len(sessions), describe_streams(rule.remote_sessions(sessions)),
+        version, source.url, len(sessions), describe_streams(rule.remote_sessions(sessions)),
     )
 
 

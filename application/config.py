@@ -70,6 +70,9 @@ def _http_url(value: str) -> None:
         raise ValidationError("must be an http:// or https:// URL with a host, for example http://192.168.1.10:8080")
     if parts.username or parts.password:
         raise ValidationError("must not contain a user name or password; use the separate fields")
+    if parts.query or parts.fragment:
+        # a URL copied from Plex's "View XML" carries ?X-Plex-Token=...: it must not be printed anywhere
+        raise ValidationError("must not contain a query (?...) or fragment (#...); the token goes in plex_token")
     try:
         parts.port
     except ValueError:
@@ -175,7 +178,8 @@ class ConfigSchema(Schema):
     plex_down_restore_after_sec = StrictNumber(load_default=300.0, validate=_at_least(0))
     restore_on_exit = StrictBoolean(load_default=True)
     reconcile_interval_sec = StrictNumber(load_default=60.0, validate=_at_least(0))
-    http_timeout_sec = StrictNumber(load_default=10.0, validate=[_positive(), validate.Range(max=300, error="must be at most {max}")])
+    # at most 30: a poll (Plex, then qBittorrent) must end well within systemd's WatchdogSec
+    http_timeout_sec = StrictNumber(load_default=10.0, validate=[_positive(), validate.Range(max=30, error="must be at most {max}")])
     login_retry_sec = StrictNumber(load_default=300.0, validate=_at_least(1))
     plex_verify_tls = StrictBoolean(load_default=True)
     plex_ca_file = StrictString(load_default=None, allow_none=True, validate=_readable_file)

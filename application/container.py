@@ -160,6 +160,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         dry_run=dry_run,
         reconcile_interval_sec=settings.provided.reconcile_interval_sec,
+        min_count_interval_sec=providers.Callable(lambda interval: interval / 2, settings.provided.poll_interval_sec),
     )
     tick_logger = providers.Singleton(TickLogger)
     notification_dispatcher = providers.Singleton(

@@ -73,6 +73,7 @@ class ConfigReloader:
             service.replace_adapters(container.stream_source(), enforcer)
         service.decider = container.decider()
         service.reconcile_interval_sec = new.reconcile_interval_sec
+        service.min_count_interval_sec = new.poll_interval_sec / 2
         self._runner.interval_sec = new.poll_interval_sec
         self._runner.restore_on_exit = new.restore_on_exit
         self.settings = new

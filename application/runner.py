@@ -87,10 +87,10 @@ class DaemonRunner:
     def stopping(self) -> bool:
         return self._stopping
 
-    def run_once(self) -> TickReport:
+    def run_once(self, triggered: bool = False) -> TickReport:
         self._in_tick = True
         try:
-            report = self.service.tick()
+            report = self.service.tick(triggered=triggered)
         finally:
             self._in_tick = False
         self.tick_logger.report(report)
@@ -138,44 +138,65 @@ class DaemonRunner:
     def run(self) -> int:
         self.install_signal_handlers()
         self._logger.info("plex-helper running: polling Plex every %g s", self.interval_sec)
-        while not self._stopping:
-            try:
-                self.run_once()
-            except StopRequested:
-                self._logger.info("stop requested during a poll; abandoning it")
-                break
-            if self.max_ticks is not None and self.ticks >= self.max_ticks:
-                break
-            self._sleep()
-        return self.shutdown()
+        triggered = False
+        try:
+            while not self._stopping:
+                try:
+                    self.run_once(triggered)
+                except StopRequested:
+                    self._logger.info("stop requested during a poll; abandoning it")
+                    break
+                except Exception:  # a bug must not end months of unattended running
+                    self._logger.exception("internal error during a poll; carrying on")
+                    self.ticks += 1
+                if self.max_ticks is not None and self.ticks >= self.max_ticks:
+                    break
+                triggered = self._sleep()
+        finally:
+            code = self.shutdown()  # also when something unexpected escapes: never leave it throttled
+        return code
 
-    def _sleep(self) -> None:
-        """Sleeps one interval, pinging the watchdog on the way; a reload does not cut it short."""
+    def _sleep(self) -> bool:
+        """Sleeps one interval, pinging the watchdog on the way; True when an observation was
+        requested before its end. A reload does not cut the interval short.
+
+        The flags are read after every wake-up, so a request that arrives while the event is being
+        cleared is never lost."""
         deadline = time.monotonic() + self.interval_sec
         while not self._stopping:
+            if self._reload_requested:
+                self._reload()
+            if self._observe_requested:
+                self._absorb_burst()
+                if self._reload_requested:
+                    self._reload()
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                return False
             slice_sec = remaining
             if self.notifier.watchdog_interval_sec:
                 slice_sec = min(remaining, self.notifier.watchdog_interval_sec / 2)
-            woke = self._wake.wait(slice_sec)
+            self._wake.wait(slice_sec)
             self._wake.clear()
             self.notifier.watchdog()
-            if woke and self._reload_requested:
-                self._reload_requested = False
-                if self.reload_handler is not None:
-                    self.notifier.reloading()
-                    self.reload_handler()
-                    self.notifier.ready("configuration reloaded")
-            if woke and self._observe_requested:
-                self._absorb_burst()
-                return
+        return False
+
+    def _reload(self) -> None:
+        self._reload_requested = False
+        if self.reload_handler is None:
+            return
+        self.notifier.reloading()
+        try:
+            self.reload_handler()
+        except Exception:  # keep running on the old config
+            self._logger.exception("internal error while reloading the config; keeping the running config")
+        self.notifier.ready("configuration reloaded")
 
     def _absorb_burst(self) -> None:
         """Waits `debounce_sec` so that the rest of a burst of events leads to the same observation."""
         end = time.monotonic() + self.debounce_sec
-        while not self._stopping and time.monotonic() < end:
+        while not self._stopping and not self._reload_requested and time.monotonic() < end:
             self._wake.wait(max(0.0, end - time.monotonic()))
             self._wake.clear()
         self._observe_requested = False

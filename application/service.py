@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import collections
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Deque, Optional, Tuple
 
 from application.enforcers import LimitEnforcer
@@ -70,6 +71,7 @@ class ThrottleService:
         dry_run: bool = False,
         reconcile_interval_sec: float = 60.0,
         wall_clock: Callable[[], float] = time.time,
+        min_count_interval_sec: float = 0.0,
     ) -> None:
         self._source = source
         self._enforcer = enforcer
@@ -82,8 +84,11 @@ class ThrottleService:
         # what qBittorrent holds, as far as we know, and for which state
         self._enforced: Optional[Tuple[StreamState, UploadLimit]] = None
         self._last_check: Optional[float] = None
+        self.min_count_interval_sec = min_count_interval_sec  # half the poll interval
+        self._last_counted: Optional[float] = None
         self._wall_clock = wall_clock
-        self.override: Optional[Override] = None  # set from other threads: one atomic assignment
+        self.override: Optional[Override] = None  # set from other threads through set_override
+        self._override_lock = threading.Lock()
         self._transition_times: Deque[float] = collections.deque(maxlen=1000)
         self._effective: Optional[StreamState] = None
 
@@ -101,7 +106,25 @@ class ThrottleService:
     def enforced_limit(self) -> Optional[UploadLimit]:
         return self._enforced[1] if self._enforced else None
 
-    def tick(self) -> TickReport:
+    def _observe(self, before: MachineState, remote_streams: int, now: float, triggered: bool) -> MachineState:
+        """Hysteresis counts polls. An observation that an event or webhook triggered sooner than half
+        a poll interval after the last counted one does not advance a streak (bursts of events must
+        not make it sloppier), but it still resets one, and decides where one observation is enough:
+        the first, or a threshold of 1."""
+        machine = self.decider.machine
+        if triggered and before.state is not None and self._last_counted is not None:
+            needed = (
+                machine.hysteresis.streaming_threshold
+                if before.state is StreamState.IDLE
+                else machine.hysteresis.idle_threshold
+            )
+            if now - self._last_counted < self.min_count_interval_sec and needed > 1:
+                agrees = (remote_streams > 0) == (before.state is StreamState.STREAMING)
+                return replace(before, contrary_streak=0 if agrees else before.contrary_streak, failing_since=None)
+        self._last_counted = now
+        return machine.observe(before, remote_streams)
+
+    def tick(self, triggered: bool = False) -> TickReport:
         now = self._clock()
         before = self.machine_state
         source_error = None
@@ -115,7 +138,7 @@ class ThrottleService:
         else:
             observation = Observation.of(sessions)
             self._remote = self.decider.rule.remote_sessions(sessions)
-            after = self.decider.machine.observe(before, len(self._remote))
+            after = self._observe(before, len(self._remote), now, triggered)
         plex_latency = time.perf_counter() - started
         after, flap_held = self._guard_flapping(before, after, now)
         self.machine_state = after
@@ -158,13 +181,19 @@ class ThrottleService:
 
     def _current_override(self) -> Tuple[Optional[Override], Optional[Override]]:
         """(the active override, or the one that just ended)."""
-        override = self.override
-        if override is None:
-            return None, None
-        if override.active(self._wall_clock()):
-            return override, None
-        self.override = None
-        return None, override
+        with self._override_lock:  # the status server may set a new one meanwhile: keep that one
+            override = self.override
+            if override is None:
+                return None, None
+            if override.active(self._wall_clock()):
+                return override, None
+            self.override = None
+            return None, override
+
+    def set_override(self, override: Optional[Override]) -> None:
+        """Set or clear the override (from any thread)."""
+        with self._override_lock:
+            self.override = override
 
     def _reconcile_due(self, now: float) -> bool:
         if self.reconcile_interval_sec <= 0 or self._last_check is None:

@@ -81,7 +81,7 @@ class DaemonStatus:
         """At start: an override saved before a restart applies again until its end."""
         override = self._store.load()
         if override is not None:
-            self._service.override = override
+            self._service.set_override(override)
             self._logger.info("override restored: %s until %s", override.state.value, _iso(override.until))
 
     # -- tick observer
@@ -99,7 +99,7 @@ class DaemonStatus:
                 self._last_observation = wall
             if report.limiter_checked or report.limiter_error is not None:
                 self._qbittorrent.record(report.limiter_error, report.qbittorrent_latency_sec, wall)
-        if report.override_expired is not None:
+        if report.override_expired is not None and self._service.override is None:  # not replaced meanwhile
             self._store.save(None)
             if self._notifications is not None:
                 self._notifications.override_changed(None)
@@ -152,7 +152,7 @@ class DaemonStatus:
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= MAX_OVERRIDE_MINUTES:
             raise ValueError("minutes must be a number above 0 and at most %d (a week)" % MAX_OVERRIDE_MINUTES)
         override = Override(forced, self._wall_clock() + minutes * 60)
-        self._service.override = override
+        self._service.set_override(override)
         self._store.save(override)
         self._logger.info("override: %s for %g min, until %s", forced.value, minutes, _iso(override.until))
         if self._notifications is not None:
@@ -162,7 +162,7 @@ class DaemonStatus:
 
     def clear_override(self) -> Dict[str, Any]:
         had = self._service.override is not None
-        self._service.override = None
+        self._service.set_override(None)
         self._store.save(None)
         if had:
             self._logger.info("override cleared: plex-helper follows Plex again")

@@ -558,7 +558,7 @@ WRONG_VALUES = {
 MORE_WRONG_VALUES = {
     "plex_url": ("127.0.0.1:32400", "must be an http:// or https:// URL with a host, for example http://192.168.1.10:8080"),
     "qbittorrent_url": ("http://127.0.0.1:99999", "has an invalid port"),
-    "http_timeout_sec": (301, "must be at most 300"),
+    "http_timeout_sec": (31, "must be at most 30"),
     "count_states": (["playing", "streaming"], "must be one of playing, paused, buffering"),
     "lan_networks": (["10.0.0.0/33"], "'10.0.0.0/33' is not a network such as 192.168.1.0/24"),
 }

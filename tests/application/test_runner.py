@@ -73,3 +73,41 @@ def test_the_poll_timer_restarts_from_a_triggered_observation():
     finally:
         runner.request_stop()
         thread.join(2)
+
+
+def test_a_reload_during_the_debounce_window_is_not_lost():
+    service, source, _ = make_service([[]])
+    runner = DaemonRunner(service, TickLogger(), interval_sec=3600)
+    reloads = []
+    runner.reload_handler = lambda: reloads.append(time.monotonic())
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: source.reads == 1)
+        runner.request_observation("plex event")
+        time.sleep(runner.debounce_sec / 3)
+        runner.request_reload()
+        assert wait_for(lambda: reloads, timeout=2)
+    finally:
+        runner.request_stop()
+        thread.join(2)
+
+
+def test_an_internal_error_in_a_poll_does_not_end_the_loop_and_the_limit_is_restored():
+    from tests.application.builders import REMOTE, kib
+
+    service, source, limiter = make_service([[REMOTE]])
+    runner = DaemonRunner(service, TickLogger(), interval_sec=0, max_ticks=3)
+    real_tick = service.tick
+    calls = []
+
+    def flaky_tick(triggered=False):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a bug")
+        return real_tick(triggered)
+
+    service.tick = flaky_tick
+    assert runner.run() == 0
+    assert len(calls) == 3
+    assert kib(limiter.history) == [500, 0]

@@ -210,3 +210,41 @@ def test_an_override_forces_the_state_until_it_ends():
     report = service.tick()
     assert report.override_expired is not None and service.override is None
     assert report.effective_state is StreamState.IDLE and report.applied == UploadLimit(0)
+
+
+def test_triggered_observations_do_not_make_hysteresis_sloppier():
+    from domain.state import StreamState
+
+    clock = ManualClock()
+    service, _, limiter = make_service([[]] + [[REMOTE]] * 10, clock=clock, streaming_threshold=2)
+    service.min_count_interval_sec = 5
+    service.tick()
+    for _ in range(5):  # a burst of events within a second: none advances the streak
+        clock.advance(0.2)
+        assert service.tick(triggered=True).after.contrary_streak == 0
+    clock.advance(5)
+    assert service.tick(triggered=True).after.contrary_streak == 1  # half an interval later: it counts
+    clock.advance(10)
+    assert service.tick().after.state is StreamState.STREAMING
+
+
+def test_a_triggered_observation_decides_at_once_with_a_threshold_of_1():
+    from domain.state import StreamState
+
+    clock = ManualClock()
+    service, _, limiter = make_service([[], [REMOTE]], clock=clock, streaming_threshold=1)
+    service.min_count_interval_sec = 5
+    service.tick()
+    clock.advance(0.3)
+    assert service.tick(triggered=True).after.state is StreamState.STREAMING
+
+
+def test_a_triggered_observation_still_resets_a_streak():
+    clock = ManualClock()
+    service, _, limiter = make_service([[REMOTE], [], [REMOTE], [], []], clock=clock, idle_threshold=2)
+    service.min_count_interval_sec = 5
+    service.tick()
+    clock.advance(10)
+    assert service.tick().after.contrary_streak == 1
+    clock.advance(1)
+    assert service.tick(triggered=True).after.contrary_streak == 0  # a remote stream again: reset

@@ -72,6 +72,7 @@ def send(method, url, body=None, token=TOKEN, content_type="application/json"):
 
 def test_health_reports_both_sides(daemon):
     base, _, _ = daemon
+    assert wait_until(lambda: get(base + "/health")[0] == 200, timeout=5)  # after the first poll
     status, body = get(base + "/health")
     health = json.loads(body)
     assert status == 200, health
@@ -93,6 +94,7 @@ def test_health_is_503_when_a_side_fails(daemon, qbt):
 def test_metrics_parse_as_prometheus_text(daemon):
     parser = pytest.importorskip("prometheus_client.parser")
     base, _, _ = daemon
+    assert wait_until(lambda: 'plex_helper_state{state="idle"} 1' in get(base + "/metrics")[1], timeout=5)
     status, text = get(base + "/metrics")
     assert status == 200
     families = {f.name: f for f in parser.text_string_to_metric_families(text)}
