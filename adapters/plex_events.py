@@ -65,6 +65,7 @@ class SseParser:
         self._buffer = b""
         self._event = ""
         self._data: list[str] = []
+        self._data_bytes = 0  # a server that never ends an event must not grow this for months
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         self._buffer += chunk
@@ -85,13 +86,16 @@ class SseParser:
     def _line(self, line: str) -> Optional[tuple[str, str]]:
         if not line:  # a blank line dispatches the event gathered so far
             event, data = self._event or "message", self._data
-            self._event, self._data = "", []
+            self._event, self._data, self._data_bytes = "", [], 0
             return (event, "\n".join(data)) if data else None
         if line.startswith(":"):  # a comment (keep-alive)
             return None
         name, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         if name == "data":
+            self._data_bytes += len(value) + 1
+            if self._data_bytes > MAX_LINE_BYTES:
+                raise _Retry("an event over %d bytes" % MAX_LINE_BYTES)
             self._data.append(value)
         elif name == "event":
             self._event = value
