@@ -54,7 +54,7 @@ class NotificationPolicy:
 
     def report(self, report: TickReport) -> None:
         self._side("Plex", self._plex, report.source_error)
-        if report.limiter_checked or report.limiter_error is not None:
+        if report.limiter_checked:  # qBittorrent was asked (an error implies it was)
             self._side("qBittorrent", self._qbittorrent, report.limiter_error)
         effective = report.effective_state
         # starting up idle changes nothing worth a message; starting up throttled does

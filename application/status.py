@@ -97,7 +97,7 @@ class DaemonStatus:
             self._plex.record(report.source_error, report.plex_latency_sec, wall)
             if report.source_error is None:
                 self._last_observation = wall
-            if report.limiter_checked or report.limiter_error is not None:
+            if report.limiter_checked:  # qBittorrent was asked (an error implies it was)
                 self._qbittorrent.record(report.limiter_error, report.qbittorrent_latency_sec, wall)
         if report.override_expired is not None and self._service.override is None:  # not replaced meanwhile
             self._store.save(None)
