@@ -37,6 +37,18 @@ QBT_USER, QBT_PASS = "admin", "bench-qbt-pass-123"
 STREAMING_KBPS = 500
 
 
+def _stop_process(proc) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _status_kb(field: str, pid: str = "self") -> int:
     with open("/proc/%s/status" % pid) as f:
         for line in f:
@@ -636,12 +648,7 @@ class Bench:
                 if proc.poll() is None:
                     self.daemon_hwm[n] = (_status_kb("VmHWM", str(proc.pid)), len(self.plex.arrivals))
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _stop_process(proc)
             good = [t for t in trials_out if t.get("polls") is not None]
             polls_seen = sorted({t["polls"] for t in good})
             beyond = sorted(t["beyond_nth_poll_ms"] for t in good)
@@ -688,12 +695,7 @@ class Bench:
             for _ in range(trials):
                 seconds.append(self._event_trial(time))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_process(proc)
         good = sorted(s for s in seconds if s is not None)
         median = good[len(good) // 2] if good else float("nan")
         self.details["reaction"]["plex_events"] = {"poll_interval_sec": 60, "streaming_threshold": 1,

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -24,6 +24,7 @@ from adapters.notifiers import (
     safe_url,
     validate_target_spec,
 )
+from tests.support.waiting import wait_until
 
 LOGGER = "plex_helper.notifiers"
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -31,14 +32,6 @@ NTFY_TOKEN = "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2"
 HOOK_SECRET = "hook-secret-7f3a9c"
 MESSAGE = "Throttled qBittorrent to 500 KiB/s: 2 remote streams (alice, bob)"
 
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 # ------------------------------------------------------------------------------------------ server

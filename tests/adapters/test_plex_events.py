@@ -12,17 +12,10 @@ import pytest
 from adapters.plex_events import PlexEventListener, SseParser, is_playback_message
 from tests.support.plex_payloads import playing_notification
 from tests.support.plex_server import EVENTS_PATH, PlexTestServer
+from tests.support.waiting import wait_until
 
 LOGGER = "plex_helper.plex_events"
 
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 class Calls:

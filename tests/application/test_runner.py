@@ -5,6 +5,7 @@ import time
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from tests.application.builders import REMOTE, make_service
+from tests.support.waiting import wait_until as wait_for
 
 
 def start_runner(interval_sec, script=([],)):
@@ -13,13 +14,6 @@ def start_runner(interval_sec, script=([],)):
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     return runner, thread, source
-
-
-def wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.01)
-    return condition()
 
 
 def test_stop_is_prompt_during_a_long_interval():
