@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from urllib3 import exceptions as u3
 
 from adapters.http import describe_transport_error, make_pool
+from application.errors import UserFacingError
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
@@ -75,7 +76,7 @@ class StatusBackend(Protocol):
         ...
 
 
-class StatusServerError(Exception):
+class StatusServerError(UserFacingError):
     """The server could not start (the address is taken, or cannot be bound)."""
 
 
@@ -636,7 +637,7 @@ def _override_request(body: bytes) -> Tuple[str, float]:
 # --- the client -----------------------------------------------------------------------------------
 
 
-class StatusClientError(Exception):
+class StatusClientError(UserFacingError):
     """A request to the daemon failed; `str()` is a sentence for the user."""
 
     def __init__(self, message: str, status: Optional[int] = None) -> None:

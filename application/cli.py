@@ -66,8 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def run_override(args: argparse.Namespace) -> int:
-    from adapters.status_server import StatusClient, StatusClientError, url_for_listen
     from application.config import ConfigError, load_settings
+    from application.container import Container
+    from application.errors import UserFacingError
 
     path = args.override_config or args.config
     try:
@@ -79,7 +80,7 @@ def run_override(args: argparse.Namespace) -> int:
     if not settings.status_listen:
         sys.stderr.write("%s: status_listen is not set, so the daemon has no endpoint to talk to\n" % path)
         return EXIT_CONFIG
-    client = StatusClient(url_for_listen(settings.status_listen), token=settings.status_token)
+    client = Container(settings=settings).status_client()
     try:
         if args.state == "clear":
             client.clear_override()
@@ -90,7 +91,7 @@ def run_override(args: argparse.Namespace) -> int:
         else:
             override = client.set_override(args.state, args.minutes)["override"]
             print("override: %s until %s" % (override["state"], override["until"]))
-    except StatusClientError as err:
+    except UserFacingError as err:
         sys.stderr.write("%s\n" % err)
         return EXIT_UNREACHABLE
     return EXIT_OK
@@ -114,8 +115,8 @@ def run_daemon(args: argparse.Namespace) -> int:
 
         return run_check(settings)
 
-    from adapters.status_server import StatusServerError
     from application.container import Container
+    from application.errors import UserFacingError
 
     container = Container(settings=settings, dry_run=args.dry_run)
     runner = container.runner()
@@ -147,7 +148,7 @@ def run_daemon(args: argparse.Namespace) -> int:
             companion.start()
             started.append(companion)
         return runner.run()
-    except StatusServerError as err:
+    except UserFacingError as err:  # e.g. the status server's address is taken
         logger.error("%s", err)
         return EXIT_CONFIG
     finally:

@@ -77,6 +77,12 @@ def make_status_server(**kwargs: Any) -> Any:
     return StatusHttpServer(**kwargs)
 
 
+def make_status_client(listen: str, token: str) -> Any:
+    from adapters.status_server import StatusClient, url_for_listen
+
+    return StatusClient(url_for_listen(listen), token=token)
+
+
 def build_decider(settings: Settings) -> Decider:
     """The pure decision parts for a config; rebuilt on reload, so the loop keeps its state."""
     return Decider(
@@ -190,6 +196,10 @@ class Container(containers.DeclarativeContainer):
         listen=settings.provided.status_listen,
         backend=daemon_status,
         token=settings.provided.status_token,
+    )
+
+    status_client = providers.Factory(
+        make_status_client, listen=settings.provided.status_listen, token=settings.provided.status_token
     )
 
     # Companions: optional background parts, started and stopped around the loop

@@ -194,3 +194,15 @@ def test_the_flap_guard_shows_in_health_and_the_log(tmp_path, plex_server, qbt):
     finally:
         _, stderr = stop(process)
     assert "max_transitions_per_hour reached: staying throttled" in stderr
+
+
+def test_a_taken_status_port_is_one_clear_line_and_exit_2(tmp_path, plex_server, qbt):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = write_config(tmp_path, plex_server, qbt, status_listen="127.0.0.1:%d" % port, plex_events=False)
+        result = run("--config", path)
+    assert result.returncode == 2, result.stderr
+    assert "status server cannot listen on 127.0.0.1:%d" % port in result.stderr
+    assert "Traceback" not in result.stderr
