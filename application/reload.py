@@ -39,20 +39,25 @@ class ConfigReloader:
         self._container_factory = container_factory
         self._logger = logger or logging.getLogger("plex_helper")
 
-    def _hand_over(self, service, new_enforcer, mode_changed: bool) -> None:
-        """What plex-helper changed in qBittorrent must stay undoable: a new enforcer of the same mode
-        takes it over; a change of mode first undoes it the old way."""
+    def _hand_over(self, service, new_enforcer, other_qbittorrent: bool) -> bool:
+        """What plex-helper changed in qBittorrent must stay undoable. A new enforcer for the same
+        qBittorrent in the same mode takes it over; another mode or another qBittorrent (a new URL)
+        first undoes it the old way, and if that fails the reload is not applied (False)."""
         old_enforcer = service.enforcer
-        if not mode_changed:
+        if not other_qbittorrent:
             new_enforcer.adopt(old_enforcer)
-            return
+            return True
         try:
             undone = old_enforcer.release(service.decider.policy.idle_limit)
         except UploadLimiterError as err:
-            self._logger.warning("limit_mode changed, but undoing the old mode's throttle failed: %s", err)
-            return
+            self._logger.error(
+                "config reload not applied: limit_mode or qbittorrent_url changed, but plex-helper's throttle "
+                "could not be undone first (%s); reload again once qBittorrent answers", err,
+            )
+            return False
         if undone:
-            self._logger.info("limit_mode changed: %s", undone)
+            self._logger.info("before switching qBittorrent or its mode: %s", undone)
+        return True
 
     def __call__(self) -> bool:
         try:
@@ -65,13 +70,18 @@ class ConfigReloader:
         if not changed:
             self._logger.info("config reloaded from %s: nothing changed", self.path)
             return True
+        # everything is built first, without side effects: a failure here leaves the running config
         container = self._container_factory(new)
+        decider = container.decider()
+        new_adapters = CONNECTION_FIELDS.intersection(changed) or "limit_mode" in changed
+        source, enforcer = (container.stream_source(), container.enforcer()) if new_adapters else (None, None)
         service = self._runner.service
-        if CONNECTION_FIELDS.intersection(changed) or "limit_mode" in changed:
-            enforcer = container.enforcer()
-            self._hand_over(service, enforcer, mode_changed="limit_mode" in changed)
-            service.replace_adapters(container.stream_source(), enforcer)
-        service.decider = container.decider()
+        if new_adapters:
+            other_qbittorrent = "limit_mode" in changed or "qbittorrent_url" in changed
+            if not self._hand_over(service, enforcer, other_qbittorrent):
+                return False
+            service.replace_adapters(source, enforcer)
+        service.decider = decider
         service.reconcile_interval_sec = new.reconcile_interval_sec
         service.min_count_interval_sec = new.poll_interval_sec / 2
         self._runner.interval_sec = new.poll_interval_sec

@@ -13,6 +13,7 @@ from application.stopping import StopRequested
 from domain.ports import UploadLimiterError
 
 ReloadHandler = Callable[[], None]
+MAX_INTERNAL_ERRORS_IN_A_ROW = 10
 
 
 class TickObserver(Protocol):
@@ -79,6 +80,9 @@ class DaemonRunner:
         self._reload_requested = False
         self._observe_requested = False
         self._in_tick = False
+        self._ready_sent = False
+        self._internal_errors = 0
+        self._last_poll = time.monotonic()
         self.debounce_sec = 0.25
         self._logger = logger or logging.getLogger("plex_helper")
         self.ticks = 0
@@ -100,7 +104,8 @@ class DaemonRunner:
             except Exception:  # an optional extra must never stop the loop
                 self._logger.exception("internal error in %s; carrying on", type(observer).__name__)
         self.ticks += 1
-        if self.ticks == 1:
+        if not self._ready_sent:  # after the first tick that got this far, even if an earlier one failed
+            self._ready_sent = True
             self.notifier.ready(status_line(report))
         else:
             self.notifier.status(status_line(report))
@@ -138,31 +143,46 @@ class DaemonRunner:
     def run(self) -> int:
         self.install_signal_handlers()
         self._logger.info("plex-helper running: polling Plex every %g s", self.interval_sec)
+        code = 0
         triggered = False
         try:
             while not self._stopping:
                 try:
-                    self.run_once(triggered)
+                    report = self.run_once(triggered)
+                    self._internal_errors = 0
+                    if report.counted:  # the poll timer restarts from a counted observation only
+                        self._last_poll = time.monotonic()
                 except StopRequested:
                     self._logger.info("stop requested during a poll; abandoning it")
                     break
-                except Exception:  # a bug must not end months of unattended running
+                except Exception:  # a bug must not end months of unattended running...
                     self._logger.exception("internal error during a poll; carrying on")
                     self.ticks += 1
+                    self._internal_errors += 1
+                    self._last_poll = time.monotonic()
+                    if self._internal_errors >= MAX_INTERNAL_ERRORS_IN_A_ROW:
+                        # ...but a loop that only fails should end, so that systemd restarts it
+                        self._logger.error("%d internal errors in a row; exiting", self._internal_errors)
+                        code = 1
+                        break
                 if self.max_ticks is not None and self.ticks >= self.max_ticks:
                     break
                 triggered = self._sleep()
         finally:
-            code = self.shutdown()  # also when something unexpected escapes: never leave it throttled
-        return code
+            try:
+                shutdown_code = self.shutdown()  # also when something unexpected escapes: never leave it throttled
+            except Exception:
+                self._logger.exception("internal error while stopping")
+                shutdown_code = 1
+        return code or shutdown_code
 
     def _sleep(self) -> bool:
-        """Sleeps one interval, pinging the watchdog on the way; True when an observation was
-        requested before its end. A reload does not cut the interval short.
+        """Sleeps until a poll interval after the last counted observation, pinging the watchdog on
+        the way; True when an observation was requested before that. A reload does not cut the
+        wait short, but a new interval applies at once.
 
         The flags are read after every wake-up, so a request that arrives while the event is being
         cleared is never lost."""
-        deadline = time.monotonic() + self.interval_sec
         while not self._stopping:
             if self._reload_requested:
                 self._reload()
@@ -171,7 +191,7 @@ class DaemonRunner:
                 if self._reload_requested:
                     self._reload()
                 return True
-            remaining = deadline - time.monotonic()
+            remaining = self._last_poll + self.interval_sec - time.monotonic()
             if remaining <= 0:
                 return False
             slice_sec = remaining

@@ -36,6 +36,7 @@ class TickReport:
     flap_held: bool = False  # the flap guard kept the throttle on instead of going idle
     plex_latency_sec: Optional[float] = None
     qbittorrent_latency_sec: Optional[float] = None
+    counted: bool = True  # False for a triggered observation too soon to advance the hysteresis
 
     @property
     def state_changed(self) -> bool:
@@ -86,6 +87,7 @@ class ThrottleService:
         self._last_check: Optional[float] = None
         self.min_count_interval_sec = min_count_interval_sec  # half the poll interval
         self._last_counted: Optional[float] = None
+        self._counted = True
         self._wall_clock = wall_clock
         self.override: Optional[Override] = None  # set from other threads through set_override
         self._override_lock = threading.Lock()
@@ -120,6 +122,7 @@ class ThrottleService:
             )
             if now - self._last_counted < self.min_count_interval_sec and needed > 1:
                 agrees = (remote_streams > 0) == (before.state is StreamState.STREAMING)
+                self._counted = False
                 return replace(before, contrary_streak=0 if agrees else before.contrary_streak, failing_since=None)
         self._last_counted = now
         return machine.observe(before, remote_streams)
@@ -128,6 +131,7 @@ class ThrottleService:
         now = self._clock()
         before = self.machine_state
         source_error = None
+        self._counted = True
         started = time.perf_counter()
         try:
             sessions = self._source.read_sessions()
@@ -146,10 +150,11 @@ class ThrottleService:
             self._transition_times.append(now)
         override, expired = self._current_override()
         effective = effective_state(after.state, override, self._wall_clock())
-        changed, self._effective = effective is not self._effective, effective
+        changed = effective is not self._effective
         desired = None if effective is None else self.decider.policy.limit_for(effective, self._remote)
         started = time.perf_counter()
         applied, drifted_from, limiter_error, checked = self._enforce(effective, desired, now, changed)
+        self._effective = effective  # only now: a change that raised is still a change next tick
         return TickReport(
             observation=observation,
             remote_sessions=self._remote if source_error is None else (),
@@ -168,6 +173,7 @@ class ThrottleService:
             flap_held=flap_held,
             plex_latency_sec=plex_latency,
             qbittorrent_latency_sec=(time.perf_counter() - started) if checked else None,
+            counted=self._counted,
         )
 
     def _guard_flapping(self, before: MachineState, after: MachineState, now: float) -> Tuple[MachineState, bool]:

@@ -67,6 +67,7 @@ class DaemonStatus:
         self._wall_clock = wall_clock
         self._logger = logger or logging.getLogger("plex_helper")
         self._lock = threading.Lock()
+        self._override_lock = threading.Lock()  # the service's override and the file change together
         self._plex = SideHealth()
         self._qbittorrent = SideHealth()
         self._last: Optional[TickReport] = None
@@ -92,17 +93,19 @@ class DaemonStatus:
             self._last = report
             if report.flap_held:
                 self._flap_holding = True
-            elif report.state_changed:
+            elif report.state_changed or report.remote_sessions:  # switched, or streams are back
                 self._flap_holding = False
             self._plex.record(report.source_error, report.plex_latency_sec, wall)
             if report.source_error is None:
                 self._last_observation = wall
             if report.limiter_checked:  # qBittorrent was asked (an error implies it was)
                 self._qbittorrent.record(report.limiter_error, report.qbittorrent_latency_sec, wall)
-        if report.override_expired is not None and self._service.override is None:  # not replaced meanwhile
-            self._store.save(None)
-            if self._notifications is not None:
-                self._notifications.override_changed(None)
+        if report.override_expired is not None:
+            with self._override_lock:  # a new override set meanwhile must not be erased from disk
+                if self._service.override is None:
+                    self._store.save(None)
+                    if self._notifications is not None:
+                        self._notifications.override_changed(None)
 
     # -- StatusBackend
     def health(self) -> Tuple[int, Dict[str, Any]]:
@@ -152,8 +155,9 @@ class DaemonStatus:
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= MAX_OVERRIDE_MINUTES:
             raise ValueError("minutes must be a number above 0 and at most %d (a week)" % MAX_OVERRIDE_MINUTES)
         override = Override(forced, self._wall_clock() + minutes * 60)
-        self._service.set_override(override)
-        self._store.save(override)
+        with self._override_lock:
+            self._service.set_override(override)
+            self._store.save(override)
         self._logger.info("override: %s for %g min, until %s", forced.value, minutes, _iso(override.until))
         if self._notifications is not None:
             self._notifications.override_changed(override)
@@ -161,9 +165,10 @@ class DaemonStatus:
         return {"override": self._override_dict()}
 
     def clear_override(self) -> Dict[str, Any]:
-        had = self._service.override is not None
-        self._service.set_override(None)
-        self._store.save(None)
+        with self._override_lock:
+            had = self._service.override is not None
+            self._service.set_override(None)
+            self._store.save(None)
         if had:
             self._logger.info("override cleared: plex-helper follows Plex again")
             if self._notifications is not None:

@@ -91,3 +91,27 @@ def test_global_to_alternative_restores_the_global_limit(tmp_path):
     config(tmp_path, limit_mode="alternative")
     assert reload()
     assert fake.limit_bytes == 0
+
+
+def test_a_mode_change_that_cannot_undo_the_old_throttle_is_not_applied(tmp_path, caplog):
+    fake = FakeQBittorrentModes()
+    path, runner, reload = daemon(tmp_path, fake, [[REMOTE]])
+    runner.run_once()
+    assert fake.limit_bytes == 500 * KIB
+    fake.fail_with("qBittorrent not reachable at http://qbt:8080: connection refused")
+    config(tmp_path, limit_mode="alternative")
+    assert reload() is False
+    assert "config reload not applied" in caplog.text
+    fake.recover()
+    assert runner.service.restore_idle_limit() == "upload limit restored to unlimited"  # still undoable
+    assert fake.limit_bytes == 0
+
+
+def test_a_new_qbittorrent_url_undoes_the_throttle_on_the_old_one(tmp_path):
+    fake = FakeQBittorrentModes()
+    path, runner, reload = daemon(tmp_path, fake, [[REMOTE]], limit_mode="alternative")
+    runner.run_once()
+    assert fake.mode
+    config(tmp_path, limit_mode="alternative", qbittorrent_url="http://other-qbt:8080")
+    assert reload()
+    assert fake.mode is False and fake.alt_limit == 10 * KIB

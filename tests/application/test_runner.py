@@ -105,3 +105,73 @@ def test_an_internal_error_in_a_poll_does_not_end_the_loop_and_the_limit_is_rest
     assert runner.run() == 0
     assert len(calls) == 3
     assert kib(limiter.history) == [500, 0]
+
+
+class RecordingNotifier:
+    watchdog_interval_sec = None
+
+    def __init__(self):
+        self.sent = []
+
+    def ready(self, status):
+        self.sent.append("READY")
+
+    def status(self, status):
+        self.sent.append("STATUS")
+
+    def watchdog(self):
+        pass
+
+    def reloading(self):
+        self.sent.append("RELOADING")
+
+    def stopping(self):
+        self.sent.append("STOPPING")
+
+
+def test_ready_is_sent_even_when_the_first_poll_failed_internally():
+    service, _, _ = make_service([[]])
+    notifier = RecordingNotifier()
+    runner = DaemonRunner(service, TickLogger(), interval_sec=0, max_ticks=3, notifier=notifier)
+    real_tick, calls = service.tick, []
+
+    def first_fails(triggered=False):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real_tick(triggered)
+
+    service.tick = first_fails
+    runner.run()
+    assert notifier.sent == ["READY", "STATUS", "STOPPING"]
+
+
+def test_a_loop_that_only_fails_exits_1_so_systemd_restarts_it():
+    service, _, _ = make_service([[]])
+    runner = DaemonRunner(service, TickLogger(), interval_sec=0)
+
+    def always_fails(triggered=False):
+        raise RuntimeError("a bug")
+
+    service.tick = always_fails
+    assert runner.run() == 1
+
+
+def test_an_uncounted_triggered_observation_keeps_the_poll_timer():
+    from tests.application.builders import REMOTE
+
+    service, source, _ = make_service([[]] + [[REMOTE]] * 5, streaming_threshold=2)
+    service.min_count_interval_sec = 0.4  # half of the 0.8 s interval
+    runner = DaemonRunner(service, TickLogger(), interval_sec=0.8)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: source.reads == 1)
+        first_poll = time.monotonic()
+        runner.request_observation("webhook")  # too soon to count: the timer must not restart
+        assert wait_for(lambda: source.reads == 2, timeout=2)
+        assert wait_for(lambda: source.reads == 3, timeout=3)
+        assert time.monotonic() - first_poll < 1.3  # the regular poll came at ~0.8 s, not ~1.05 s + 0.8 s
+    finally:
+        runner.request_stop()
+        thread.join(2)
