@@ -1,6 +1,7 @@
 """The composition root: the one place that names every concrete class."""
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Mapping, Optional, Sequence
 
@@ -58,8 +59,14 @@ def make_metrics_registry() -> Any:
     return MetricsRegistry(version=__version__, build=version_module.BUILD)
 
 
+def make_alternative_mode_memory(state_dir: Optional[str]) -> Any:
+    from application.state_files import ALTERNATIVE_MODE_FILE, JsonStateFile, default_state_dir
+
+    return JsonStateFile(os.path.join(state_dir or default_state_dir(), ALTERNATIVE_MODE_FILE))
+
+
 def make_override_store(state_dir: Optional[str]) -> Any:
-    from application.override_store import OverrideStore, default_state_dir
+    from application.state_files import OverrideStore, default_state_dir
 
     
     return OverrideStore(state_dir or default_state_dir())
@@ -152,7 +159,11 @@ class Container(containers.DeclarativeContainer):
         settings.provided.limit_mode,
         **{
             "global": providers.Singleton(GlobalLimitEnforcer, limiter=upload_limiter),
-            "alternative": providers.Singleton(AlternativeModeEnforcer, control=upload_limiter),
+            "alternative": providers.Singleton(
+                AlternativeModeEnforcer,
+                control=upload_limiter,
+                memory=providers.Callable(make_alternative_mode_memory, settings.provided.state_dir),
+            ),
         },
     )
 

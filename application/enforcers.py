@@ -1,7 +1,7 @@
 """How a limit is put into qBittorrent: as its global limit, or through its alternative speed mode."""
 from __future__ import annotations
 
-from typing import List, Optional, Protocol
+from typing import Any, Dict, List, Mapping, Optional, Protocol
 
 from domain.policies import UploadLimit
 from domain.ports import UploadLimiter
@@ -15,6 +15,13 @@ class AlternativeSpeedControl(Protocol):
     def set_alternative_mode(self, on: bool) -> None: ...
     def alternative_upload_limit(self) -> int: ...
     def set_alternative_upload_limit(self, bytes_per_sec: int) -> None: ...
+
+
+class StateMemory(Protocol):
+    """A small dict kept across restarts (a JSON file under the state directory)."""
+
+    def load(self) -> Optional[Dict[str, Any]]: ...
+    def save(self, data: Optional[Mapping[str, Any]]) -> None: ...
 
 
 class LimitEnforcer(Protocol):
@@ -78,16 +85,28 @@ class AlternativeModeEnforcer:
     changed is put back (the mode switched off only if it switched it on, the user's own alternative
     limit restored), so a user's or the scheduler's use of the mode is left as it was."""
 
-    def __init__(self, control: AlternativeSpeedControl) -> None:
+    def __init__(self, control: AlternativeSpeedControl, memory: Optional[StateMemory] = None) -> None:
         self._control = control
-        self._switched_on = False
-        self._original_limit: Optional[int] = None  # the alternative limit before plex-helper set it
+        # kept on disk, so that after a crash or kill -9 the next start still undoes it
+        self._memory = memory
+        remembered = (memory.load() if memory is not None else None) or {}
+        self._switched_on = remembered.get("switched_on") is True
+        original = remembered.get("original_limit")
+        self._original_limit: Optional[int] = original if isinstance(original, int) and original >= 0 else None
+
+    def _remember(self) -> None:
+        if self._memory is not None:
+            changed = self._switched_on or self._original_limit is not None
+            self._memory.save(
+                {"switched_on": self._switched_on, "original_limit": self._original_limit} if changed else None
+            )
 
     def adopt(self, previous: object) -> None:
         """Take over what an enforcer replaced on reload had changed, so it is still undone."""
         if isinstance(previous, AlternativeModeEnforcer):
             self._switched_on = previous._switched_on
             self._original_limit = previous._original_limit
+            self._remember()
 
     def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
         mode_on = self._control.alternative_mode()
@@ -110,9 +129,11 @@ class AlternativeModeEnforcer:
         if UploadLimit.from_bytes(current) != target:
             if self._original_limit is None:
                 self._original_limit = current
+                self._remember()  # before the write: a lost answer may still have changed it
             self._control.set_alternative_upload_limit(target.bytes_per_sec)
         if not self._control.alternative_mode():
             self._switched_on = True
+            self._remember()
             self._control.set_alternative_mode(True)
 
     def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
@@ -128,6 +149,8 @@ class AlternativeModeEnforcer:
             self._control.set_alternative_upload_limit(self._original_limit)
             done.append("alternative upload limit restored to %s" % UploadLimit.from_bytes(self._original_limit))
             self._original_limit = None
+        if done:
+            self._remember()
         return done
 
     def release(self, idle: UploadLimit) -> Optional[str]:

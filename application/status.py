@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from application.metrics import MetricsRegistry
 from application.notifications import NotificationPolicy
-from application.override_store import OverrideStore
+from application.state_files import OverrideStore
 from application.runner import DaemonRunner
 from application.service import TickReport
 from domain.overrides import Override

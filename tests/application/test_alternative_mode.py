@@ -13,11 +13,11 @@ def qbt(qbt_nox):
     return qbt_nox
 
 
-def container_for(qbt, script, **overrides):
+def container_for(qbt, script, state_dir, **overrides):
     container = Container(
         settings=settings(
             qbittorrent_url=qbt.url, qbittorrent_username=qbt.username, qbittorrent_password=qbt.password,
-            limit_mode="alternative", streaming_threshold=1, idle_threshold=1, **overrides,
+            limit_mode="alternative", streaming_threshold=1, idle_threshold=1, state_dir=str(state_dir), **overrides,
         )
     )
     container.override_providers(stream_source=ScriptedStreamSource(script), clock=ManualClock())
@@ -29,8 +29,8 @@ def reset(limiter):
     limiter.set_upload_limit(0)
 
 
-def test_streaming_switches_alternative_mode_on_and_idle_switches_it_off(qbt):
-    container = container_for(qbt, [[REMOTE], [REMOTE], [], []])
+def test_streaming_switches_alternative_mode_on_and_idle_switches_it_off(qbt, tmp_path):
+    container = container_for(qbt, [[REMOTE], [REMOTE], [], []], tmp_path)
     limiter = container.upload_limiter()
     reset(limiter)
     limiter.set_upload_limit(2000 * KIB)  # the user's own global limit: never touched in this mode
@@ -45,8 +45,8 @@ def test_streaming_switches_alternative_mode_on_and_idle_switches_it_off(qbt):
     reset(limiter)
 
 
-def test_a_users_alternative_mode_is_left_alone(qbt):
-    container = container_for(qbt, [[], [REMOTE], []])
+def test_a_users_alternative_mode_is_left_alone(qbt, tmp_path):
+    container = container_for(qbt, [[], [REMOTE], []], tmp_path)
     limiter = container.upload_limiter()
     reset(limiter)
     limiter.set_alternative_upload_limit(10 * KIB)
@@ -63,8 +63,8 @@ def test_a_users_alternative_mode_is_left_alone(qbt):
     reset(limiter)
 
 
-def test_exit_switches_off_what_plex_helper_switched_on(qbt):
-    container = container_for(qbt, [[REMOTE]])
+def test_exit_switches_off_what_plex_helper_switched_on(qbt, tmp_path):
+    container = container_for(qbt, [[REMOTE]], tmp_path)
     limiter = container.upload_limiter()
     reset(limiter)
     runner = container.runner(interval_sec=0, max_ticks=1)
@@ -72,8 +72,8 @@ def test_exit_switches_off_what_plex_helper_switched_on(qbt):
     assert limiter.alternative_mode() is False
 
 
-def test_reconcile_switches_the_mode_back_on(qbt):
-    container = container_for(qbt, [[REMOTE]], reconcile_interval_sec=1)
+def test_reconcile_switches_the_mode_back_on(qbt, tmp_path):
+    container = container_for(qbt, [[REMOTE]], tmp_path, reconcile_interval_sec=1)
     limiter = container.upload_limiter()
     reset(limiter)
     runner = container.runner(interval_sec=0)
@@ -85,3 +85,16 @@ def test_reconcile_switches_the_mode_back_on(qbt):
     assert report.drifted_from == "alternative mode off, alternative limit 500 KiB/s"
     assert limiter.alternative_mode() is True
     reset(limiter)
+
+
+def test_after_a_crash_the_next_start_still_undoes_the_alternative_mode(qbt, tmp_path):
+    container = container_for(qbt, [[REMOTE]], tmp_path)
+    limiter = container.upload_limiter()
+    reset(limiter)
+    container.runner(interval_sec=0).run_once()
+    assert limiter.alternative_mode() is True
+    # killed here (kill -9): no restore. The next start sees Plex idle:
+    again = container_for(qbt, [[]], tmp_path)
+    again.runner(interval_sec=0).run_once()
+    assert limiter.alternative_mode() is False
+    assert not (tmp_path / "alternative_mode.json").exists()
