@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tests.application.daemon import run, start, wait_until, write_config
+from tests.application.daemon import run, start, stop, wait_until, write_config
 from tests.support.plex_payloads import lan_track, remote_movie
 
 KIB = 1024
@@ -111,11 +111,7 @@ def test_sigint_with_restore_on_exit_false_leaves_the_limit(tmp_path, plex_serve
     process = start("--config", write_config(tmp_path, plex_server, qbt, restore_on_exit=False))
     try:
         assert wait_until(lambda: qbt.upload_limit == 500 * KIB)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        _, stderr = stop(process, signal.SIGINT)
     assert process.returncode == 0, stderr
     assert qbt.upload_limit == 500 * KIB

@@ -1,12 +1,12 @@
 """The built .pyz doing its job: against the test Plex server and a real qbittorrent-nox."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
+from tests.application.daemon import stop
 from tests.support.plex_payloads import remote_movie
+from tests.support.waiting import wait_until
 
 KIB = 1024
 
@@ -63,16 +63,9 @@ def test_the_daemon_restores_the_limit_on_sigterm(pyz, clean_env, tmp_path, plex
         env=clean_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while upload_limit(qbt_nox) != 500 * KIB and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert upload_limit(qbt_nox) == 500 * KIB
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=10)
+        assert wait_until(lambda: upload_limit(qbt_nox) == 500 * KIB, timeout=20, interval=0.1)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        _, stderr = stop(process)
     assert process.returncode == 0, stderr
     assert upload_limit(qbt_nox) == 0
     assert "stopping; upload limit restored to unlimited" in stderr
