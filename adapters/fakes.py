@@ -30,15 +30,6 @@ class ScriptedStreamSource:
             raise step
         return tuple(step)
 
-    def replace_script(self, script: Iterable[ScriptStep]) -> None:
-        with self._lock:
-            self._script = list(script) or [()]
-            self._position = 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self._position >= len(self._script)
-
 
 class RecordingUploadLimiter:
     """Holds an upload limit in memory and records every limit set, as qBittorrent would store it."""

@@ -151,6 +151,33 @@ def _describe_body(body: bytes) -> str:
     return "invalid or truncated JSON"
 
 
+def plex_endpoint(base_url: str, token: str, client_identifier: str, product_version: str) -> Tuple[str, Dict[str, str]]:
+    """(the cleaned base URL, the headers that identify us and carry the token) for any Plex request.
+
+    Raises ValueError for a URL that is not http(s) or a token that cannot go in a header; the
+    message never repeats the token.
+    """
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the Plex URL must look like http://host:32400 or https://host:32400")
+    host = parts.hostname if ":" not in parts.hostname else "[%s]" % parts.hostname
+    netloc = host if parts.port is None else "%s:%d" % (host, parts.port)
+    # Userinfo, query and fragment are dropped: they could hold secrets and Plex uses none.
+    url = "%s://%s%s" % (parts.scheme, netloc, parts.path.rstrip("/"))
+    token = token.strip()
+    if any(not (" " < ch < "\x7f") for ch in token):
+        raise ValueError("the Plex token contains characters that cannot go in an HTTP header")
+    headers = {
+        "Accept": "application/json",
+        "X-Plex-Product": "plex-helper",
+        "X-Plex-Version": product_version,
+        "X-Plex-Client-Identifier": client_identifier,
+    }
+    if token:  # an empty token is left out: Plex may allow this address without auth
+        headers["X-Plex-Token"] = token
+    return url, headers
+
+
 class PlexStreamSource:
     """StreamSource on a Plex Media Server. One keep-alive pool for the adapter's life."""
 
@@ -164,24 +191,7 @@ class PlexStreamSource:
         client_identifier: str = "plex-helper",
         product_version: str = "0",
     ) -> None:
-        parts = urlsplit(base_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("the Plex URL must look like http://host:32400 or https://host:32400")
-        host = parts.hostname if ":" not in parts.hostname else "[%s]" % parts.hostname
-        netloc = host if parts.port is None else "%s:%d" % (host, parts.port)
-        # Userinfo, query and fragment are dropped: they could hold secrets and Plex uses none.
-        self.url = "%s://%s%s" % (parts.scheme, netloc, parts.path.rstrip("/"))
-        token = token.strip()
-        if any(not (" " < ch < "\x7f") for ch in token):
-            raise ValueError("the Plex token contains characters that cannot go in an HTTP header")
-        self._headers: Dict[str, str] = {
-            "Accept": "application/json",
-            "X-Plex-Product": "plex-helper",
-            "X-Plex-Version": product_version,
-            "X-Plex-Client-Identifier": client_identifier,
-        }
-        if token:  # an empty token is left out: Plex may allow this address without auth
-            self._headers["X-Plex-Token"] = token
+        self.url, self._headers = plex_endpoint(base_url, token, client_identifier, product_version)
         self._pool: urllib3.PoolManager = make_pool(timeout_sec, verify_tls, ca_file)
 
     def read_sessions(self) -> Tuple[PlaybackSession, ...]:

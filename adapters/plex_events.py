@@ -18,7 +18,7 @@ import urllib3
 from urllib3 import exceptions as u3
 
 from adapters.http import describe_transport_error, make_pool
-from adapters.plex import PlexStreamSource
+from adapters.plex import plex_endpoint
 
 EVENTS_PATH = "/:/eventsource/notifications"
 MAX_LINE_BYTES = 1024 * 1024  # a real event is a few hundred bytes; more means this is no event stream
@@ -138,12 +138,10 @@ class PlexEventListener:
         backoff_max_sec: float = 60.0,
         logger: logging.Logger | None = None,
     ) -> None:
-        # The polling adapter owns URL cleaning, token checks and the X-Plex-* headers: borrow
-        # them, so both requests identify the same client and validate input the same way.
-        plex = PlexStreamSource(base_url, token, timeout_sec, verify_tls, ca_file, client_identifier, product_version)
-        self.url = plex.url
-        self._headers: Dict[str, str] = dict(plex._headers, Accept="text/event-stream", **{"Cache-Control": "no-cache"})
-        plex.close()
+        # The same URL cleaning, token check and X-Plex-* headers as polling: both requests
+        # identify the same client and validate input the same way.
+        self.url, headers = plex_endpoint(base_url, token, client_identifier, product_version)
+        self._headers: Dict[str, str] = dict(headers, Accept="text/event-stream", **{"Cache-Control": "no-cache"})
         self._on_playback = on_playback
         self._timeout_sec = timeout_sec
         # Plex pings about every 10 s: this long without a byte means a dead (half-open) connection.
