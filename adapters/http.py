@@ -1,13 +1,212 @@
-"""What both HTTP adapters share: one pool per server, TLS options, and plain-words transport errors."""
+"""What every HTTP adapter shares: one keep-alive pool per server, TLS options, a deadline for the
+whole exchange, a cap on the answer's size, and plain-words transport errors.
+
+urllib3's read timeout applies to each socket read, not to the answer: a server that sends one byte
+every few seconds (headers or body) would hold a poll for hours. Here every request has one deadline
+for connect, headers and body; when it passes, a watchdog thread shuts the connection's socket down,
+which wakes the blocked read at once, and the request fails like any other unreachable server.
+"""
 from __future__ import annotations
 
 import errno
+import heapq
+import http.client
+import itertools
 import socket
 import ssl
-from typing import List, Optional
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Mapping, Optional
 
 import urllib3
+from urllib3 import connection as u3_connection
+from urllib3 import connectionpool as u3_pool
 from urllib3 import exceptions as u3
+
+
+# ---------------------------------------------------------------------------------------- deadlines
+
+
+class _Watchdog:
+    """One daemon thread that runs an action when its deadline passes, unless it was cancelled first.
+
+    One thread for the whole process (not a Timer per request): it sleeps until the earliest
+    deadline and is woken only when an earlier one is armed.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: List[list] = []
+        self._seq = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, deadline: float, action: Callable[[], None]) -> list:
+        entry = [deadline, next(self._seq), action]
+        with self._cond:
+            earliest = self._heap[0][0] if self._heap else None
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread.start()
+            elif earliest is None or deadline < earliest:
+                self._cond.notify()
+        return entry
+
+    def cancel(self, entry: list) -> None:
+        with self._cond:
+            entry[2] = None  # left in the heap; dropped when its time comes (no wake-up needed)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2] is None:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        action = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(wait)
+            try:
+                action()
+            except Exception:  # pragma: no cover - an action only shuts sockets down
+                pass
+
+
+_WATCHDOG = _Watchdog()
+_current = threading.local()
+
+
+class _Exchange:
+    """The sockets one request used, so the watchdog can cut them when its deadline passes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: List[socket.socket] = []
+        self._closing: List[socket.socket] = []
+        self.expired = False
+        self._done = False
+
+    def watch(self, sock: Optional[socket.socket]) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def close_later(self, sock: socket.socket) -> None:
+        """A watched duplicate whose connection closed mid-exchange: a response that ends with the
+        connection may still be reading its body through the original, so keep it until the end."""
+        with self._lock:
+            self._closing.append(sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            for sock in self._closing:
+                sock.close()
+            self._closing.clear()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut the connection down (both ways): a read blocked on it in another thread returns at once.
+
+    socket.socket's own shutdown, also for a TLS socket: SSLSocket.shutdown would drop its TLS
+    state under the reading thread's feet.
+    """
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _watch(sock: Optional[socket.socket]) -> None:
+    exchange = getattr(_current, "exchange", None)
+    if exchange is not None:
+        exchange.watch(sock)
+
+
+class _WatchedHTTPConnection(u3_connection.HTTPConnection):
+    """Tells the request in progress which socket it is using, new or kept alive."""
+
+    _watch_sock: Optional[socket.socket] = None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # A duplicate of the descriptor: shutdown acts on the connection, so shutting the duplicate
+        # down also stops a TLS handshake, during which the original socket object is detached.
+        try:
+            self._watch_sock = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        except OSError:
+            self._watch_sock = None
+        _watch(self._watch_sock)
+        return sock
+
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        _watch(self._watch_sock if self.sock is not None else None)
+        return super().request(*args, **kwargs)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            duplicate, self._watch_sock = self._watch_sock, None
+            if duplicate is not None:
+                exchange = getattr(_current, "exchange", None)
+                if exchange is not None:
+                    exchange.close_later(duplicate)
+                else:
+                    duplicate.close()
+
+
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, u3_connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(u3_pool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(u3_pool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+# ---------------------------------------------------------------------------------------- the client
+
+
+class HttpTransportError(Exception):
+    """No (complete) answer. `str()` is a short reason in plain words, never a URL."""
+
+    def __init__(self, reason: str, connection_dropped: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        # the server closed a kept-alive connection before answering: the request never arrived
+        self.connection_dropped = connection_dropped
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    body: bytes  # at most the cap
+    truncated: bool  # the answer was longer than the cap (the rest was not read)
+
+    def header_list(self, name: str) -> List[str]:
+        getlist = getattr(self.headers, "getlist", None)
+        return list(getlist(name)) if getlist else ([self.headers[name]] if name in self.headers else [])
 
 
 def make_pool(timeout_sec: float, verify_tls: bool = True, ca_file: Optional[str] = None) -> urllib3.PoolManager:
@@ -23,15 +222,113 @@ def make_pool(timeout_sec: float, verify_tls: bool = True, ca_file: Optional[str
             kwargs["ca_certs"] = ca_file
     else:
         kwargs["cert_reqs"] = "CERT_NONE"
-    if not verify_tls:
         urllib3.disable_warnings(u3.InsecureRequestWarning)
-    return urllib3.PoolManager(
+    pool = urllib3.PoolManager(
         num_pools=2,
         maxsize=1,
         timeout=urllib3.Timeout(connect=timeout_sec, read=timeout_sec),
         retries=False,
         **kwargs,
     )
+    pool.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+    return pool
+
+
+class HttpClient:
+    """Requests to one server, each bounded in time (the whole exchange) and in size (the answer).
+
+    `deadline_sec` covers connect, sending, the status line, the headers and the body together.
+    """
+
+    def __init__(
+        self,
+        timeout_sec: float,
+        verify_tls: bool = True,
+        ca_file: Optional[str] = None,
+        max_body_bytes: int = 1024 * 1024,
+        deadline_sec: Optional[float] = None,
+    ) -> None:
+        self._pool = make_pool(timeout_sec, verify_tls, ca_file)
+        self.max_body_bytes = max_body_bytes
+        self.deadline_sec = timeout_sec if deadline_sec is None else deadline_sec
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Optional[Mapping[str, str]] = None,
+        fields: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        max_body_bytes: Optional[int] = None,
+    ) -> HttpAnswer:
+        """The answer (any status), or HttpTransportError. `fields` are sent form-encoded (POST)."""
+        cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
+        exchange = _Exchange()
+        _current.exchange = exchange
+        entry = _WATCHDOG.arm(time.monotonic() + self.deadline_sec, exchange.expire)
+        response = None
+        try:
+            if fields is not None:
+                response = self._pool.request(
+                    method, url, fields=dict(fields), encode_multipart=False, headers=dict(headers or {}),
+                    redirect=False, preload_content=False,
+                )
+            else:
+                response = self._pool.request(
+                    method, url, body=body, headers=dict(headers or {}), redirect=False, preload_content=False
+                )
+            data = response.read(cap + 1)
+        except (u3.HTTPError, OSError, ValueError, http.client.HTTPException) as exc:
+            if response is not None:
+                _discard(response)
+            raise self._failure(exc, exchange, response is None) from None
+        finally:
+            _WATCHDOG.cancel(entry)
+            exchange.finish()
+            _current.exchange = None
+        truncated = len(data) > cap
+        if truncated or exchange.expired:
+            _discard(response)  # unread bytes: the connection must not be reused
+            data = data[:cap]
+        else:
+            response.release_conn()
+        return HttpAnswer(response.status, response.headers, data, truncated)
+
+    def _failure(self, exc: BaseException, exchange: _Exchange, before_answer: bool) -> HttpTransportError:
+        chain = _exception_chain(exc)
+        timed_out = any(isinstance(e, (u3.ReadTimeoutError, socket.timeout)) for e in chain) and not any(
+            isinstance(e, u3.ConnectTimeoutError) for e in chain
+        )
+        if exchange.expired or timed_out:  # the same to the user: both are the server being too slow
+            return HttpTransportError("no complete answer within %g s (timed out)" % self.deadline_sec)
+        dropped = before_answer and isinstance(exc, u3.ProtocolError) and not _speaks_tls(exc)
+        return HttpTransportError(describe_transport_error(exc), connection_dropped=dropped)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    # Close before releasing: a connection with unread bytes must not be reused by the pool.
+    try:
+        response.close()
+        response.release_conn()
+    except Exception:  # pragma: no cover - closing a broken connection
+        pass
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+def _speaks_tls(exc: BaseException) -> bool:
+    """A plain-HTTP request to a TLS port: the 'status line' that came back is a TLS record."""
+    for current in _exception_chain(exc):
+        if isinstance(current, http.client.BadStatusLine):
+            line = current.args[0] if current.args else ""
+            text = line.decode("latin-1") if isinstance(line, bytes) else str(line)
+            if text.startswith(("\x15\x03", "\x16\x03")):
+                return True
+    return False
 
 
 def describe_transport_error(exc: BaseException) -> str:
@@ -43,7 +340,11 @@ def describe_transport_error(exc: BaseException) -> str:
     chain = _exception_chain(exc)
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
         return "TLS certificate not trusted (set the *_ca_file option, or *_verify_tls to false)"
+    if _speaks_tls(exc):
+        return "the server speaks HTTPS on this port: use an https:// URL"
     for current in chain:
+        if isinstance(current, u3.LocationValueError):
+            return "not a valid http(s) URL"
         if isinstance(current, u3.NameResolutionError) or isinstance(current, socket.gaierror):
             return "host name not found"
         # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: look at its cause first
@@ -52,7 +353,7 @@ def describe_transport_error(exc: BaseException) -> str:
         if isinstance(current, (u3.ReadTimeoutError, socket.timeout, TimeoutError)):
             return "no answer in time (read timed out)"
         if isinstance(current, (u3.SSLError, ssl.SSLError)):
-            return "TLS handshake failed"
+            return "TLS handshake failed (is the server HTTPS? for a plain-HTTP server use an http:// URL)"
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"
         if isinstance(current, ConnectionResetError):
@@ -61,7 +362,7 @@ def describe_transport_error(exc: BaseException) -> str:
             return "no route to host"
         if isinstance(current, OSError) and current.errno == errno.ECONNREFUSED:
             return "connection refused"
-    if any(isinstance(e, u3.ProtocolError) for e in chain):
+    if any(isinstance(e, (u3.ProtocolError, http.client.HTTPException)) for e in chain):
         return "connection closed by the server"
     return "connection failed (%s)" % type(exc).__name__
 

@@ -11,10 +11,7 @@ import math
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
-import urllib3
-from urllib3 import exceptions as u3
-
-from adapters.http import describe_transport_error, make_pool
+from adapters.http import HttpClient, HttpTransportError
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
 
@@ -192,7 +189,7 @@ class PlexStreamSource:
         product_version: str = "0",
     ) -> None:
         self.url, self._headers = plex_endpoint(base_url, token, client_identifier, product_version)
-        self._pool: urllib3.PoolManager = make_pool(timeout_sec, verify_tls, ca_file)
+        self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
 
     def read_sessions(self) -> Tuple[PlaybackSession, ...]:
         body = self._get("/status/sessions")
@@ -218,29 +215,15 @@ class PlexStreamSource:
         return version
 
     def close(self) -> None:
-        self._pool.clear()
+        self._http.close()
 
     def _get(self, path: str) -> bytes:
         """The body of a 200 answer to GET path; every other outcome is a StreamSourceError."""
         try:
-            response = self._pool.request(
-                "GET", self.url + path, headers=self._headers, redirect=False, preload_content=False
-            )
-        except (u3.HTTPError, OSError, ValueError) as exc:
-            reason = describe_transport_error(exc)
-            raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, reason)) from None
-        try:
-            body = response.read(MAX_BODY_BYTES + 1)
-        except (u3.HTTPError, OSError, ValueError) as exc:
-            reason = describe_transport_error(exc)
-            self._discard(response)
-            raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, reason)) from None
-        too_big = len(body) > MAX_BODY_BYTES
-        if too_big:
-            self._discard(response)
-        else:
-            response.release_conn()
-        status = response.status
+            answer = self._http.request("GET", self.url + path, headers=self._headers, max_body_bytes=MAX_BODY_BYTES)
+        except HttpTransportError as exc:
+            raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, exc)) from None
+        status = answer.status
         if status in (401, 403):
             raise StreamSourceError(FailureKind.REJECTED, "Plex rejected the token (%d) at %s" % (status, self.url))
         if status >= 500:
@@ -249,12 +232,6 @@ class PlexStreamSource:
             raise StreamSourceError(
                 FailureKind.MALFORMED, "Plex answered %d at %s (is this the Plex server's address?)" % (status, self.url)
             )
-        if too_big:
+        if answer.truncated:
             raise StreamSourceError(FailureKind.MALFORMED, "%s (a body over %d bytes)" % (_NOT_SESSION_JSON, MAX_BODY_BYTES))
-        return body
-
-    @staticmethod
-    def _discard(response: Any) -> None:
-        # Close before releasing: a connection with unread bytes must not be reused by the pool.
-        response.close()
-        response.release_conn()
+        return answer.body

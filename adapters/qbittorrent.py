@@ -16,10 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
-import urllib3
-from urllib3 import exceptions as u3
-
-from adapters.http import describe_transport_error, make_pool
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError
 from domain.ports import FailureKind, UploadLimiterError
 
 log = logging.getLogger("plex_helper.qbittorrent")
@@ -41,10 +38,26 @@ class QBittorrentInfo:
     auth: str
 
 
+# app/preferences, the longest answer we read, is about 10 KB; nothing qBittorrent sends us is near this
+MAX_ANSWER_BYTES = 256 * 1024
+_NOT_QBITTORRENT = (
+    "%s does not look like qBittorrent's Web UI: it answers like Plex Media Server; check qbittorrent_url"
+)
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
     body: str
+    plex: bool = False  # the answer carries Plex's headers: qbittorrent_url points at Plex
+
+
+def _looks_like_plex(answer: HttpAnswer) -> bool:
+    """Plex marks every answer with X-Plex-* headers (and its 401 is an HTML page, qBittorrent's is
+    the word `Unauthorized`)."""
+    if any(name.lower().startswith("x-plex-") for name in answer.headers):
+        return True
+    return answer.status == 401 and answer.body.lstrip()[:1] == b"<"
 
 
 def _strip_userinfo(url: str) -> str:
@@ -131,7 +144,7 @@ class QBittorrentUploadLimiter:
         self._api_key = api_key.strip()
         self._login_retry_sec = login_retry_sec
         self._clock = clock
-        self._pool = make_pool(timeout_sec, verify_tls, ca_file)
+        self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_ANSWER_BYTES)
         self._jar = _CookieJar()
         self._lock = threading.RLock()  # one session: requests and logins must not interleave
         self._uses_login = bool(username or password) and not self._api_key
@@ -207,7 +220,7 @@ class QBittorrentUploadLimiter:
 
     def close(self) -> None:
         """Close the pooled connections (the session stays valid on qBittorrent's side)."""
-        self._pool.clear()
+        self._http.close()
 
     # ---------------------------------------------------------------- session
 
@@ -255,6 +268,8 @@ class QBittorrentUploadLimiter:
 
     def _login_failure(self, answer: _Answer) -> Tuple[FailureKind, str, str]:
         """(kind, short reason for the hold-back message, full message) for a failed login."""
+        if answer.plex:
+            return FailureKind.MALFORMED, "the address is Plex's", _NOT_QBITTORRENT % self._url
         if answer.status == 403 or _BAN_TEXT in answer.body.lower():
             return (
                 FailureKind.REJECTED,
@@ -291,44 +306,41 @@ class QBittorrentUploadLimiter:
 
     def _send(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]]) -> _Answer:
         try:
-            response = self._pool_request(method, endpoint, fields)
-        except u3.ProtocolError:
+            answer = self._http_request(method, endpoint, fields)
+        except HttpTransportError as exc:
             # qBittorrent closes idle keep-alive connections after ~7 s; if that races with our
             # reuse of one, the request never arrived. Our requests are idempotent: try once more
             # on a new connection. Not a login, though: a lost answer may still have counted.
-            if endpoint == "auth/login":
-                raise self._unreachable(u3.ProtocolError("connection closed")) from None
-            try:
-                response = self._pool_request(method, endpoint, fields)
-            except (u3.HTTPError, OSError) as exc:
+            if not exc.connection_dropped or endpoint == "auth/login":
                 raise self._unreachable(exc) from None
-        except u3.LocationValueError:
+            try:
+                answer = self._http_request(method, endpoint, fields)
+            except HttpTransportError as again:
+                raise self._unreachable(again) from None
+        self._jar.update(answer.header_list("Set-Cookie"))
+        if answer.truncated:
             raise UploadLimiterError(
-                FailureKind.UNREACHABLE, "qBittorrent URL %s is not a valid http(s) URL" % self._url
-            ) from None
-        except (u3.HTTPError, OSError) as exc:
-            # `from None`: the urllib3 exception's text can contain the URL; we describe it ourselves
-            raise self._unreachable(exc) from None
-        self._jar.update(response.headers.getlist("Set-Cookie"))
-        return _Answer(response.status, response.data.decode("utf-8", errors="replace"))
+                FailureKind.MALFORMED,
+                "qBittorrent answered with more than %d bytes at %s; is qbittorrent_url its Web UI address?"
+                % (MAX_ANSWER_BYTES, self._url),
+            )
+        return _Answer(answer.status, answer.body.decode("utf-8", errors="replace"), _looks_like_plex(answer))
 
-    def _pool_request(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]]) -> urllib3.BaseHTTPResponse:
+    def _http_request(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]]) -> HttpAnswer:
         url = "%s/api/v2/%s" % (self._url, endpoint)
         if method == "POST":
-            return self._pool.request(
-                method, url, fields=dict(fields or {}), encode_multipart=False, headers=self._headers()
-            )
-        return self._pool.request(method, url, headers=self._headers())
+            return self._http.request(method, url, headers=self._headers(), fields=dict(fields or {}))
+        return self._http.request(method, url, headers=self._headers())
 
-    def _unreachable(self, exc: BaseException) -> UploadLimiterError:
-        return UploadLimiterError(
-            FailureKind.UNREACHABLE, "qBittorrent not reachable at %s: %s" % (self._url, describe_transport_error(exc))
-        )
+    def _unreachable(self, exc: HttpTransportError) -> UploadLimiterError:
+        return UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable at %s: %s" % (self._url, exc))
 
     def _check_status(self, answer: _Answer) -> None:
         status = answer.status
         if 200 <= status < 300:
             return
+        if answer.plex:
+            raise UploadLimiterError(FailureKind.MALFORMED, _NOT_QBITTORRENT % self._url)
         if status >= 500:
             raise UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent answered %d at %s" % (status, self._url))
         if status == 401:

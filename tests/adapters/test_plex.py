@@ -169,7 +169,7 @@ def test_server_that_never_answers_times_out(plex_server: PlexTestServer) -> Non
     error = failure(plex_server, timeout_sec=0.5)
     assert time.monotonic() - started < 5
     assert error.kind is FailureKind.UNREACHABLE
-    assert str(error) == "Plex not reachable at %s: no answer in time (read timed out)" % plex_server.url
+    assert str(error) == "Plex not reachable at %s: no complete answer within 0.5 s (timed out)" % plex_server.url
 
 
 def test_connection_refused() -> None:

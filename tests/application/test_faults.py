@@ -129,7 +129,7 @@ def _truncated(plex: RestartablePlex) -> Callable[[], None]:
 PLEX_FAULTS = {
     "unreachable": (_unreachable, "Plex not reachable at {url}: connection refused"),
     "5xx": (_status, "Plex answered 503 at {url}"),
-    "timeout": (_timeout, "Plex not reachable at {url}: no answer in time (read timed out)"),
+    "timeout": (_timeout, "Plex not reachable at {url}: no complete answer within 0.5 s (timed out)"),
     "html": (_html, "Plex returned something that is not session JSON (an HTML page)"),
     "truncated-json": (_truncated, "Plex returned something that is not session JSON (invalid or truncated JSON)"),
 }
