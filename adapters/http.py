@@ -39,6 +39,7 @@ class _Watchdog:
         self._cond = threading.Condition()
         self._heap: List[list] = []
         self._seq = itertools.count()
+        self._cancelled = 0  # cancelled entries still in the heap
         self._thread: Optional[threading.Thread] = None
 
     def arm(self, deadline: float, action: Callable[[], None]) -> list:
@@ -56,6 +57,12 @@ class _Watchdog:
     def cancel(self, entry: list) -> None:
         with self._cond:
             entry[2] = None  # left in the heap; dropped when its time comes (no wake-up needed)
+            self._cancelled += 1
+            if self._cancelled > 32 and self._cancelled * 2 > len(self._heap):
+                # fast polls cancel faster than deadlines pass: keep the heap as small as what is armed
+                self._heap = [e for e in self._heap if e[2] is not None]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
 
     def _run(self) -> None:
         while True:
@@ -63,6 +70,7 @@ class _Watchdog:
                 while True:
                     while self._heap and self._heap[0][2] is None:
                         heapq.heappop(self._heap)
+                        self._cancelled = max(0, self._cancelled - 1)
                     if not self._heap:
                         self._cond.wait()
                         continue

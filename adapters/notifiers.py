@@ -4,14 +4,18 @@ Targets are built from the `notify` config list (`build_target`, `validate_targe
 `NotificationDispatcher` queues notifications without blocking and delivers them in the background.
 A failed delivery is a WARNING, never an error for the daemon.
 
-Secrets (the Telegram bot token, which lives in the request URL; the ntfy token; webhook header
-values; user:password in URLs) never appear in a log line or an error message: every message is
-built from `describe()`, a status code or `describe_transport_error`, never from exception texts.
+Secrets (the Telegram bot token, which lives in the request URL; the ntfy token and topic; webhook
+header values; a URL's path, query and user:password, since for Discord, Slack and Home Assistant
+webhooks the path is the credential) never appear in a log line, an error message or a repr():
+a target is named by scheme and host only (`target_name`), and every message is built from that
+name, a status code or `describe_transport_error`, never from exception texts.
 """
 from __future__ import annotations
 
 import base64
 import collections
+import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -120,18 +124,38 @@ class Target(Protocol):
 # ------------------------------------------------------------------------------------------ URLs
 
 
-def safe_url(url: str) -> str:
-    """The URL without user:password, query string and fragment (any of them can hold a token)."""
+_HOST_NAME = re.compile(r"[\w.-]+")  # letters (IDN too), digits, dots, hyphens: nothing a path could hide in
+
+
+def target_name(kind: str, url: str) -> str:
+    """'webhook https://home.example [a1b2c3]': the kind, scheme, host and port, and 6 hex digits of
+    the whole URL's sha256 to tell two targets on one host apart.
+
+    Never the path, query, fragment or user:password: for Discord (/api/webhooks/<id>/<token>),
+    Slack and Home Assistant webhooks the path is the credential, and for ntfy the topic is.
+    """
+    url = url.strip()
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return "%s %s [%s]" % (kind, _scheme_and_host(url), digest)
+
+
+def _scheme_and_host(url: str) -> str:
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port
     except ValueError:
         return "<invalid URL>"
-    if ":" in host:
-        host = "[%s]" % host  # IPv6 literal
-    netloc = host if port is None else "%s:%d" % (host, port)
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    if parts.scheme not in ("http", "https") or not host:
+        return "<invalid URL>"
+    if ":" in host:  # an IPv6 literal
+        try:
+            host = "[%s]" % ipaddress.IPv6Address(host)
+        except ValueError:
+            return "%s://<unusual host>" % parts.scheme
+    elif not _HOST_NAME.fullmatch(host):
+        return "%s://<unusual host>" % parts.scheme
+    return "%s://%s" % (parts.scheme, host if port is None else "%s:%d" % (host, port))
 
 
 def _split_userinfo(url: str) -> Tuple[str, Optional[str]]:
@@ -148,12 +172,15 @@ def _split_userinfo(url: str) -> Tuple[str, Optional[str]]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), basic
 
 
-def _url_userinfo(url: str) -> Tuple[str, ...]:
+def _url_secrets(url: str) -> Tuple[str, ...]:
+    """The parts of a URL that can be credentials: user, password, path (a webhook's token, an ntfy
+    topic) and query."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
+        found = (parts.username, parts.password, parts.path, parts.query)
     except ValueError:
         return ()
-    return tuple(s for s in (parts.username, parts.password, parts.query) if s)
+    return tuple(s for s in found if s and s != "/")
 
 
 def _post(
@@ -165,7 +192,12 @@ def _post(
     timeout_sec: float,
     explain: Optional[Callable[[urllib3.BaseHTTPResponse], str]] = None,
 ) -> urllib3.BaseHTTPResponse:
-    """POST, and raise NotificationError (starting with `name`) on a transport error or non-2xx."""
+    """POST, and raise NotificationError (starting with `name`) on a transport error or non-2xx.
+
+    The error is raised outside the `except`, so it chains nothing: urllib3's exceptions hold the
+    URL (with a webhook's token in its path, or Telegram's bot token) in their text.
+    """
+    failure = None
     try:
         response = pool.request(
             "POST",
@@ -177,10 +209,11 @@ def _post(
             redirect=False,
         )
     except u3.LocationValueError:
-        raise NotificationError("%s: not a valid http(s) URL" % name) from None
+        failure = "not a valid http(s) URL"
     except (u3.HTTPError, OSError) as exc:
-        # `from None`: urllib3's texts can contain the URL, and Telegram's URL holds the bot token
-        raise NotificationError("%s: %s" % (name, describe_transport_error(exc))) from None
+        failure = describe_transport_error(exc)
+    if failure is not None:
+        raise NotificationError("%s: %s" % (name, failure))
     if not 200 <= response.status < 300:
         reason = explain(response) if explain else ""
         raise NotificationError("%s: answered %d%s" % (name, response.status, " (%s)" % reason if reason else ""))
@@ -200,15 +233,18 @@ class NtfyTarget:
 
     def __init__(self, url: str, token: str = "", priority: Union[int, str, None] = None) -> None:
         self._url, self._basic = _split_userinfo(url)
-        self._name = "ntfy %s" % safe_url(url)
+        self._name = target_name("ntfy", url)
         self._token = (token or "").strip()
         self._priority = None if priority is None else str(priority).strip().lower()
-        self._secrets = tuple(s for s in (self._token, self._basic) if s) + _url_userinfo(url)
-        for secret in _url_userinfo(url):
-            _hide_from_urllib3_logs(secret)  # a query string (?auth=...) is in urllib3's request line
+        self._secrets = tuple(s for s in (self._token, self._basic) if s) + _url_secrets(url)
+        for secret in _url_secrets(url):
+            _hide_from_urllib3_logs(secret)  # the topic and a query (?auth=...) are in urllib3's request line
 
     def describe(self) -> str:
         return self._name
+
+    def __repr__(self) -> str:
+        return "<NtfyTarget %s>" % self._name
 
     def secrets(self) -> Tuple[str, ...]:
         return self._secrets
@@ -239,10 +275,14 @@ class TelegramTarget:
         self._chat_id = chat_id
         self._api_url = (api_url or DEFAULT_TELEGRAM_API_URL).strip().rstrip("/")
         self._name = "telegram chat %s" % (chat_id,)
-        _hide_from_urllib3_logs(self._token)
+        for secret in (self._token,) + _url_secrets(self._api_url):  # the token sits in the request line
+            _hide_from_urllib3_logs(secret)
 
     def describe(self) -> str:
         return self._name
+
+    def __repr__(self) -> str:
+        return "<TelegramTarget %s>" % self._name
 
     def secrets(self) -> Tuple[str, ...]:
         return (self._token,) if self._token else ()
@@ -274,7 +314,7 @@ class WebhookTarget:
 
     def __init__(self, url: str, headers: Optional[Mapping[str, str]] = None) -> None:
         self._url, basic = _split_userinfo(url)
-        self._name = "webhook %s" % safe_url(url)
+        self._name = target_name("webhook", url)
         self._headers = {"Content-Type": "application/json; charset=utf-8"}
         if basic:
             self._headers["Authorization"] = basic
@@ -283,12 +323,15 @@ class WebhookTarget:
             for same in [k for k in self._headers if k.lower() == str(key).lower()]:
                 del self._headers[same]
             self._headers[str(key)] = str(value)
-        self._secrets = tuple(v for k, v in self._headers.items() if k != "Content-Type" and v) + _url_userinfo(url)
-        for secret in _url_userinfo(url):
-            _hide_from_urllib3_logs(secret)
+        self._secrets = tuple(v for k, v in self._headers.items() if k != "Content-Type" and v) + _url_secrets(url)
+        for secret in _url_secrets(url):
+            _hide_from_urllib3_logs(secret)  # the path (Discord's, Slack's token) is in urllib3's request line
 
     def describe(self) -> str:
         return self._name
+
+    def __repr__(self) -> str:
+        return "<WebhookTarget %s>" % self._name
 
     def secrets(self) -> Tuple[str, ...]:
         return self._secrets
@@ -594,7 +637,7 @@ class NotificationDispatcher:
             try:
                 target.send(notification, self._pool, self._send_timeout())
             except NotificationError as exc:
-                self._failed(name, _redact(str(exc), self._secrets), notification)
+                self._failed(name, str(exc), notification)
             except Exception as exc:  # noqa: BLE001 - a notification is never fatal
                 # the type only: an unexpected exception's text could hold a URL with a token
                 self._failed(name, "%s: unexpected error (%s)" % (name, type(exc).__name__), notification)
@@ -608,7 +651,9 @@ class NotificationDispatcher:
             self.failed += 1
         prefix = name + ": "
         reason = reason[len(prefix):] if reason.startswith(prefix) else reason
-        self._log.warning("notification to %s failed: %s", name, reason)
+        # the name is secret-free by construction; the reason is redacted on its own, so that a short
+        # secret (a path such as /12) cannot garble the name (http://127.0.0.1)
+        self._log.warning("notification to %s failed: %s", name, _redact(reason, self._secrets))
         self._log.debug("the failed notification was a %s", notification.event)
 
 

@@ -38,6 +38,8 @@ class QBittorrentInfo:
     auth: str
 
 
+# libtorrent keeps a limit in a 32-bit int of bytes/s: a larger value would wrap or mean unlimited
+MAX_LIMIT_BYTES = 2**31 - 1
 # app/preferences, the longest answer we read, is about 10 KB; nothing qBittorrent sends us is near this
 MAX_ANSWER_BYTES = 256 * 1024
 _NOT_QBITTORRENT = (
@@ -172,9 +174,10 @@ class QBittorrentUploadLimiter:
     @staticmethod
     def _checked_limit(bytes_per_sec: int) -> int:
         # bool is an int, and a negative or garbage limit would silently become "unlimited"
-        if isinstance(bytes_per_sec, bool) or not isinstance(bytes_per_sec, int) or bytes_per_sec < 0:
+        if isinstance(bytes_per_sec, bool) or not isinstance(bytes_per_sec, int) or not 0 <= bytes_per_sec <= MAX_LIMIT_BYTES:
             raise UploadLimiterError(
-                FailureKind.MALFORMED, "refusing to set upload limit %r: not a whole number >= 0" % (bytes_per_sec,)
+                FailureKind.MALFORMED,
+                "refusing to set upload limit %r: not a whole number from 0 to %d" % (bytes_per_sec, MAX_LIMIT_BYTES),
             )
         if 0 < bytes_per_sec < 1024:
             return 1024  # stored in whole KiB anyway, and 4.1 turns < 1 KiB into "unlimited"

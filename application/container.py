@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from dependency_injector import containers, providers
 
@@ -59,10 +59,12 @@ def make_metrics_registry() -> Any:
     return MetricsRegistry(version=__version__, build=version_module.BUILD)
 
 
-def make_alternative_mode_memory(state_dir: Optional[str]) -> Any:
-    from application.state_files import ALTERNATIVE_MODE_FILE, JsonStateFile, default_state_dir
+def make_enforcer_memory(state_dir: Optional[str], limit_mode: str) -> Any:
+    """Where an enforcer remembers what it changed (imported lazily: start-up stays lean)."""
+    from application.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
 
-    return JsonStateFile(os.path.join(state_dir or default_state_dir(), ALTERNATIVE_MODE_FILE))
+    name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" else GLOBAL_LIMIT_FILE
+    return JsonStateFile(os.path.join(state_dir or default_state_dir(), name))
 
 
 def make_override_store(state_dir: Optional[str]) -> Any:
@@ -88,6 +90,11 @@ def make_status_client(listen: str, token: str) -> Any:
     from adapters.status_server import StatusClient, url_for_listen
 
     return StatusClient(url_for_listen(listen), token=token)
+
+
+def current_rule_of(service: ThrottleService) -> Callable[[], RemoteStreamRule]:
+    """For the --verbose poll line: the rule the service uses now (a reload replaces it)."""
+    return lambda: service.decider.rule
 
 
 def build_decider(settings: Settings) -> Decider:
@@ -158,11 +165,15 @@ class Container(containers.DeclarativeContainer):
     enforcer = providers.Selector(
         settings.provided.limit_mode,
         **{
-            "global": providers.Singleton(GlobalLimitEnforcer, limiter=upload_limiter),
+            "global": providers.Singleton(
+                GlobalLimitEnforcer,
+                limiter=upload_limiter,
+                memory=providers.Callable(make_enforcer_memory, settings.provided.state_dir, "global"),
+            ),
             "alternative": providers.Singleton(
                 AlternativeModeEnforcer,
                 control=upload_limiter,
-                memory=providers.Callable(make_alternative_mode_memory, settings.provided.state_dir),
+                memory=providers.Callable(make_enforcer_memory, settings.provided.state_dir, "alternative"),
             ),
         },
     )
@@ -179,7 +190,8 @@ class Container(containers.DeclarativeContainer):
         reconcile_interval_sec=settings.provided.reconcile_interval_sec,
         min_count_interval_sec=providers.Callable(lambda interval: interval / 2, settings.provided.poll_interval_sec),
     )
-    tick_logger = providers.Singleton(TickLogger)
+    # the rule in force, read at each poll: a reload replaces the service's decider
+    tick_logger = providers.Singleton(TickLogger, current_rule=providers.Callable(current_rule_of, service))
     notification_dispatcher = providers.Singleton(
         make_notification_dispatcher, specs=settings.provided.notify, timeout_sec=settings.provided.http_timeout_sec
     )

@@ -1,7 +1,8 @@
 """How a limit is put into qBittorrent: as its global limit, or through its alternative speed mode."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Protocol
+import logging
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from domain.policies import UploadLimit
 from domain.ports import UploadLimiter
@@ -18,10 +19,11 @@ class AlternativeSpeedControl(Protocol):
 
 
 class StateMemory(Protocol):
-    """A small dict kept across restarts (a JSON file under the state directory)."""
+    """A small dict kept across restarts (a JSON file under the state directory). `load` raises
+    ValueError for a file that is there but unreadable; `save` warns rather than raises."""
 
     def load(self) -> Optional[Dict[str, Any]]: ...
-    def save(self, data: Optional[Mapping[str, Any]]) -> None: ...
+    def save(self, data: Optional[Mapping[str, Any]]) -> object: ...
 
 
 class LimitEnforcer(Protocol):
@@ -46,37 +48,108 @@ class LimitEnforcer(Protocol):
         ...
 
 
-class GlobalLimitEnforcer:
-    """Sets the global upload limit; compares in whole KiB, as qBittorrent stores it."""
+# The largest limit qBittorrent (libtorrent: a 32-bit int of bytes/s) accepts; above it wraps or
+# reads as unlimited, so a remembered value past it is never written back.
+MAX_CLIENT_LIMIT_BYTES = 2**31 - 1
 
-    def __init__(self, limiter: UploadLimiter) -> None:
+
+def _valid_limit(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CLIENT_LIMIT_BYTES
+
+
+def _recall(memory: Optional[StateMemory], fields: Mapping[str, Callable[[object], bool]], logger: logging.Logger,
+            unknown: str) -> Tuple[Optional[Dict[str, Any]], bool]:
+    """(the remembered record, damaged): fields checked by type and range like config; a file that
+    is there but cannot be trusted is reported as damaged with what the user can do (`unknown`)."""
+    if memory is None:
+        return None, False
+    try:
+        raw = memory.load()
+    except ValueError as exc:  # UnreadableStateFile: empty, truncated, binary, a directory
+        logger.warning("%s cannot be read (%s): %s", getattr(memory, "path", "the state file"), exc, unknown)
+        return None, True
+    if raw is None:
+        return None, False
+    wrong = sorted(name for name, valid in fields.items() if not valid(raw.get(name)))
+    if wrong:
+        logger.warning(
+            "%s holds an invalid %s: %s", getattr(memory, "path", "the state file"), ", ".join(wrong), unknown
+        )
+        return None, True
+    return raw, False
+
+
+class GlobalLimitEnforcer:
+    """Sets the global upload limit; compares in whole KiB, as qBittorrent stores it.
+
+    Remembers in `memory` (a file under state_dir) that it lowered the limit, before the write, so
+    a start after a crash or kill -9 still restores it: at exit, or once Plex is idle."""
+
+    def __init__(self, limiter: UploadLimiter, memory: Optional[StateMemory] = None,
+                 logger: Optional[logging.Logger] = None) -> None:
         self._limiter = limiter
-        self._lowered = False  # may have set something other than the idle limit
+        self._memory = memory
+        self._seen: Optional[int] = None  # the limit qBittorrent held at the last read
+        record, damaged = _recall(
+            memory,
+            {"lowered_to": _valid_limit, "found_before": lambda v: v is None or _valid_limit(v)},
+            logger or logging.getLogger("plex_helper"),
+            "plex-helper may have lowered qBittorrent's upload limit before; it restores the idle limit "
+            "once Plex is idle or at exit",
+        )
+        # may have set something other than the idle limit (also after a crash: see memory)
+        self._lowered = record is not None or damaged
+        self._found_before: Optional[int] = record.get("found_before") if record else None
+        self._lowered_to: int = record["lowered_to"] if record else 0
+        if damaged:
+            self._remember()
+
+    def _remember(self) -> None:
+        if self._memory is not None:
+            record = {"lowered_to": self._lowered_to, "found_before": self._found_before}
+            self._memory.save(record if self._lowered else None)
 
     def adopt(self, previous: object) -> None:
         """Take over what an enforcer replaced on reload had changed, so it is still undone."""
         if isinstance(previous, GlobalLimitEnforcer):
             self._lowered = previous._lowered
+            self._found_before = previous._found_before
+            self._lowered_to = previous._lowered_to
+            self._remember()
 
     def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
-        found = UploadLimit.from_bytes(self._limiter.current_upload_limit())
+        self._seen = self._limiter.current_upload_limit()
+        found = UploadLimit.from_bytes(self._seen)
         return None if found == target else str(found)
 
     def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> None:
         if target != idle:
-            self._lowered = True  # before the write: a lost answer may still have changed it
+            if not self._lowered:
+                self._found_before = self._seen
+            self._lowered, self._lowered_to = True, target.bytes_per_sec
+            self._remember()  # before the write: a lost answer may still have changed it
         self._limiter.set_upload_limit(target.bytes_per_sec)
         if target == idle:
-            self._lowered = False
+            self._forget()
 
     def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
-        self._lowered = target != idle
+        if target == idle:
+            self._forget()
+        elif not self._lowered:
+            self._lowered, self._lowered_to = True, target.bytes_per_sec
+            self._remember()
+
+    def _forget(self) -> None:
+        was = self._lowered
+        self._lowered, self._found_before = False, None
+        if was:
+            self._remember()
 
     def release(self, idle: UploadLimit) -> Optional[str]:
         if not self._lowered:
             return None
         self._limiter.set_upload_limit(idle.bytes_per_sec)
-        self._lowered = False
+        self._forget()
         return "upload limit restored to %s" % idle
 
 
@@ -85,15 +158,24 @@ class AlternativeModeEnforcer:
     changed is put back (the mode switched off only if it switched it on, the user's own alternative
     limit restored), so a user's or the scheduler's use of the mode is left as it was."""
 
-    def __init__(self, control: AlternativeSpeedControl, memory: Optional[StateMemory] = None) -> None:
+    def __init__(self, control: AlternativeSpeedControl, memory: Optional[StateMemory] = None,
+                 logger: Optional[logging.Logger] = None) -> None:
         self._control = control
         # kept on disk, so that after a crash or kill -9 the next start still undoes it
         self._memory = memory
-        remembered = (memory.load() if memory is not None else None) or {}
-        self._switched_on = remembered.get("switched_on") is True
-        original = remembered.get("original_limit")
-        self._original_limit: Optional[int] = original if isinstance(original, int) and original >= 0 else None
-
+        record, damaged = _recall(
+            memory,
+            {"switched_on": lambda v: isinstance(v, bool), "original_limit": lambda v: v is None or _valid_limit(v)},
+            logger or logging.getLogger("plex_helper"),
+            "plex-helper may have switched qBittorrent's alternative speed mode on before; it switches it off "
+            "once Plex is idle or at exit. The alternative upload limit from before is unknown: check it in "
+            "qBittorrent's speed settings",
+        )
+        # a damaged record was written because something was changed: assume the mode was ours
+        self._switched_on = damaged or (record is not None and record["switched_on"])
+        self._original_limit: Optional[int] = record.get("original_limit") if record else None
+        if damaged:
+            self._remember()
     def _remember(self) -> None:
         if self._memory is not None:
             changed = self._switched_on or self._original_limit is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, Optional, Protocol
 
-from application.reporting import describe_streams
+from application.reporting import clock_time, describe_override, describe_streams
 from application.service import TickReport
 from domain.overrides import Override
 from domain.state import StreamState, TransitionReason
@@ -41,8 +41,15 @@ class FailureStreak:
 
 
 class NotificationPolicy:
-    def __init__(self, sink: NotificationSink, notification_type: NotificationFactory, after_failures: int = 3) -> None:
+    def __init__(
+        self,
+        sink: NotificationSink,
+        notification_type: NotificationFactory,
+        after_failures: int = 3,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._sink = sink
+        self._wall_clock = wall_clock
         self._make = notification_type
         self._plex = FailureStreak(after_failures)
         self._qbittorrent = FailureStreak(after_failures)
@@ -90,7 +97,7 @@ class NotificationPolicy:
             "users": users,
         }
         if report.override is not None:
-            why = "override until %s" % _clock_time(report.override)
+            why = describe_override(report.override, self._wall_clock())
         elif report.after.last_reason is TransitionReason.SOURCE_DOWN:
             why = "Plex has not answered for too long"
         else:
@@ -106,10 +113,6 @@ class NotificationPolicy:
             self._send("override", "Override ended: plex-helper follows Plex again")
         else:
             self._send(
-                "override", "Override: %s until %s" % (override.state.value, _clock_time(override)),
+                "override", "Override: %s until %s" % (override.state.value, clock_time(override.until, self._wall_clock())),
                 state=override.state.value, until=override.until,
             )
-
-
-def _clock_time(override: Override) -> str:
-    return time.strftime("%H:%M", time.localtime(override.until))

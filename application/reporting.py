@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+import time
+from typing import Callable, Optional, Sequence
 
 from application.service import TickReport
+from domain.overrides import Override
 from domain.ports import FailureKind, PortError
-from domain.sessions import PlaybackSession
+from domain.sessions import PlaybackSession, RemoteStreamRule, SessionReason, SessionVerdict
 from domain.state import TransitionReason
 
 _FIXES = {
@@ -22,6 +24,49 @@ def describe_streams(sessions: Sequence[PlaybackSession]) -> str:
         return "no remote streams"
     users = sorted({s.user for s in sessions if s.user})
     return "%d %s (%s)" % (count, noun, ", ".join(users)) if users else "%d %s" % (count, noun)
+
+
+def describe_override(override: Override, now: float) -> str:
+    """'override streaming until 21:30'."""
+    return "override %s until %s" % (override.state.value, clock_time(override.until, now))
+
+
+def clock_time(wall: float, now: float) -> str:
+    """'21:30' (local time); with the date when that is more than a day from now (an override may last a week)."""
+    fmt = "%H:%M" if abs(wall - now) < 86400 else "%Y-%m-%d %H:%M"
+    return time.strftime(fmt, time.localtime(wall))
+
+
+def describe_verdict(verdict: SessionVerdict) -> str:
+    """'friend on TV, playing: counted (remote: location wan)': what --verbose says of one session."""
+    return "%s: %s (%s)" % (_who(verdict.session), "counted" if verdict.counts else "not counted", _reason_words(verdict))
+
+
+def _who(session: PlaybackSession) -> str:
+    return "%s on %s, %s" % (session.user or "unknown user", session.player or "unknown player", session.state)
+
+
+def _reason_words(verdict: SessionVerdict) -> str:
+    session, reason = verdict.session, verdict.reason
+    if reason is SessionReason.STATE_NOT_COUNTED:
+        return "%s is not in count_states" % (session.state or '""')
+    if reason is SessionReason.IGNORED_USER:
+        return "%s is in ignore_users" % (session.user or '""')
+    if reason is SessionReason.IN_LAN_NETWORKS:
+        return "%s is in lan_networks" % session.address
+    if reason is SessionReason.UNKNOWN_LOCATION:
+        return "Plex did not say where it plays; counted to be safe"
+    if not reason.counts:
+        return "local: %s" % reason.value
+    # every sign of remote Plex gave, not only the first the rule checks
+    signs = []
+    if session.location not in (None, "lan"):
+        signs.append("location %s" % (session.location or '""'))
+    if session.local is False:
+        signs.append("Player.local false")
+    if session.relayed:
+        signs.append("relayed")
+    return "remote: %s" % ", ".join(signs)
 
 
 class OutageLog:
@@ -57,8 +102,21 @@ class OutageLog:
 
 
 class TickLogger:
-    def __init__(self, logger: Optional[logging.Logger] = None) -> None:
+    """Logs what a tick saw and did.
+
+    `current_rule` gives the rule in force (read at each poll, since a reload replaces it); with it
+    the DEBUG line says why each session counted or not, without it only whether it did.
+    """
+
+    def __init__(
+        self,
+        logger: Optional[logging.Logger] = None,
+        current_rule: Optional[Callable[[], RemoteStreamRule]] = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._logger = logger or logging.getLogger("plex_helper")
+        self._current_rule = current_rule
+        self._wall_clock = wall_clock
         self.plex = OutageLog("Plex", self._logger)
         self.qbittorrent = OutageLog("qBittorrent", self._logger)
 
@@ -68,12 +126,8 @@ class TickLogger:
             self.plex.failed(report.source_error)
         else:
             self.plex.succeeded()
-            sessions = report.observation.sessions
-            state = report.after.state.value if report.after.state else "unknown"
-            log.debug(
-                "poll: %d session(s), %s; state %s, streak %d",
-                len(sessions), describe_streams(report.remote_sessions), state, report.after.contrary_streak,
-            )
+            if log.isEnabledFor(logging.DEBUG):  # built per poll: nothing of it at INFO
+                log.debug("%s", self._poll_line(report))
         if report.state_changed and report.after.state is not None:
             old = report.before.state.value if report.before.state else "unknown"
             reason = report.after.last_reason
@@ -91,13 +145,32 @@ class TickLogger:
         elif report.limiter_checked:
             self.qbittorrent.succeeded()
         if report.applied is not None:
-            streams = describe_streams(report.remote_sessions)
+            why = self._why_this_limit(report)
             if report.dry_run:
-                log.info("dry run: would set the upload limit to %s: %s", report.applied, streams)
+                log.info("dry run: would set the upload limit to %s: %s", report.applied, why)
             elif report.drifted_from is not None:
                 log.info(
                     "qBittorrent's upload limit was changed to %s outside plex-helper; set it back to %s",
                     report.drifted_from, report.applied,
                 )
             else:
-                log.info("upload limit set to %s: %s", report.applied, streams)
+                log.info("upload limit set to %s: %s", report.applied, why)
+
+    def _why_this_limit(self, report: TickReport) -> str:
+        if report.override is not None:  # the override decided the state, whatever the streams
+            return describe_override(report.override, self._wall_clock())
+        return describe_streams(report.remote_sessions)
+
+    def _poll_line(self, report: TickReport) -> str:
+        """'poll: 2 session(s), 1 remote stream (friend); state idle, streak 1 | friend on TV, ... | ...'"""
+        sessions = report.observation.sessions
+        state = report.after.state.value if report.after.state else "unknown"
+        parts = ["poll: %d session(s), %s; state %s, streak %d" % (
+            len(sessions), describe_streams(report.remote_sessions), state, report.after.contrary_streak,
+        )]
+        if self._current_rule is not None:
+            parts += [describe_verdict(v) for v in self._current_rule().classify(sessions)]
+        else:
+            counted = {id(s) for s in report.remote_sessions}
+            parts += ["%s: %s" % (_who(s), "counted" if id(s) in counted else "not counted") for s in sessions]
+        return " | ".join(parts)

@@ -2,9 +2,12 @@
 override, and what plex-helper switched on in qBittorrent's alternative speed mode."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -15,6 +18,8 @@ from domain.state import StreamState
 
 OVERRIDE_FILE = "override.json"
 ALTERNATIVE_MODE_FILE = "alternative_mode.json"
+GLOBAL_LIMIT_FILE = "global_limit.json"
+MAX_UNTIL_EPOCH = 4102444800.0  # 2100-01-01: an override is minutes or days long
 
 
 def default_state_dir(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -30,42 +35,123 @@ def default_state_dir(environ: Optional[Mapping[str, str]] = None) -> str:
     return os.path.join(base, "plex-helper")
 
 
+# State files are a few hundred bytes; anything bigger is not ours.
+MAX_STATE_FILE_BYTES = 64 * 1024
+
+
+class UnreadableStateFile(ValueError):
+    """A state file exists but cannot be used; `str()` says why, in plain words."""
+
+
+class StateFileNotSaved(OSError):
+    """A state file could not be written; `str()` is a complete sentence naming the file."""
+
+
+def read_regular_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most max_bytes. FileNotFoundError when there is none;
+    UnreadableStateFile for a directory, FIFO, device, or a file too large or unreadable.
+
+    Opened non-blocking: a FIFO in its place must not hang the daemon (and its signal handling).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise UnreadableStateFile("it is a directory") from None
+    except OSError as exc:
+        raise UnreadableStateFile(exc.strerror or type(exc).__name__) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UnreadableStateFile("it is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableStateFile("it is not a regular file")
+        if info.st_size > max_bytes:
+            raise UnreadableStateFile("it is larger than %d bytes" % max_bytes)
+        chunks = []
+        size = 0
+        while size <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UnreadableStateFile(exc.strerror or type(exc).__name__) from None
+    finally:
+        os.close(fd)
+
+
 class JsonStateFile:
-    """One JSON object in a file, written atomically. Failures are logged, never raised: what it
-    keeps still works until exit."""
+    """One JSON object in a file, written atomically.
+
+    `load` raises UnreadableStateFile for a file that exists but is not a JSON object (empty,
+    truncated, binary, a directory): the caller decides what that means, since "ignore it" can
+    leave a throttle in place for good. `save` returns whether it worked and warns once per run
+    of failures (not at every save).
+    """
 
     def __init__(self, path: str, logger: Optional[logging.Logger] = None) -> None:
         self.path = path
         self._logger = logger or logging.getLogger("plex_helper")
+        self._save_failing = False
 
     def load(self) -> Optional[Dict[str, Any]]:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                raw = json.load(handle)
+            data = read_regular_file(self.path, MAX_STATE_FILE_BYTES)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            self._logger.warning("ignoring %s: %s", self.path, exc.__class__.__name__)
-            return None
+        if not data.strip():
+            raise UnreadableStateFile("it is empty")
+        try:
+            raw = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise UnreadableStateFile("it is not valid JSON (truncated or damaged)") from None
         if not isinstance(raw, dict):
-            self._logger.warning("ignoring %s: not a JSON object", self.path)
-            return None
+            raise UnreadableStateFile("it is not a JSON object")
         return raw
 
-    def save(self, data: Optional[Mapping[str, Any]]) -> None:
+    def save(self, data: Optional[Mapping[str, Any]]) -> bool:
+        try:
+            self.write(data)
+        except StateFileNotSaved as exc:
+            if not self._save_failing:
+                self._logger.warning("%s", exc)
+            self._save_failing = True
+            return False
+        if self._save_failing:
+            self._logger.info("%s can be written again", self.path)
+        self._save_failing = False
+        return True
+
+    def write(self, data: Optional[Mapping[str, Any]]) -> None:
+        """Write (or, for None, remove) the file; StateFileNotSaved when that is not possible."""
         try:
             if data is None:
-                if os.path.exists(self.path):
-                    os.remove(self.path)
+                if os.path.lexists(self.path):
+                    if os.path.isdir(self.path) and not os.path.islink(self.path):
+                        os.rmdir(self.path)
+                    else:
+                        os.remove(self.path)
                 return
             directory = os.path.dirname(self.path)
             os.makedirs(directory, mode=0o700, exist_ok=True)
             fd, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(dict(data), handle)
-            os.replace(temporary, self.path)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(dict(data), handle)
+                os.replace(temporary, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
+                raise
         except OSError as exc:
-            self._logger.warning("could not save %s: %s", self.path, exc.strerror or exc)
+            raise StateFileNotSaved(
+                "could not save %s: %s (check that state_dir is writable by plex-helper)"
+                % (self.path, exc.strerror or type(exc).__name__)
+            ) from None
 
 
 class OverrideStore:
@@ -76,18 +162,37 @@ class OverrideStore:
         self._logger = logger or logging.getLogger("plex_helper")
 
     def load(self) -> Optional[Override]:
-        raw = self._file.load()
+        try:
+            raw = self._file.load()
+        except UnreadableStateFile as exc:
+            self._logger.warning(
+                "ignoring the saved override in %s: %s; no override is in force (set it again if you need it)",
+                self.path, exc,
+            )
+            return None
         if raw is None:
             return None
-        try:
-            override = Override(StreamState(raw["state"]), float(raw["until"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            self._logger.warning("ignoring the saved override in %s: %s", self.path, exc.__class__.__name__)
+        state, until = raw.get("state"), raw.get("until")
+        valid = (
+            state in {s.value for s in StreamState}
+            and isinstance(until, (int, float))
+            and not isinstance(until, bool)
+            and math.isfinite(until)
+            and until < MAX_UNTIL_EPOCH
+        )
+        if not valid:
+            self._logger.warning(
+                "ignoring the saved override in %s: not a valid override (state and until); "
+                "no override is in force (set it again if you need it)",
+                self.path,
+            )
             return None
+        override = Override(StreamState(state), float(until))
         if not override.active(self._wall_clock()):
-            self.save(None)
+            self._file.save(None)
             return None
         return override
 
     def save(self, override: Optional[Override]) -> None:
-        self._file.save(None if override is None else {"state": override.state.value, "until": override.until})
+        """Raises StateFileNotSaved: an override the user set must not silently be lost at a restart."""
+        self._file.write(None if override is None else {"state": override.state.value, "until": override.until})

@@ -103,7 +103,10 @@ class DaemonStatus:
         if report.override_expired is not None:
             with self._override_lock:  # a new override set meanwhile must not be erased from disk
                 if self._service.override is None:
-                    self._store.save(None)
+                    try:
+                        self._store.save(None)
+                    except OSError as err:  # expired anyway; at a restart it is dropped as expired
+                        self._logger.debug("%s", err)
                     if self._notifications is not None:
                         self._notifications.override_changed(None)
 
@@ -144,7 +147,7 @@ class DaemonStatus:
         return self._metrics.render()
 
     def trigger_observation(self, reason: str) -> None:
-        self._logger.info("observing now: %s", reason)
+        self._logger.debug("observing now: %s", reason)  # a flood of webhooks must not flood the log
         self._runner.request_observation(reason)
 
     def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
@@ -156,8 +159,10 @@ class DaemonStatus:
             raise ValueError("minutes must be a number above 0 and at most %d (a week)" % MAX_OVERRIDE_MINUTES)
         override = Override(forced, self._wall_clock() + minutes * 60)
         with self._override_lock:
-            self._service.set_override(override)
+            # saved first: an override that would not survive a restart is refused (StateFileNotSaved,
+            # an OSError the status server answers with 503), not silently half-kept
             self._store.save(override)
+            self._service.set_override(override)
         self._logger.info("override: %s for %g min, until %s", forced.value, minutes, _iso(override.until))
         if self._notifications is not None:
             self._notifications.override_changed(override)
@@ -165,13 +170,18 @@ class DaemonStatus:
         return {"override": self._override_dict()}
 
     def clear_override(self) -> Dict[str, Any]:
+        warning = None
         with self._override_lock:
             had = self._service.override is not None
             self._service.set_override(None)
-            self._store.save(None)
+            try:
+                self._store.save(None)
+            except OSError as err:  # cleared all the same: the user asked for it to end now
+                warning = "%s; the override would apply again after a restart" % err
+                self._logger.warning("%s", warning)
         if had:
             self._logger.info("override cleared: plex-helper follows Plex again")
             if self._notifications is not None:
                 self._notifications.override_changed(None)
             self._runner.request_observation("override cleared")
-        return {"override": None}
+        return {"override": None} if warning is None else {"override": None, "warning": warning}

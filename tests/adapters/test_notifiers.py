@@ -1,6 +1,7 @@
 """Notification targets and the dispatcher against a local recording HTTP server (127.0.0.1 only)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import socket
@@ -21,7 +22,7 @@ from adapters.notifiers import (
     TelegramTarget,
     WebhookTarget,
     build_target,
-    safe_url,
+    target_name,
     validate_target_spec,
 )
 from tests.support.waiting import wait_until
@@ -157,6 +158,10 @@ def note(event: str = "state_change", message: str = MESSAGE, **details: Any) ->
     return Notification(event, message, details)
 
 
+def short_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:6]
+
+
 def assert_no_secrets(text: str) -> None:
     for secret in (BOT_TOKEN, BOT_TOKEN.split(":")[1], NTFY_TOKEN, HOOK_SECRET, "s3cret-pw"):
         assert secret not in text
@@ -197,7 +202,7 @@ def test_ntfy_request(server: RecordingServer, pool: Any) -> None:
     assert req.headers["Tags"] == "warning,side_failing"
     assert req.headers["Priority"] == "high"
     assert req.headers["Authorization"] == "Bearer " + NTFY_TOKEN
-    assert target.describe() == "ntfy %s/my-topic" % server.url
+    assert target.describe() == "ntfy %s [%s]" % (server.url, short_hash(server.url + "/my-topic"))
 
 
 def test_ntfy_without_token_or_priority_sends_no_such_headers(server: RecordingServer, pool: Any) -> None:
@@ -214,7 +219,7 @@ def test_ntfy_user_password_in_url_becomes_basic_auth_and_is_not_described(serve
     (req,) = server.wait_for(1)
     assert req.path == "/alerts?x=1"
     assert req.headers["Authorization"] == "Basic cGhpbDpzM2NyZXQtcHc="  # phil:s3cret-pw
-    assert target.describe() == "ntfy %s/alerts" % server.url
+    assert target.describe() == "ntfy %s [%s]" % (server.url, short_hash(url))
 
 
 def test_telegram_request(server: RecordingServer, pool: Any) -> None:
@@ -247,7 +252,7 @@ def test_webhook_request(server: RecordingServer, pool: Any) -> None:
         ("users", ["alice", "bob"]),
         ("source", "plex-helper"),
     ]
-    assert target.describe() == "webhook %s/hooks/plex" % server.url
+    assert target.describe() == "webhook %s [%s]" % (server.url, short_hash(server.url + "/hooks/plex?key=abc"))
 
 
 def test_webhook_configured_headers_replace_the_defaults_whatever_their_case(server: RecordingServer, pool: Any) -> None:
@@ -288,7 +293,7 @@ def test_connection_refused(closed_port: int, pool: Any) -> None:
     assert str(info.value) == "telegram chat 12345: connection refused"
     with pytest.raises(NotificationError) as info:
         NtfyTarget(url + "/topic?auth=" + NTFY_TOKEN, token=NTFY_TOKEN).send(note(), pool, 2.0)
-    assert str(info.value) == "ntfy %s/topic: connection refused" % url
+    assert str(info.value) == "ntfy %s [%s]: connection refused" % (url, short_hash(url + "/topic?auth=" + NTFY_TOKEN))
 
 
 def test_read_timeout(server: RecordingServer, pool: Any) -> None:
@@ -297,7 +302,7 @@ def test_read_timeout(server: RecordingServer, pool: Any) -> None:
     with pytest.raises(NotificationError) as info:
         WebhookTarget(server.url + "/slow", headers={"Authorization": HOOK_SECRET}).send(note(), pool, 0.3)
     assert time.monotonic() - started < 2.5
-    assert str(info.value) == "webhook %s/slow: no answer in time (read timed out)" % server.url
+    assert str(info.value) == "webhook %s [%s]: no answer in time (read timed out)" % (server.url, short_hash(server.url + "/slow"))
 
 
 # ------------------------------------------------------------------------------------------ dispatcher
@@ -342,8 +347,8 @@ def test_failures_are_warnings_without_secrets_and_the_dispatcher_keeps_going(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == LOGGER]
     assert warnings[:3] == [
         "notification to telegram chat 12345 failed: answered 401 (Unauthorized)",
-        "notification to ntfy http://127.0.0.1:%d/topic failed: connection refused" % closed_port,
-        "notification to webhook %s/hook failed: answered 500" % server.url,
+        "notification to ntfy http://127.0.0.1:%d [%s] failed: connection refused" % (closed_port, short_hash(refused)),
+        "notification to webhook %s [%s] failed: answered 500" % (server.url, short_hash(server.url + "/hook")),
     ]
     assert len(warnings) == 6
     assert not [r for r in caplog.records if r.levelno > logging.WARNING]
@@ -492,11 +497,12 @@ def test_the_telegram_token_reaches_the_server_but_no_log_line(
 
 def test_build_target() -> None:
     ntfy = build_target({"type": "ntfy", "url": "https://ntfy.sh/my-topic", "token": NTFY_TOKEN, "priority": 4})
-    assert isinstance(ntfy, NtfyTarget) and ntfy.describe() == "ntfy https://ntfy.sh/my-topic"
+    assert isinstance(ntfy, NtfyTarget) and ntfy.describe() == "ntfy https://ntfy.sh [%s]" % short_hash("https://ntfy.sh/my-topic")
     tg = build_target({"type": "telegram", "bot_token": BOT_TOKEN, "chat_id": "12345"})
     assert isinstance(tg, TelegramTarget) and tg.describe() == "telegram chat 12345"
     hook = build_target({"type": "webhook", "url": "https://u:p@host.example/path?token=x", "headers": None})
-    assert isinstance(hook, WebhookTarget) and hook.describe() == "webhook https://host.example/path"
+    url = "https://u:p@host.example/path?token=x"
+    assert isinstance(hook, WebhookTarget) and hook.describe() == "webhook https://host.example [%s]" % short_hash(url)
 
 
 def test_build_target_refuses_bad_specs_without_quoting_secrets() -> None:
@@ -582,16 +588,18 @@ def test_validation_never_quotes_a_secret() -> None:
 
 
 @pytest.mark.parametrize(
-    "url, safe",
+    "url, name",
     [
-        ("https://ntfy.sh/my-topic", "https://ntfy.sh/my-topic"),
-        ("https://user:pw@ntfy.sh/t?auth=tok#frag", "https://ntfy.sh/t"),
-        ("http://[::1]:8080/hook?x=1", "http://[::1]:8080/hook"),
-        ("https://host:99999/x", "<invalid URL>"),
+        ("https://ntfy.sh/my-topic", "ntfy https://ntfy.sh"),
+        ("https://user:pw@ntfy.sh/t?auth=tok#frag", "ntfy https://ntfy.sh"),
+        ("http://[::1]:8080/hook?x=1", "ntfy http://[::1]:8080"),
+        ("https://host:99999/x", "ntfy <invalid URL>"),
+        ("ftp://host/x", "ntfy <invalid URL>"),
+        ("http://a%2Fb@ho\\st/x", "ntfy http://<unusual host>"),
     ],
 )
-def test_safe_url(url: str, safe: str) -> None:
-    assert safe_url(url) == safe
+def test_target_name(url: str, name: str) -> None:
+    assert target_name("ntfy", url) == "%s [%s]" % (name, short_hash(url))
 
 
 def test_a_token_in_the_query_string_stays_out_of_urllib3s_debug_lines(
@@ -600,5 +608,6 @@ def test_a_token_in_the_query_string_stays_out_of_urllib3s_debug_lines(
     caplog.set_level(logging.DEBUG)
     NtfyTarget(server.url + "/topic?auth=" + NTFY_TOKEN).send(note(), pool, 2.0)
     assert server.wait_for(1)[0].path == "/topic?auth=" + NTFY_TOKEN
-    assert any(r.name.startswith("urllib3") and "/topic" in r.getMessage() for r in caplog.records)
+    assert any(r.name.startswith("urllib3") and "POST ***" in r.getMessage() for r in caplog.records)
+    assert "/topic" not in all_logs(caplog)  # the topic is a secret too
     assert_no_secrets(all_logs(caplog))

@@ -1,7 +1,9 @@
 import json
 import os
 
-from application.state_files import OverrideStore, default_state_dir
+import pytest
+
+from application.state_files import JsonStateFile, OverrideStore, StateFileNotSaved, default_state_dir
 from domain.overrides import Override
 from domain.state import StreamState
 from tests.application.builders import ManualClock
@@ -35,10 +37,17 @@ def test_a_damaged_file_is_ignored_with_a_warning(tmp_path, caplog):
     assert "ignoring the saved override" in caplog.text
 
 
-def test_an_unwritable_directory_is_logged_not_raised(tmp_path, caplog):
+def test_an_override_that_cannot_be_saved_is_an_error_naming_the_file(tmp_path):
     (tmp_path / "file").write_text("")
-    OverrideStore(str(tmp_path / "file" / "sub")).save(Override(StreamState.IDLE, 2e9))
-    assert "could not save" in caplog.text and "override.json" in caplog.text
+    with pytest.raises(StateFileNotSaved, match="could not save .*override.json: .*state_dir is writable"):
+        OverrideStore(str(tmp_path / "file" / "sub")).save(Override(StreamState.IDLE, 2e9))
+
+
+def test_a_state_file_that_cannot_be_saved_warns_once_per_outage_not_at_each_save(tmp_path, caplog):
+    (tmp_path / "file").write_text("")
+    memory = JsonStateFile(str(tmp_path / "file" / "alternative_mode.json"))
+    assert [memory.save({"switched_on": True}) for _ in range(3)] == [False, False, False]
+    assert caplog.text.count("could not save") == 1
 
 
 def test_default_state_dir():

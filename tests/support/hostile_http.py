@@ -18,6 +18,7 @@ class HostileServer:
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.requests = 0
+        self.token = "token"  # what a config written for a Plex stand-in expects to find
         self.stopping = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = "http://127.0.0.1:%d" % self._listener.getsockname()[1]
