@@ -9,8 +9,8 @@ from domain.state import StreamState
 
 
 @dataclass(frozen=True, order=True)
-class UploadLimit:
-    """An upload limit in KiB/s, the unit users configure; 0 means unlimited.
+class SpeedLimit:
+    """A speed limit (upload or download) in KiB/s, the unit users configure; 0 means unlimited.
 
     qBittorrent stores limits in whole KiB (1..1024 bytes become 1 KiB, larger values are
     floored), so two limits are the same when their KiB values are.
@@ -31,13 +31,16 @@ class UploadLimit:
         return self.kib_per_sec * 1024
 
     @classmethod
-    def from_bytes(cls, bytes_per_sec: int) -> "UploadLimit":
+    def from_bytes(cls, bytes_per_sec: int) -> "SpeedLimit":
         if bytes_per_sec <= 0:
             return cls(0)
         return cls(max(1, bytes_per_sec // 1024))
 
     def __str__(self) -> str:
         return "unlimited" if self.unlimited else "%d KiB/s" % self.kib_per_sec
+
+
+UploadLimit = SpeedLimit  # the name most of the code grew up with
 
 
 class LimitPolicy(Protocol):

@@ -21,6 +21,7 @@ class PlaybackSession:
     user: str = ""
     player: str = ""
     address: str = ""  # Player.address, without any ::ffff: prefix
+    server: str = ""  # the configured name of the media server that reported it
 
 
 @dataclass(frozen=True)
