@@ -3,6 +3,8 @@
 Events carry no location or bandwidth, so the caller uses them only to re-read /status/sessions
 sooner than the next poll (and debounces). Polling stays the source of truth: this listener is
 best-effort, reconnects quietly, and gives up for good only when the server does not offer events.
+Only a complete, valid event (a JSON message, pings included) proves the stream works: bytes alone
+do not, so a server sending junk is retried ever more slowly, not every second for ever.
 The token travels in the X-Plex-Token header only; no log line or exception carries it.
 """
 from __future__ import annotations
@@ -102,18 +104,26 @@ class SseParser:
         return None  # id and retry are of no use here: missed events are covered by polling
 
 
+def _json_message(data: str) -> Optional[Dict[str, Any]]:
+    """The event's data as a JSON object, or None for anything else."""
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
 def is_playback_message(data: str) -> bool:
     """True for a `playing` notification, whatever its state; pings and other types are False.
 
     Accepts the documented `{"NotificationContainer": {...}}` and the bare container, and a
     PlaySessionStateNotification that is a list or a single object.
     """
-    try:
-        message = json.loads(data)
-    except (ValueError, RecursionError):
-        return False
-    if not isinstance(message, dict):
-        return False
+    message = _json_message(data)
+    return message is not None and _is_playback(message)
+
+
+def _is_playback(message: Dict[str, Any]) -> bool:
     container = message.get("NotificationContainer", message)
     if not isinstance(container, dict) or container.get("type", "playing") != "playing":
         return False
@@ -154,7 +164,7 @@ class PlexEventListener:
         self._lock = threading.Lock()
         self._response: Any = None  # the open stream, so stop() can cut a blocked read short
         self._thread: Optional[threading.Thread] = None
-        self._delivered = False  # the current connection delivered data (resets the backoff)
+        self._proven = False  # the current connection delivered a valid event (resets the backoff)
         self.available: Optional[bool] = None
         self.connected = False
 
@@ -184,7 +194,7 @@ class PlexEventListener:
         delay = self._backoff_initial
         outage_logged = rejection_logged = False
         while not self._stop.is_set():
-            self._delivered = False
+            self._proven = False
             try:
                 self._listen()
                 failure = "the stream ended"
@@ -206,7 +216,7 @@ class PlexEventListener:
             except Exception as exc:  # noqa: BLE001 - a bug here must not end the listener
                 self._log.warning("Plex event listener error (%s); reconnecting", type(exc).__name__, exc_info=True)
                 failure = type(exc).__name__
-            if self._delivered:  # a working connection ends an outage: start over quick and quiet
+            if self._proven:  # a working connection ends an outage: start over quick and quiet
                 delay, outage_logged, rejection_logged = self._backoff_initial, False, False
             was_connected, self.connected = self.connected, False
             if self._stop.is_set():
@@ -256,9 +266,14 @@ class PlexEventListener:
             chunk = response.read1(65536)  # whatever has arrived, unlike read(n), which waits for n
             if not chunk:
                 return
-            self._delivered = True
             for event, data in parser.feed(chunk):
-                if event != "ping" and is_playback_message(data):
+                message = _json_message(data)
+                if message is None:  # junk proves nothing about the stream
+                    continue
+                if not self._proven:
+                    self._proven = True
+                    self._log.debug("Plex event stream: events arrive")
+                if event != "ping" and _is_playback(message):
                     self._notify()
 
     def _notify(self) -> None:

@@ -2,8 +2,10 @@
 
 A stdlib `ThreadingHTTPServer` in a daemon thread. It must never block or crash the poll loop: it
 only talks to a `StatusBackend` (whose methods are quick and thread-safe), every failure inside a
-request becomes a JSON error answer and a log line, request bodies are capped, and sockets have a
-read timeout so a slow client holds one thread for a bounded time only.
+request becomes a JSON error answer and a log line, and a client holds a thread for a bounded time
+only: the request head has one deadline and size caps (http_request_reader), the body a size cap
+and its own deadline, and one client address may hold only a share of the connections. Bodies are
+parsed flat, without recursion (webhook_body).
 
 Routes (all answers JSON except /metrics):
 
@@ -23,10 +25,9 @@ Plex; the query string is never logged. GETs are open.
 """
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hmac
 import http.server
+import io
 import json
 import logging
 import math
@@ -34,12 +35,17 @@ import re
 import socket
 import threading
 import time
-from typing import Any, Dict, Iterable, Optional, Protocol, Set, Tuple
+from collections import Counter
+from typing import Any, Dict, Iterable, Optional, Protocol, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from urllib3 import exceptions as u3
 
 from adapters.http import describe_transport_error, make_pool
+from adapters.http_request_reader import (
+    HeadLimits, HeadTimeout, RequestError, content_length, read_body, read_head,
+)
+from adapters.webhook_body import override_request, webhook_payload
 from application.errors import UserFacingError
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -47,6 +53,8 @@ JSON_CONTENT_TYPE = "application/json"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_READ_TIMEOUT_SEC = 10.0
 DEFAULT_MAX_CONNECTIONS = 32
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 8  # so that one client cannot take every slot
+DEFAULT_HEAD_DEADLINE_SEC = 10.0  # for the request line and headers together, however they trickle in
 
 # Plex webhook events that mean a stream may have started or stopped.
 TRIGGER_EVENTS = frozenset({"media.play", "media.resume", "media.stop", "media.pause", "playback.started"})
@@ -69,7 +77,8 @@ class StatusBackend(Protocol):
         ...
 
     def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
-        """Force `state` for `minutes`; raises ValueError with a message for the user on bad input."""
+        """Force `state` for `minutes`; raises ValueError with a message for the user on bad input,
+        OSError (a complete sentence) when the override could not be saved to survive a restart."""
         ...
 
     def clear_override(self) -> Dict[str, Any]:
@@ -121,12 +130,7 @@ def _redact(text: str) -> str:
     return _SECRET_IN_TEXT.sub(r"\1***", text)
 
 
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: Iterable[Tuple[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = tuple(headers)
+_HttpError = RequestError
 
 
 class StatusHttpServer:
@@ -141,6 +145,8 @@ class StatusHttpServer:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         read_timeout_sec: float = DEFAULT_READ_TIMEOUT_SEC,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+        head_deadline_sec: float = DEFAULT_HEAD_DEADLINE_SEC,
     ) -> None:
         self.listen = listen
         self._host, self._port = parse_listen(listen)
@@ -150,6 +156,8 @@ class StatusHttpServer:
         self.max_body_bytes = max_body_bytes
         self.read_timeout_sec = read_timeout_sec
         self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
+        self.head_limits = HeadLimits(deadline_sec=head_deadline_sec)
         self._lifecycle = threading.Lock()
         self._httpd: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -236,18 +244,25 @@ class _Server(http.server.ThreadingHTTPServer):
     app: StatusHttpServer
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._connections: Set[socket.socket] = set()
+        self._connections: Dict[socket.socket, str] = {}  # open connection -> client address
+        self._per_address: Counter = Counter()
         self._connections_lock = threading.Lock()
         self._last_refusal_log = -math.inf
         super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        address = str(client_address[0]) if isinstance(client_address, tuple) and client_address else "?"
         with self._connections_lock:
-            full = len(self._connections) >= self.app.max_connections
-            if not full:
-                self._connections.add(request)
-        if full:
-            self._refuse(request)
+            if len(self._connections) >= self.app.max_connections:
+                refusal: Optional[str] = "%d connections already open" % len(self._connections)
+            elif self._per_address[address] >= self.app.max_connections_per_address:
+                refusal = "%d connections already open from %s" % (self._per_address[address], address)
+            else:
+                refusal = None
+                self._connections[request] = address
+                self._per_address[address] += 1
+        if refusal is not None:
+            self._refuse(request, refusal)
             return
         try:
             super().process_request(request, client_address)
@@ -264,9 +279,13 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def _forget(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            address = self._connections.pop(request, None)
+            if address is not None:
+                self._per_address[address] -= 1
+                if self._per_address[address] <= 0:
+                    del self._per_address[address]
 
-    def _refuse(self, request: socket.socket) -> None:
+    def _refuse(self, request: socket.socket, reason: str) -> None:
         """Too many connections: a one-shot 503 that never blocks the accept loop."""
         body = b'{"error": "too many connections to the status server"}\n'
         head = (
@@ -282,8 +301,7 @@ class _Server(http.server.ThreadingHTTPServer):
         now = time.monotonic()
         if now - self._last_refusal_log >= 60:  # a flood gives one line a minute, not one per connection
             self._last_refusal_log = now
-            self.app.logger.warning(
-                "status server: refusing connections, %d already open", self.app.max_connections)
+            self.app.logger.warning("status server: refusing connections, %s", reason)
 
     def close_all_connections(self) -> None:
         with self._connections_lock:
@@ -328,6 +346,50 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
+    def version_string(self) -> str:
+        return self.server_version  # the stdlib appends " " + sys_version, a trailing space here
+
+    def handle_one_request(self) -> None:
+        """The stdlib's, with the head read under one deadline and size caps (http_request_reader)."""
+        self.raw_requestline, self.requestline, self.command, self.path = b"", "", "", ""
+        self.request_version = "HTTP/1.0"
+        self._unread = self._mid_body = False
+        try:
+            try:
+                request_line, header_block = read_head(
+                    self.rfile, self.connection, self.app.head_limits, self.app.read_timeout_sec)
+            finally:
+                self.connection.settimeout(self.app.read_timeout_sec)
+        except (HeadTimeout, OSError) as err:  # too slow, or the client went away
+            self.close_connection = True
+            self.app.logger.debug("status %s: %s; closing the connection", self.address_string(), err)
+            return
+        except RequestError as err:
+            self.close_connection = self._mid_body = True  # the rest of the head is still unread
+            self.log_error("code %d, message %s", err.status, err.message)
+            try:
+                self._send_json(err.status, {"error": err.message})
+            except OSError:
+                pass
+            return
+        if not request_line:
+            self.close_connection = True
+            return
+        self.raw_requestline = request_line
+        stream, self.rfile = self.rfile, io.BytesIO(header_block)  # parse_request reads the headers from rfile
+        try:
+            parsed = self.parse_request()
+        finally:
+            self.rfile = stream
+        if not parsed:
+            return
+        try:
+            getattr(self, "do_" + self.command)()
+            self.wfile.flush()
+        except TimeoutError as err:
+            self.log_error("request timed out: %r", err)
+            self.close_connection = True
+
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         path = urlsplit(self.path or "").path if getattr(self, "path", None) else "-"
         status = getattr(code, "value", code)
@@ -353,11 +415,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._responded = False
-        self._unread = self._declares_body()
-        self._mid_body = False
+        self._unread = self._mid_body = False
         self._split = urlsplit(self.path)
         try:
             try:
+                self._frame_body()
                 self._precheck()
                 self._route()
             except _HttpError as err:
@@ -380,9 +442,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def handle_expect_100(self) -> bool:
         """Refuse an oversized, unauthorized or misrouted body before the client sends it."""
         self._responded = False
-        self._unread = self._mid_body = False  # the client waits for "100 Continue" before sending it
         self._split = urlsplit(self.path)
         try:
+            self._frame_body()
+            self._unread = False  # the client waits for "100 Continue" before sending it
             self._precheck()
         except _HttpError as err:
             self.close_connection = True
@@ -390,11 +453,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return False
         return super().handle_expect_100()
 
-    def _declares_body(self) -> bool:
-        if self.headers.get("Transfer-Encoding"):
-            return True
-        length = self.headers.get("Content-Length", "0").strip()
-        return length != "0" and length != ""
+    def _frame_body(self) -> None:
+        """How the body is delimited. When that is unclear the answer closes the connection."""
+        self._chunked, self._length = False, None
+        self._unread, self._mid_body = False, True  # nothing after the head can be trusted yet
+        encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if encoding and encoding != "chunked":
+            raise _HttpError(501, "unsupported Transfer-Encoding: %s" % encoding)
+        self._chunked = encoding == "chunked"
+        if not self._chunked:
+            self._length = content_length(self.headers)
+        self._unread, self._mid_body = self._chunked or bool(self._length), False
 
     def _precheck(self) -> None:
         """Route, method, auth and declared size: everything decidable from the headers."""
@@ -409,19 +478,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if path == "/webhook":
                 query_token = parse_qs(self._split.query).get("token", [None])[-1]
             if not self.app.authorized(self.headers.get("Authorization"), query_token):
-                raise _HttpError(
-                    401, "missing or wrong token: send the header 'Authorization: Bearer <token>'",
-                    [("WWW-Authenticate", 'Bearer realm="plex-helper"')],
-                )
-        encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
-        if encoding and encoding != "chunked":
-            raise _HttpError(501, "unsupported Transfer-Encoding: %s" % encoding)
-        length = self.headers.get("Content-Length")
-        if length is not None and not encoding:
-            if not length.strip().isdigit():
-                raise _HttpError(400, "bad Content-Length")
-            if int(length) > self.app.max_body_bytes:
-                raise _HttpError(413, "request body too large (at most %d bytes)" % self.app.max_body_bytes)
+                how = ("add ?token=<status_token> to the webhook URL" if path == "/webhook"  # Plex sends no headers
+                       else "send the header 'Authorization: Bearer <status_token>'")
+                raise _HttpError(401, "missing or wrong token: " + how,
+                                 [("WWW-Authenticate", 'Bearer realm="plex-helper"')])
+        if self._length is not None and self._length > self.app.max_body_bytes:
+            raise _HttpError(413, "request body too large (at most %d bytes)" % self.app.max_body_bytes)
 
     def _route(self) -> None:
         path, method = self._split.path, self.command
@@ -441,36 +503,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/webhook":
             self._send_json(200, self._webhook(body))
         elif method == "POST":
-            state, minutes = _override_request(body)
+            state, minutes = override_request(body)
             try:
                 result = backend.set_override(state, minutes)
             except ValueError as err:
                 raise _HttpError(400, str(err)) from err
-            self.app.logger.info("override set through the status server: %s for %g min", state, minutes)
+            except OSError as err:  # it could not be kept (state_dir): refused rather than half-kept
+                raise _HttpError(503, str(err)) from err
             self._send_json(200, result)
         else:
             result = backend.clear_override()
-            self.app.logger.info("override cleared through the status server")
             self._send_json(200, result)
 
     def _webhook(self, body: bytes) -> Dict[str, Any]:
-        content_type = self.headers.get("Content-Type", "")
-        media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type == "multipart/form-data":
-            raw = _multipart_payload(content_type, body)
-        elif media_type == "application/x-www-form-urlencoded":
-            try:
-                values = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
-            except (UnicodeDecodeError, ValueError) as err:
-                raise _HttpError(400, "malformed form body") from err
-            if "payload" not in values:
-                raise _HttpError(400, "no 'payload' field in the form body")
-            raw = values["payload"][-1].encode("utf-8")
-        elif media_type in ("application/json", ""):
-            raw = body
-        else:
-            raise _HttpError(415, "unsupported Content-Type %s (Plex sends multipart/form-data)" % media_type)
-        payload = _json_object(raw, "the webhook payload")
+        payload = webhook_payload(self.headers.get("Content-Type", ""), body)
         event = payload.get("event")
         if not isinstance(event, str) or not event:
             raise _HttpError(400, "the webhook payload has no 'event'")
@@ -490,10 +536,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         limit = self.app.max_body_bytes
         deadline = time.monotonic() + 3 * self.app.read_timeout_sec
         try:
-            if (self.headers.get("Transfer-Encoding") or "").strip().lower() == "chunked":
-                body = self._read_chunked(limit, deadline)
-            else:
-                body = self._read_exactly(int(self.headers.get("Content-Length", "0").strip()), deadline)
+            body = read_body(self.rfile, self._length, self._chunked, limit, deadline)
         except (socket.timeout, TimeoutError) as err:
             raise _HttpError(408, "the request body did not arrive in time") from err
         self._mid_body = False
@@ -502,51 +545,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _discard_body(self) -> None:
         """Before an early answer (401, 404...): read a small declared body so the connection can stay
         open; a chunked, oversized or broken one is left, and the connection closed after the answer."""
-        length = (self.headers.get("Content-Length") or "").strip()
-        if self.headers.get("Transfer-Encoding") or not length.isdigit() or int(length) > self.app.max_body_bytes:
+        if self._chunked or self._length is None or self._length > self.app.max_body_bytes:
             return
         try:
             self._read_body()
         except (_HttpError, OSError):
             pass
-
-    def _read_exactly(self, length: int, deadline: float) -> bytes:
-        chunks = []
-        remaining = length
-        while remaining > 0:
-            if time.monotonic() > deadline:
-                raise _HttpError(408, "the request body did not arrive in time")
-            chunk = self.rfile.read1(min(remaining, 65536))
-            if not chunk:
-                raise _HttpError(400, "the request body ended early (%d of %d bytes)" % (length - remaining, length))
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-
-    def _read_chunked(self, limit: int, deadline: float) -> bytes:
-        chunks = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024)
-            if not line.endswith(b"\n"):
-                raise _HttpError(400, "malformed chunked body")
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError as err:
-                raise _HttpError(400, "malformed chunked body") from err
-            if size == 0:
-                for _ in range(100):  # trailers, up to the blank line
-                    trailer = self.rfile.readline(8192)
-                    if trailer in (b"\r\n", b"\n", b""):
-                        return b"".join(chunks)
-                raise _HttpError(400, "malformed chunked body")
-            total += size
-            if total > limit:
-                raise _HttpError(413, "request body too large (at most %d bytes)" % limit)
-            chunks.append(self._read_exactly(size, deadline))
-            if self.rfile.readline(3).strip():
-                raise _HttpError(400, "malformed chunked body")
 
     def _linger(self) -> None:
         """After answering without reading the body: half-close, then discard what the client still
@@ -590,48 +594,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._responded = True
         if unread:
             self._linger()
-
-
-def _json_object(raw: bytes, what: str) -> Dict[str, Any]:
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise _HttpError(400, "%s is not valid JSON" % what) from err
-    if not isinstance(data, dict):
-        raise _HttpError(400, "%s must be a JSON object" % what)
-    return data
-
-
-def _multipart_payload(content_type: str, body: bytes) -> bytes:
-    """The `payload` part of a multipart/form-data body, parsed with the email package."""
-    header = content_type.replace("\r", " ").replace("\n", " ")
-    head = ("Content-Type: %s\r\nMIME-Version: 1.0\r\n\r\n" % header).encode("utf-8", "replace")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.get_param("boundary"):
-        raise _HttpError(400, "multipart/form-data without a boundary")
-    if message.defects or not message.is_multipart():
-        raise _HttpError(400, "malformed multipart body (%s)" % ", ".join(type(d).__name__ for d in message.defects))
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "payload":
-            data = part.get_payload(decode=True)
-            if not isinstance(data, bytes):
-                raise _HttpError(400, "malformed 'payload' part")
-            return data
-    raise _HttpError(400, "no 'payload' part in the multipart body")
-
-
-def _override_request(body: bytes) -> Tuple[str, float]:
-    data = _json_object(body, "the request body")
-    unknown = sorted(set(data) - {"state", "minutes"})
-    if unknown:
-        raise _HttpError(400, "unknown field(s): %s (expected state and minutes)" % ", ".join(unknown))
-    state = data.get("state")
-    minutes = data.get("minutes")
-    if not isinstance(state, str):
-        raise _HttpError(400, "'state' must be \"streaming\" or \"idle\"")
-    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not math.isfinite(minutes):
-        raise _HttpError(400, "'minutes' must be a number")
-    return state, float(minutes)
 
 
 # --- the client -----------------------------------------------------------------------------------

@@ -53,6 +53,11 @@ def make_plex_event_listener(**kwargs: Any) -> Any:
     return PlexEventListener(**kwargs)
 
 
+def served_metrics(status_listen: str, registry: Callable[[], Any]) -> Any:
+    """The metrics registry when /metrics is served; without a status server nothing is counted."""
+    return registry() if status_listen else None
+
+
 def make_metrics_registry() -> Any:
     from application.metrics import MetricsRegistry
 
@@ -199,6 +204,8 @@ class Container(containers.DeclarativeContainer):
         make_notification_policy, dispatcher=notification_dispatcher, after_failures=settings.provided.notify_after_failures
     )
     notifier = providers.Singleton(SystemdNotifier)
+    # Status: /health, /metrics, webhooks and the override (status_listen)
+    metrics = providers.Singleton(make_metrics_registry)
     runner = providers.Singleton(
         DaemonRunner,
         service=service,
@@ -206,10 +213,11 @@ class Container(containers.DeclarativeContainer):
         interval_sec=settings.provided.poll_interval_sec,
         restore_on_exit=settings.provided.restore_on_exit,
         notifier=notifier,
+        # one request's deadline and a little: the exit is promised within http_timeout_sec + 1 s
+        restore_deadline_sec=providers.Callable(lambda timeout: timeout + 0.5, settings.provided.http_timeout_sec),
+        metrics=providers.Callable(served_metrics, settings.provided.status_listen, metrics.provider),
     )
 
-    # Status: /health, /metrics, webhooks and the override (status_listen)
-    metrics = providers.Singleton(make_metrics_registry)
     override_store = providers.Singleton(make_override_store, state_dir=settings.provided.state_dir)
     daemon_status = providers.Singleton(
         make_daemon_status, runner=runner, metrics=metrics, override_store=override_store, notifications=notification_policy

@@ -16,6 +16,9 @@ except the two gauges that stay absent until their value is known):
     plex_helper_transitions_total{to="idle"|"streaming"}       counter
     plex_helper_poll_errors_total{side="plex"|"qbittorrent"}   counter
     plex_helper_poll_duration_seconds               histogram of the time to read Plex's sessions
+    plex_helper_triggers_total{source="events"|"webhook"|"override"}   counter of observation requests
+    plex_helper_triggers_coalesced_total            counter of requests that joined an observation
+                                                    already pending (a burst, or while rate-limited)
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("idle", "streaming", "unknown")
 TRANSITION_TARGETS = ("idle", "streaming")
 POLL_SIDES = ("plex", "qbittorrent")
+TRIGGER_SOURCES = ("events", "webhook", "override")
 
 # A LAN poll of Plex takes 1-50 ms; a slow or failing one runs up to the 10 s HTTP timeout.
 POLL_DURATION_BUCKETS: Tuple[float, ...] = (
@@ -56,6 +60,14 @@ _HELP = {
     ),
     "plex_helper_poll_errors_total": "Failed polls, by the side that failed (plex or qbittorrent).",
     "plex_helper_poll_duration_seconds": "Time to read Plex's sessions, per poll (failed polls included).",
+    "plex_helper_triggers_total": (
+        "Requests for an observation sooner than the poll interval, by source: events (Plex's event "
+        "stream), webhook, or override."
+    ),
+    "plex_helper_triggers_coalesced_total": (
+        "Requests for an observation that got none of their own: they joined one already pending "
+        "(a burst within the debounce, or while the rate limit held it back) or a regular poll."
+    ),
 }
 
 
@@ -106,6 +118,8 @@ class MetricsRegistry:
         self._upload_limit_bytes: Optional[int] = None
         self._transitions: Dict[str, int] = {to: 0 for to in TRANSITION_TARGETS}
         self._poll_errors: Dict[str, int] = {side: 0 for side in POLL_SIDES}
+        self._triggers: Dict[str, int] = {source: 0 for source in TRIGGER_SOURCES}
+        self._triggers_coalesced = 0
         self._buckets = POLL_DURATION_BUCKETS
         self._bucket_counts: List[int] = [0] * len(self._buckets)  # not cumulative; summed on render
         self._duration_sum = 0.0
@@ -150,6 +164,18 @@ class MetricsRegistry:
             raise ValueError("unknown side %r (expected plex or qbittorrent)" % (side,))
         with self._lock:
             self._poll_errors[side] += 1
+
+    def count_trigger(self, source: str) -> None:
+        """One request for an observation from 'events', 'webhook' or 'override'."""
+        if source not in self._triggers:
+            raise ValueError("unknown trigger source %r (expected %s)" % (source, ", ".join(TRIGGER_SOURCES)))
+        with self._lock:
+            self._triggers[source] += 1
+
+    def count_trigger_coalesced(self) -> None:
+        """One request that got no observation of its own."""
+        with self._lock:
+            self._triggers_coalesced += 1
 
     def observe_poll_duration(self, seconds: float) -> None:
         """One poll's duration. Negative or NaN values (a clock glitch) are ignored."""
@@ -199,6 +225,8 @@ class MetricsRegistry:
                 "poll_errors": dict(self._poll_errors),
                 "poll_duration_count": self._duration_count,
                 "poll_duration_sum": self._duration_sum,
+                "triggers": dict(self._triggers),
+                "triggers_coalesced": self._triggers_coalesced,
             }
 
     def render(self) -> str:
@@ -212,6 +240,8 @@ class MetricsRegistry:
             bucket_counts = list(self._bucket_counts)
             duration_sum = self._duration_sum
             duration_count = self._duration_count
+            triggers = dict(self._triggers)
+            coalesced = self._triggers_coalesced
         lines: List[str] = []
 
         def family(name: str, kind: str, samples: Iterable[Tuple[str, Sequence[Tuple[str, str]], float]]) -> None:
@@ -246,4 +276,10 @@ class MetricsRegistry:
         samples.append((histogram + "_sum", (), duration_sum))
         samples.append((histogram + "_count", (), duration_count))
         family(histogram, "histogram", samples)
+        family("plex_helper_triggers_total", "counter", [
+            ("plex_helper_triggers_total", (("source", source),), triggers[source]) for source in TRIGGER_SOURCES
+        ])
+        family("plex_helper_triggers_coalesced_total", "counter", [
+            ("plex_helper_triggers_coalesced_total", (), coalesced),
+        ])
         return "\n".join(lines) + "\n"

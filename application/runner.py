@@ -1,11 +1,18 @@
-"""The run loop: tick, report, sleep on an event so a signal stops it within a second."""
+"""The run loop: tick, report, sleep on an event so a signal stops it within a second.
+
+Observations triggered by Plex events, webhooks or an override are debounced and rate-limited
+(at most one a second, and TRIGGERS_PER_INTERVAL per poll interval), so a flood of events cannot
+turn into a flood of requests to Plex; a trigger that has to wait is served as soon as it may be.
+"""
 from __future__ import annotations
 
+import collections
 import logging
+import math
 import signal
 import threading
 import time
-from typing import Callable, List, Optional, Protocol, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence
 
 from application.reporting import TickLogger
 from application.service import ThrottleService, TickReport
@@ -13,7 +20,32 @@ from application.stopping import StopRequested
 from domain.ports import UploadLimiterError
 
 ReloadHandler = Callable[[], None]
+Waiter = Callable[[threading.Event, float], bool]  # waits on the event for at most the timeout
 MAX_INTERNAL_ERRORS_IN_A_ROW = 10
+TRIGGER_MIN_GAP_SEC = 1.0  # at most one triggered observation a second...
+TRIGGERS_PER_INTERVAL = 4  # ...and at most this many per poll interval
+DEFAULT_RESTORE_DEADLINE_SEC = 10.5  # http_timeout_sec's default + 0.5 s
+
+
+class TriggerCounter(Protocol):
+    """Where triggers are counted (the metrics registry)."""
+
+    def count_trigger(self, source: str) -> None: ...
+    def count_trigger_coalesced(self) -> None: ...
+
+
+def trigger_source(reason: str) -> str:
+    """What asked for an observation, for the metrics: "webhook", "override" or "events" (the Plex
+    event listener, which gives no reason)."""
+    if reason.startswith("plex webhook"):
+        return "webhook"
+    if reason.startswith("override"):
+        return "override"
+    return "events"
+
+
+def _wait_on(event: threading.Event, timeout: float) -> bool:
+    return event.wait(timeout)
 
 
 class TickObserver(Protocol):
@@ -66,6 +98,10 @@ class DaemonRunner:
         max_ticks: Optional[int] = None,
         notifier: Optional[LifecycleNotifier] = None,
         observers: Sequence[TickObserver] = (),
+        clock: Callable[[], float] = time.monotonic,
+        wait: Waiter = _wait_on,
+        restore_deadline_sec: float = DEFAULT_RESTORE_DEADLINE_SEC,
+        metrics: Optional[TriggerCounter] = None,
     ) -> None:
         self.service = service
         self.tick_logger = tick_logger
@@ -75,14 +111,23 @@ class DaemonRunner:
         self.notifier: LifecycleNotifier = notifier or SilentNotifier()
         self.observers: List[TickObserver] = list(observers)
         self.reload_handler: Optional[ReloadHandler] = None
+        self.restore_deadline_sec = restore_deadline_sec
+        self._clock = clock
+        self._wait_for = wait
+        self._metrics = metrics
         self._wake = threading.Event()
         self._stopping = False
         self._reload_requested = False
+        self._trigger_lock = threading.Lock()
         self._observe_requested = False
+        self._requested_at = -math.inf  # when the pending request came (the debounce counts from it)
+        self._served_at: Deque[float] = collections.deque(maxlen=TRIGGERS_PER_INTERVAL)  # triggered observations
         self._in_tick = False
+        self._restoring = self._restore_interrupted = False
         self._ready_sent = False
         self._internal_errors = 0
-        self._last_poll = time.monotonic()
+        self._last_poll = clock()
+        self._last_watchdog = -math.inf
         self.debounce_sec = 0.25
         self._logger = logger or logging.getLogger("plex_helper")
         self.ticks = 0
@@ -109,7 +154,7 @@ class DaemonRunner:
             self.notifier.ready(status_line(report))
         else:
             self.notifier.status(status_line(report))
-        self.notifier.watchdog()
+        self._watchdog()
         return report
 
     def request_stop(self, *_: object) -> None:
@@ -119,6 +164,9 @@ class DaemonRunner:
     def _on_stop_signal(self, *_: object) -> None:
         already = self._stopping
         self.request_stop()
+        if self._restoring and already and not self._restore_interrupted:  # asked again: stop waiting
+            self._restore_interrupted = True
+            raise StopRequested()
         if self._in_tick and not already:
             raise StopRequested()
 
@@ -127,9 +175,19 @@ class DaemonRunner:
         self._wake.set()
 
     def request_observation(self, reason: str = "") -> None:
-        """Observe now instead of at the end of the interval (a Plex event or webhook). Thread-safe;
-        a burst of requests within `debounce_sec` gives one observation."""
-        self._observe_requested = True
+        """Observe soon instead of at the end of the interval (a Plex event, a webhook, an override).
+        Thread-safe and quick. A burst within `debounce_sec` gives one observation, and requests
+        while one is pending join it; see the module docstring for the rate limit."""
+        with self._trigger_lock:
+            coalesced = self._observe_requested
+            if not coalesced:
+                self._observe_requested, self._requested_at = True, self._clock()
+        if not coalesced:  # a flood is counted in the metrics, not logged line by line
+            self._logger.debug("observation requested: %s", reason or "plex event")
+        if self._metrics is not None:
+            self._metrics.count_trigger(trigger_source(reason))
+            if coalesced:
+                self._metrics.count_trigger_coalesced()
         self._wake.set()
 
     def install_signal_handlers(self) -> None:
@@ -151,7 +209,7 @@ class DaemonRunner:
                     report = self.run_once(triggered)
                     self._internal_errors = 0
                     if report.counted:  # the poll timer restarts from a counted observation only
-                        self._last_poll = time.monotonic()
+                        self._last_poll = self._clock()
                 except StopRequested:
                     self._logger.info("stop requested during a poll; abandoning it")
                     break
@@ -159,7 +217,7 @@ class DaemonRunner:
                     self._logger.exception("internal error during a poll; carrying on")
                     self.ticks += 1
                     self._internal_errors += 1
-                    self._last_poll = time.monotonic()
+                    self._last_poll = self._clock()
                     if self._internal_errors >= MAX_INTERNAL_ERRORS_IN_A_ROW:
                         # ...but a loop that only fails should end, so that systemd restarts it
                         self._logger.error("%d internal errors in a row; exiting", self._internal_errors)
@@ -178,7 +236,7 @@ class DaemonRunner:
 
     def _sleep(self) -> bool:
         """Sleeps until a poll interval after the last counted observation, pinging the watchdog on
-        the way; True when an observation was requested before that. A reload does not cut the
+        the way; True when a requested observation is due before that. A reload does not cut the
         wait short, but a new interval applies at once.
 
         The flags are read after every wake-up, so a request that arrives while the event is being
@@ -186,21 +244,51 @@ class DaemonRunner:
         while not self._stopping:
             if self._reload_requested:
                 self._reload()
+            now = self._clock()
+            poll_at = self._last_poll + self.interval_sec
+            wake_at = poll_at
             if self._observe_requested:
-                self._absorb_burst()
-                if self._reload_requested:
-                    self._reload()
-                return True
-            remaining = self._last_poll + self.interval_sec - time.monotonic()
-            if remaining <= 0:
+                trigger_at = max(self._requested_at + self.debounce_sec, self._next_trigger_allowed())
+                if trigger_at <= now:
+                    self._serve_request(now, by_poll=False)
+                    return True
+                if poll_at <= now:  # the regular poll comes first: it serves the request
+                    self._serve_request(now, by_poll=True)
+                    return False
+                wake_at = min(poll_at, trigger_at)
+            elif poll_at <= now:
                 return False
-            slice_sec = remaining
+            slice_sec = wake_at - now
             if self.notifier.watchdog_interval_sec:
-                slice_sec = min(remaining, self.notifier.watchdog_interval_sec / 2)
-            self._wake.wait(slice_sec)
+                slice_sec = min(slice_sec, self.notifier.watchdog_interval_sec / 2)
+            woken = self._wait_for(self._wake, slice_sec)
             self._wake.clear()
-            self.notifier.watchdog()
+            # a ping after every wake-up, but not one per event of a flood
+            self._watchdog(min_gap_sec=1.0 if woken and self._observe_requested else 0.0)
         return False
+
+    def _watchdog(self, min_gap_sec: float = 0.0) -> None:
+        now = self._clock()
+        if now - self._last_watchdog >= min_gap_sec:
+            self._last_watchdog = now
+            self.notifier.watchdog()
+
+    def _next_trigger_allowed(self) -> float:
+        """When the next triggered observation may be made (the rate limit)."""
+        if not self._served_at:
+            return -math.inf
+        allowed = self._served_at[-1] + TRIGGER_MIN_GAP_SEC
+        if len(self._served_at) >= TRIGGERS_PER_INTERVAL:
+            allowed = max(allowed, self._served_at[0] + self.interval_sec)
+        return allowed
+
+    def _serve_request(self, now: float, by_poll: bool) -> None:
+        """The observation about to be made answers the pending request (and counts against the limit)."""
+        with self._trigger_lock:
+            self._observe_requested = False
+        self._served_at.append(now)
+        if by_poll and self._metrics is not None:  # it had no observation of its own
+            self._metrics.count_trigger_coalesced()
 
     def _reload(self) -> None:
         self._reload_requested = False
@@ -213,26 +301,59 @@ class DaemonRunner:
             self._logger.exception("internal error while reloading the config; keeping the running config")
         self.notifier.ready("configuration reloaded")
 
-    def _absorb_burst(self) -> None:
-        """Waits `debounce_sec` so that the rest of a burst of events leads to the same observation."""
-        end = time.monotonic() + self.debounce_sec
-        while not self._stopping and not self._reload_requested and time.monotonic() < end:
-            self._wake.wait(max(0.0, end - time.monotonic()))
-            self._wake.clear()
-        self._observe_requested = False
-
     def shutdown(self) -> int:
         self.notifier.stopping()
         if not self.restore_on_exit:
             self._logger.info("stopping; leaving the upload limit as it is (restore_on_exit is false)")
             return 0
-        try:
-            restored = self.service.restore_idle_limit()
-        except UploadLimiterError as err:
-            self._logger.error("stopping, but could not restore the idle upload limit: %s", err)
+        outcome = self._restore_within_deadline()
+        if "restored" not in outcome:
+            error = outcome.get("error")
+            if isinstance(error, UploadLimiterError):
+                self._logger.error("stopping, but could not restore the idle upload limit: %s", error)
+            elif error is not None:  # a bug: let run() report it
+                raise error
+            else:
+                why = ("stop requested again" if self._restore_interrupted
+                       else "qBittorrent did not answer within %g s" % self.restore_deadline_sec)
+                self._logger.error("stopping, but the upload limit was not restored to %s (%s); it may still be "
+                                   "throttled until plex-helper runs again", self._idle_limit_text(), why)
             return 0
+        restored = outcome["restored"]
         if restored is not None:
             self._logger.info("stopping; %s", restored)
         else:
             self._logger.info("stopping")
         return 0
+
+    def _restore_within_deadline(self) -> Dict[str, Any]:
+        """Runs the restore in a daemon thread and waits at most `restore_deadline_sec` (or until a
+        second stop signal): {"restored": ...}, {"error": ...}, or {} when it did not finish."""
+        outcome: Dict[str, Any] = {}
+
+        def restore() -> None:
+            try:
+                outcome["restored"] = self.service.restore_idle_limit()
+            except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = err
+
+        worker = threading.Thread(target=restore, name="plex-helper-restore", daemon=True)
+        try:
+            try:
+                self._restoring = True
+                worker.start()
+                deadline = time.monotonic() + self.restore_deadline_sec  # real time: it waits on a real thread
+                while worker.is_alive() and time.monotonic() < deadline:
+                    # in slices: a signal that lands on another thread is handled here at the next one
+                    worker.join(min(0.1, max(0.0, deadline - time.monotonic())))
+            finally:
+                self._restoring = False
+        except StopRequested:  # a second SIGTERM/SIGINT: the user wants out now
+            self._restore_interrupted = True
+        return dict(outcome) if not worker.is_alive() else {}
+
+    def _idle_limit_text(self) -> str:
+        try:
+            return str(self.service.decider.policy.idle_limit)
+        except AttributeError:
+            return "the idle limit"

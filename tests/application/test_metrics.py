@@ -46,6 +46,8 @@ def test_a_fresh_registry_exposes_every_family_with_its_type():
         "plex_helper_transitions": "counter",
         "plex_helper_poll_errors": "counter",
         "plex_helper_poll_duration_seconds": "histogram",
+        "plex_helper_triggers": "counter",
+        "plex_helper_triggers_coalesced": "counter",
     }
     assert all(f.documentation for f in found.values())
     assert text.endswith("\n")
@@ -65,6 +67,10 @@ def test_fresh_values_labels_present_from_the_start():
         ("plex_helper_transitions_total", frozenset({("to", "streaming")})): 0,
         ("plex_helper_poll_errors_total", frozenset({("side", "plex")})): 0,
         ("plex_helper_poll_errors_total", frozenset({("side", "qbittorrent")})): 0,
+        ("plex_helper_triggers_total", frozenset({("source", "events")})): 0,
+        ("plex_helper_triggers_total", frozenset({("source", "webhook")})): 0,
+        ("plex_helper_triggers_total", frozenset({("source", "override")})): 0,
+        ("plex_helper_triggers_coalesced_total", frozenset()): 0,
     }
     # unknown gauges are absent, not 0
     assert families(text)["plex_helper_remote_streams"].samples == []
@@ -231,3 +237,18 @@ def test_concurrent_writers_and_readers_lose_nothing():
     assert value(text, "plex_helper_poll_errors_total", side="plex") == 8 * per_thread
     assert value(text, "plex_helper_poll_duration_seconds_count") == 8 * per_thread
     assert value(text, "plex_helper_poll_duration_seconds_bucket", le="0.005") == 8 * per_thread
+
+
+def test_triggers_are_counted_by_source():
+    m = MetricsRegistry()
+    for source in ("events", "events", "webhook", "override"):
+        m.count_trigger(source)
+    m.count_trigger_coalesced()
+    text = m.render()
+    assert value(text, "plex_helper_triggers_total", source="events") == 2
+    assert value(text, "plex_helper_triggers_total", source="webhook") == 1
+    assert value(text, "plex_helper_triggers_total", source="override") == 1
+    assert value(text, "plex_helper_triggers_coalesced_total") == 1
+    assert m.snapshot()["triggers"] == {"events": 2, "webhook": 1, "override": 1}
+    with pytest.raises(ValueError):
+        m.count_trigger("carrier pigeon")

@@ -1,5 +1,6 @@
 """The status server of a running daemon, through real HTTP: health, metrics, webhook, override."""
 import json
+import shutil
 import signal
 import socket
 import urllib.error
@@ -206,3 +207,14 @@ def test_a_taken_status_port_is_one_clear_line_and_exit_2(tmp_path, plex_server,
     assert result.returncode == 2, result.stderr
     assert "status server cannot listen on 127.0.0.1:%d" % port in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_override_that_could_not_survive_a_restart_is_refused(tmp_path, daemon):
+    base, _, _ = daemon
+    state_dir = tmp_path / "state"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.write_text("")  # not a directory (tests run as root, so modes would not stop a write)
+    status, body = send("POST", base + "/override", json.dumps({"state": "streaming", "minutes": 5}).encode())
+    assert status == 503, body
+    assert "could not save" in body["error"] and "override.json" in body["error"]
+    assert json.loads(get(base + "/health")[1])["override"] is None  # refused, not half-kept

@@ -1,0 +1,160 @@
+"""Request bodies the status server accepts: Plex's webhook and the override's JSON.
+
+Everything here is linear in the size of what it reads and never recurses on the input: a
+multipart body is read flat (only the top-level `payload` field matters, a nested multipart is just
+bytes), JSON nested deeper than MAX_JSON_DEPTH is refused before it is decoded, and header
+parameters are picked out with one regular expression rather than a full MIME parse (a
+Content-Type with thousands of parameters costs the email package seconds of CPU).
+Every failure is a RequestError 400 (or 415) with a message for the client.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Dict, Optional, Tuple
+from urllib.parse import parse_qs
+
+from adapters.http_request_reader import RequestError
+
+MAX_JSON_DEPTH = 32  # Plex's webhook payload is 4 deep
+MAX_BOUNDARY_CHARS = 70  # RFC 2046
+MAX_PARTS = 100  # Plex sends two (payload and thumb)
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_PARAMETER = re.compile(r';\s*(%s)\s*=\s*("[^"\\]*(?:\\.[^"\\]*)*"|[^;\s"]*)' % _TOKEN)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def header_parameter(value: str, name: str) -> Optional[str]:
+    """The value of parameter `name` in a header like `multipart/form-data; boundary="x"`, or None."""
+    wanted = name.lower()
+    for match in _PARAMETER.finditer(value):
+        if match.group(1).lower() == wanted:
+            text = match.group(2)
+            if text.startswith('"'):
+                text = re.sub(r"\\(.)", r"\1", text[1:-1])
+            return text
+    return None
+
+
+def webhook_payload(content_type: str, body: bytes) -> Dict[str, Any]:
+    """The JSON object of Plex's webhook: the `payload` field of multipart/form-data (what Plex
+    sends) or of a form, or a bare JSON body (for curl)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "multipart/form-data":
+        raw = multipart_field(content_type, body, "payload")
+    elif media_type == "application/x-www-form-urlencoded":
+        try:
+            values = parse_qs(body.decode("utf-8"), strict_parsing=bool(body), max_num_fields=1000)
+        except (UnicodeDecodeError, ValueError) as err:
+            raise RequestError(400, "malformed form body") from err
+        if "payload" not in values:
+            raise RequestError(400, "no 'payload' field in the form body")
+        raw = values["payload"][-1].encode("utf-8")
+    elif media_type in ("application/json", ""):
+        raw = body
+    else:
+        raise RequestError(415, "unsupported Content-Type %s (Plex sends multipart/form-data)" % media_type)
+    return json_object(raw, "the webhook payload")
+
+
+def multipart_field(content_type: str, body: bytes, name: str) -> bytes:
+    """The content of the top-level form field `name` of a multipart/form-data body."""
+    boundary = header_parameter(content_type, "boundary")
+    if not boundary:
+        raise RequestError(400, "multipart/form-data without a boundary")
+    if len(boundary) > MAX_BOUNDARY_CHARS or not boundary.isascii():
+        raise RequestError(400, "malformed multipart body (bad boundary)")
+    delimiter = re.compile(rb"(?:\A|\r?\n)--" + re.escape(boundary.encode("ascii")))
+    pieces = delimiter.split(body)  # [preamble, part, part, ..., "--" + epilogue]
+    if len(pieces) < 2:
+        raise RequestError(400, "malformed multipart body (no boundary line)")
+    if len(pieces) > MAX_PARTS + 2:
+        raise RequestError(400, "malformed multipart body (more than %d parts)" % MAX_PARTS)
+    found: Optional[bytes] = None
+    for piece in pieces[1:]:
+        if piece.startswith(b"--"):  # the closing delimiter
+            if found is None:
+                raise RequestError(400, "no '%s' part in the multipart body" % name)
+            return found
+        piece = piece.lstrip(b" \t")  # transport padding after the delimiter
+        if piece.startswith(b"\r\n"):
+            piece = piece[2:]
+        elif piece.startswith(b"\n"):
+            piece = piece[1:]
+        else:
+            raise RequestError(400, "malformed multipart body (junk after a boundary)")
+        if piece.startswith((b"\r\n", b"\n")):  # a part without headers
+            head, content = b"", piece[2 if piece.startswith(b"\r") else 1:]
+        else:
+            blank = _BLANK_LINE.search(piece)
+            if blank is None:
+                raise RequestError(400, "malformed multipart body (a part without a blank line)")
+            head, content = piece[: blank.start()], piece[blank.end():]
+        if found is None and _field_name(head) == name:
+            found = content
+    raise RequestError(400, "malformed multipart body (no closing boundary)")
+
+
+def _field_name(head: bytes) -> Optional[str]:
+    for line in head.decode("utf-8", "replace").splitlines():
+        header, _, value = line.partition(":")
+        if header.strip().lower() == "content-disposition":
+            return header_parameter(value, "name")
+    return None
+
+
+def json_object(raw: bytes, what: str) -> Dict[str, Any]:
+    """A JSON object, nested at most MAX_JSON_DEPTH deep."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RequestError(400, "%s is not valid JSON" % what) from err
+    if json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise RequestError(400, "%s is nested too deeply (more than %d levels)" % (what, MAX_JSON_DEPTH))
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise RequestError(400, "%s is not valid JSON" % what) from err
+    if not isinstance(data, dict):
+        raise RequestError(400, "%s must be a JSON object" % what)
+    return data
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """True when the brackets of JSON `text` (outside its strings) nest deeper than `limit`."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if len(brackets) <= limit:  # cannot nest deeper than it has brackets
+        return False
+    depth = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def override_request(body: bytes) -> Tuple[str, float]:
+    """(state, minutes) from the override's JSON body; the backend checks their values."""
+    data = json_object(body, "the request body")
+    unknown = sorted(set(data) - {"state", "minutes"})
+    if unknown:
+        raise RequestError(400, "unknown field(s): %s (expected state and minutes)" % ", ".join(unknown))
+    state = data.get("state")
+    minutes = data.get("minutes")
+    if not isinstance(state, str):
+        raise RequestError(400, "'state' must be \"streaming\" or \"idle\"")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not math.isfinite(minutes):
+        raise RequestError(400, "'minutes' must be a number")
+    return state, float(minutes)
+
+
+__all__ = [
+    "MAX_JSON_DEPTH", "header_parameter", "json_object", "multipart_field", "override_request", "webhook_payload",
+]
