@@ -202,7 +202,7 @@ def test_an_override_forces_the_state_until_it_ends():
     service, _, limiter = make_service([[]] * 5)
     service._wall_clock = wall
     service.tick()
-    service.override = Override(StreamState.STREAMING, until=wall.now + 90 * 60)
+    service.set_override(Override(StreamState.STREAMING, until=wall.now + 90 * 60))
     report = service.tick()
     assert report.effective_state is StreamState.STREAMING and report.after.state is StreamState.IDLE
     assert report.applied == UploadLimit(500)

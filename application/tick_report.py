@@ -1,0 +1,128 @@
+"""What one tick saw and did: a result per media server, the decision, a result per download client."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from domain.overrides import Override
+from domain.policies import SpeedLimit
+from domain.ports import StreamSourceError, UploadLimiterError
+from domain.sessions import Observation, PlaybackSession
+from domain.state import MachineState, StreamState
+from domain.throttle import Decision, ServerReading
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """One media server this tick."""
+
+    name: str
+    reading: ServerReading
+    error: Optional[StreamSourceError] = None
+    latency_sec: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ClientResult:
+    """One download client this tick."""
+
+    name: str
+    target: Optional[SpeedLimit] = None  # its share of the budget; None while the state is unknown
+    applied: Optional[SpeedLimit] = None  # written this tick (in a dry run: would have been)
+    drifted_from: Optional[str] = None  # what it held when it was changed behind our back
+    error: Optional[UploadLimiterError] = None
+    checked: bool = False  # the client was asked this tick
+    latency_sec: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """The decision with what every side did. The single-value fields below the tuples describe the
+    first server and client: the whole story when there is one of each, as with the flat config."""
+
+    decision: Decision
+    servers: Tuple[ServerResult, ...]
+    clients: Tuple[ClientResult, ...]
+    dry_run: bool = False
+
+    # ---- the decision
+    @property
+    def before(self) -> MachineState:
+        return self.decision.before
+
+    @property
+    def after(self) -> MachineState:
+        return self.decision.after
+
+    @property
+    def state_changed(self) -> bool:
+        return self.decision.state_changed
+
+    @property
+    def remote_sessions(self) -> Tuple[PlaybackSession, ...]:
+        return self.decision.remote
+
+    @property
+    def desired(self) -> Optional[SpeedLimit]:
+        return self.decision.desired
+
+    @property
+    def effective_state(self) -> Optional[StreamState]:
+        return self.decision.effective
+
+    @property
+    def override(self) -> Optional[Override]:
+        return self.decision.override
+
+    @property
+    def override_expired(self) -> Optional[Override]:
+        return self.decision.override_expired
+
+    @property
+    def flap_held(self) -> bool:
+        return self.decision.flap_held
+
+    @property
+    def counted(self) -> bool:
+        return self.decision.counted
+
+    # ---- the media servers
+    @property
+    def observation(self) -> Observation:
+        """Every session of every server read; failed when the servers gave no evidence."""
+        if self.decision.observation_failed:
+            return Observation.failed(str(self.source_error))
+        return Observation.of(s for server in self.servers for s in server.reading.sessions)
+
+    @property
+    def source_error(self) -> Optional[StreamSourceError]:
+        return next((s.error for s in self.servers if s.error is not None), None)
+
+    @property
+    def plex_latency_sec(self) -> Optional[float]:
+        return self.servers[0].latency_sec if self.servers else None
+
+    # ---- the download clients
+    @property
+    def _first(self) -> ClientResult:
+        return self.clients[0] if self.clients else ClientResult("")
+
+    @property
+    def applied(self) -> Optional[SpeedLimit]:
+        return self._first.applied
+
+    @property
+    def drifted_from(self) -> Optional[str]:
+        return self._first.drifted_from
+
+    @property
+    def limiter_error(self) -> Optional[UploadLimiterError]:
+        return next((c.error for c in self.clients if c.error is not None), None)
+
+    @property
+    def limiter_checked(self) -> bool:
+        return any(c.checked for c in self.clients)
+
+    @property
+    def qbittorrent_latency_sec(self) -> Optional[float]:
+        return self._first.latency_sec
