@@ -1,4 +1,5 @@
-"""`--check`: reach both servers once and say, one line each, what was found."""
+"""`--check`: reach both servers once and say, one line each, what was found; then which limits the
+config means."""
 from __future__ import annotations
 
 import sys
@@ -8,6 +9,24 @@ from application.reporting import describe_streams
 from application.settings import Settings
 from domain.policies import UploadLimit
 from domain.ports import PortError
+from domain.units import describe_kib
+
+
+def describe_limits(settings: Settings) -> str:
+    """The limits as understood, in KiB/s and Mbit/s: `limits: idle unlimited; streaming 500 KiB/s (4.1 Mbit/s)`."""
+    if settings.limit_policy == "tiers":
+        streaming = ", ".join(
+            "%d+ stream%s %s" % (streams, "" if streams == 1 else "s", describe_kib(kib))
+            for streams, kib in sorted(settings.streaming_tiers)
+        )
+    elif settings.limit_policy == "dynamic":
+        streaming = "capacity %s minus the remote streams x %g, at least %s" % (
+            describe_kib(settings.upload_capacity_kbps), settings.stream_overhead_factor, describe_kib(settings.min_upload_kbps),
+        )
+    else:
+        streaming = describe_kib(settings.streaming_upload_kbps)
+    mode = " (alternative speed mode)" if settings.limit_mode == "alternative" else ""
+    return "limits%s: idle %s; streaming %s" % (mode, describe_kib(settings.idle_upload_kbps), streaming)
 
 
 def check_plex(container) -> str:
@@ -46,4 +65,5 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) 
             failures += 1
             line = "%s FAILED: %s" % (side, err)
         out.write(line + "\n")
+    out.write(describe_limits(settings) + "\n")
     return 1 if failures else 0

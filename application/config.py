@@ -1,4 +1,7 @@
-"""Loading the JSON config: marshmallow validation, environment overrides, one clear line per problem."""
+"""Loading the JSON config: marshmallow validation, environment overrides, one clear line per problem.
+
+Every number has bounds, so nothing the file holds can pass `--check` and then fail at run time.
+"""
 from __future__ import annotations
 
 import ipaddress
@@ -11,25 +14,24 @@ from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from application.config_sources import (
+    SECRET_FIELDS,
+    ConfigError,
+    UnreadableFile,
+    apply_environment,
+    read_regular_file,
+    secret_hint,
+)
 from application.settings import Settings
+from domain.units import UNLIMITED, UnitMissing, parse_rate
 
+__all__ = ["ConfigError", "load_settings", "permission_warnings"]  # ConfigError lives in config_sources
 COUNTABLE_STATES = ("playing", "paused", "buffering")
 
-# (environment variable, config field) for each secret; VAR_FILE reads the value from a file
-SECRET_ENV = (
-    ("PLEX_TOKEN", "plex_token"),
-    ("QBITTORRENT_PASSWORD", "qbittorrent_password"),
-    ("QBITTORRENT_API_KEY", "qbittorrent_api_key"),
-    ("PLEX_HELPER_STATUS_TOKEN", "status_token"),
-)
-
-
-class ConfigError(Exception):
-    """The config cannot be used. `problems` holds one complete line per problem."""
-
-    def __init__(self, problems: List[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+# libtorrent keeps a rate limit as a 32-bit count of bytes per second: at most 2 GiB/s
+MAX_RATE_KIB = 2_000_000
+HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
+MAX_COUNT = 1000  # thresholds, tiers' stream counts, failures before a notification
 
 
 class StrictInteger(fields.Integer):
@@ -45,7 +47,12 @@ class StrictInteger(fields.Integer):
 
 
 class StrictNumber(fields.Float):
-    """A number of seconds: int or float, never a boolean or a string."""
+    """A finite number (int or float), never a boolean or a string."""
+
+    default_error_messages = {
+        "special": "must be a finite number (not NaN or infinity)",
+        "too_large": "is far too large",
+    }
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -62,6 +69,14 @@ class StrictBoolean(fields.Boolean):
 
 class StrictString(fields.String):
     default_error_messages = {"invalid": "must be a string"}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # JSON can spell half a surrogate pair ("\ud800"), which nothing can send
+            raise ValidationError("must be valid Unicode text (it holds a lone \\uD800-\\uDFFF escape)") from None
+        return text
 
 
 def _http_url(value: str) -> None:
@@ -101,6 +116,40 @@ def _readable_file(value: str) -> None:
 
 def _at_least(minimum: float) -> validate.Range:
     return validate.Range(min=minimum, error="must be at least {min}")
+
+
+def _between(minimum: float, maximum: float) -> List[validate.Range]:
+    return [_at_least(minimum), validate.Range(max=maximum, error="must be at most {max}")]
+
+
+class RateField(fields.Field):
+    """A limit or capacity: a whole number of KiB/s, or text with a unit ("20 Mbit/s"), kept as
+    whole KiB/s rounded down (but at least 1 when above 0). "unlimited" is 0, where 0 is allowed."""
+
+    def __init__(self, minimum: int = 0, unlimited: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.minimum, self.unlimited_allowed = minimum, unlimited
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str):
+            try:
+                rate = parse_rate(value)
+            except UnitMissing as exc:  # "100": which unit was meant?
+                raise ValidationError("must be a whole number (KiB/s) or have a unit: %s" % exc) from None
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+            if rate.unlimited and value.strip().lower() == UNLIMITED and not self.unlimited_allowed:
+                raise ValidationError('cannot be "unlimited" here; give a rate such as "20 Mbit/s"')
+            kib = rate.whole_kib()
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be a whole number")
+        else:
+            kib = value
+        if kib < self.minimum:
+            raise ValidationError("must be at least %d" % self.minimum)
+        if kib > MAX_RATE_KIB:
+            raise ValidationError("must be at most %d KiB/s (about 16 Gbit/s)" % MAX_RATE_KIB)
+        return kib
 
 
 def _positive() -> validate.Range:
@@ -151,8 +200,8 @@ class TierSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    streams = StrictInteger(required=True, validate=_at_least(1))
-    upload_kbps = StrictInteger(required=True, validate=_at_least(0))
+    streams = StrictInteger(required=True, validate=_between(1, MAX_COUNT))
+    upload_kbps = RateField(required=True)
 
 
 class ConfigSchema(Schema):
@@ -165,22 +214,22 @@ class ConfigSchema(Schema):
     qbittorrent_username = StrictString(load_default="")
     qbittorrent_password = StrictString(load_default="")
     qbittorrent_api_key = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
-    idle_upload_kbps = StrictInteger(load_default=0, validate=_at_least(0))
-    streaming_upload_kbps = StrictInteger(load_default=500, validate=_at_least(0))
-    poll_interval_sec = StrictNumber(load_default=10.0, validate=_at_least(1))
-    streaming_threshold = StrictInteger(load_default=2, validate=_at_least(1))
-    idle_threshold = StrictInteger(load_default=3, validate=_at_least(1))
+    idle_upload_kbps = RateField(load_default=0)
+    streaming_upload_kbps = RateField(load_default=500)
+    poll_interval_sec = StrictNumber(load_default=10.0, validate=_between(1, HOUR))
+    streaming_threshold = StrictInteger(load_default=2, validate=_between(1, MAX_COUNT))
+    idle_threshold = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))
     count_states = fields.List(
         StrictString(validate=validate.OneOf(COUNTABLE_STATES, error="must be one of " + ", ".join(COUNTABLE_STATES))),
         load_default=["playing"],
         validate=_non_empty("must name at least one state"),
     )
-    plex_down_restore_after_sec = StrictNumber(load_default=300.0, validate=_at_least(0))
+    plex_down_restore_after_sec = StrictNumber(load_default=300.0, validate=_between(0, WEEK))
     restore_on_exit = StrictBoolean(load_default=True)
-    reconcile_interval_sec = StrictNumber(load_default=60.0, validate=_at_least(0))
+    reconcile_interval_sec = StrictNumber(load_default=60.0, validate=_between(0, DAY))
     # at most 30: a poll (Plex, then qBittorrent) must end well within systemd's WatchdogSec
     http_timeout_sec = StrictNumber(load_default=10.0, validate=[_positive(), validate.Range(max=30, error="must be at most {max}")])
-    login_retry_sec = StrictNumber(load_default=300.0, validate=_at_least(1))
+    login_retry_sec = StrictNumber(load_default=300.0, validate=_between(1, DAY))
     plex_verify_tls = StrictBoolean(load_default=True)
     plex_ca_file = StrictString(load_default=None, allow_none=True, validate=_readable_file)
     qbittorrent_verify_tls = StrictBoolean(load_default=True)
@@ -189,16 +238,18 @@ class ConfigSchema(Schema):
     ignore_users = fields.List(StrictString(), load_default=[])
 
     limit_policy = StrictString(load_default="fixed", validate=validate.OneOf(LIMIT_POLICIES, error="must be one of " + ", ".join(LIMIT_POLICIES)))
-    streaming_tiers = fields.List(fields.Nested(TierSchema), load_default=[])
-    upload_capacity_kbps = StrictInteger(load_default=0, validate=_at_least(0))
-    stream_overhead_factor = StrictNumber(load_default=1.2, validate=_at_least(1))
-    min_upload_kbps = StrictInteger(load_default=10, validate=_at_least(1))
+    streaming_tiers = fields.List(
+        fields.Nested(TierSchema), load_default=[], validate=validate.Length(max=100, error="must list at most {max} tiers"),
+    )
+    upload_capacity_kbps = RateField(load_default=0, unlimited=False)  # 0: not set
+    stream_overhead_factor = StrictNumber(load_default=1.2, validate=_between(1, 10))
+    min_upload_kbps = RateField(load_default=10, minimum=1, unlimited=False)
     dynamic_deadband_percent = StrictNumber(load_default=10.0, validate=validate.Range(min=0, max=100, error="must be between {min} and {max}"))
     limit_mode = StrictString(load_default="global", validate=validate.OneOf(LIMIT_MODES, error="must be one of " + ", ".join(LIMIT_MODES)))
     plex_events = StrictBoolean(load_default=True)
-    max_transitions_per_hour = StrictInteger(load_default=0, validate=_at_least(0))
+    max_transitions_per_hour = StrictInteger(load_default=0, validate=_between(0, HOUR))
     notify = fields.List(NotifyTarget(), load_default=[])
-    notify_after_failures = StrictInteger(load_default=3, validate=_at_least(1))
+    notify_after_failures = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))
     status_listen = StrictString(load_default="", validate=lambda v: _listen_address(v) if v else None)
     status_token = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
     state_dir = StrictString(load_default=None, allow_none=True, validate=_non_empty())
@@ -272,37 +323,9 @@ _MESSAGE_WORDS = {
 
 
 _NESTED_KEY = re.compile(r"^([a-z_]+): ")
-_SECRET_HINTS = {name: "%s or %s_FILE" % (var, var) for var, name in SECRET_ENV}
-
-
-def _read_secret_file(variable: str, path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().rstrip("\r\n")
-    except OSError as exc:
-        raise ConfigError(["%s: cannot read %s: %s" % (variable, path, exc.strerror or exc)]) from None
-
-
-def apply_environment(raw: Dict[str, Any], environ: Mapping[str, str]) -> Dict[str, Any]:
-    """Secrets from VAR or VAR_FILE override the file's values."""
-    merged = dict(raw)
-    problems = []
-    for variable, field_name in SECRET_ENV:
-        direct = environ.get(variable)
-        file_path = environ.get(variable + "_FILE")
-        if direct and file_path:
-            problems.append("%s and %s_FILE are both set; use one" % (variable, variable))
-            continue
-        if direct:
-            merged[field_name] = direct
-        elif file_path:
-            try:
-                merged[field_name] = _read_secret_file(variable + "_FILE", file_path)
-            except ConfigError as err:
-                problems.extend(err.problems)
-    if problems:
-        raise ConfigError(problems)
-    return merged
+_TOP_FIELD = re.compile(r"^[^.\[]*")
+_FIELDS = ConfigSchema().fields
+_TEXT_FIELDS = frozenset(name for name, f in _FIELDS.items() if isinstance(f, fields.String))
 
 
 def parse_json(text: str, source: str) -> Dict[str, Any]:
@@ -310,12 +333,18 @@ def parse_json(text: str, source: str) -> Dict[str, Any]:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(["%s: not valid JSON: %s at line %d column %d" % (source, exc.msg, exc.lineno, exc.colno)]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(["%s: not valid JSON: %s" % (source, exc)]) from None
+    except RecursionError:
+        raise ConfigError(["%s: not valid JSON: nested too deeply" % source]) from None
     if not isinstance(raw, dict):
         raise ConfigError(["%s: must hold a JSON object {...} at the top level" % source])
     return raw
 
 
-def validate_settings(raw: Dict[str, Any], source: str) -> Settings:
+def validate_settings(raw: Dict[str, Any], source: str, origins: Optional[Mapping[str, str]] = None) -> Settings:
+    """`origins` names the environment variable that set a field, for the error lines."""
+    origins = origins or {}
     try:
         data = ConfigSchema().load(raw)
     except ValidationError as exc:
@@ -326,9 +355,11 @@ def validate_settings(raw: Dict[str, Any], source: str) -> Settings:
                 field_name, message = "%s.%s" % (field_name, nested.group(1)), message[nested.end():]
             where = field_name if field_name != "_schema" else "config"
             words = _MESSAGE_WORDS.get(message, message)
-            if message == "Missing data for required field." and field_name in _SECRET_HINTS:
-                words += " (or set %s)" % _SECRET_HINTS[field_name]
-            lines.append("%s: %s: %s" % (source, where, words))
+            if message == "Missing data for required field." and field_name in SECRET_FIELDS:
+                words += " (or set %s)" % secret_hint(field_name)
+            variable = origins.get(_TOP_FIELD.match(field_name).group(0))
+            origin = "environment %s" % variable if variable else source
+            lines.append("%s: %s: %s" % (origin, where, words))
         raise ConfigError(sorted(lines)) from None
     data["count_states"] = tuple(data["count_states"])
     data["ignore_users"] = tuple(data["ignore_users"])
@@ -342,15 +373,13 @@ def load_settings(path: str, environ: Optional[Mapping[str, str]] = None) -> Set
     """Read, merge the environment into, and validate the config file. Raises ConfigError."""
     environ = os.environ if environ is None else environ
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = read_regular_file(path)
     except FileNotFoundError:
         raise ConfigError(["%s: config file not found" % path]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(["%s: cannot read the config file: %s" % (path, reason)]) from None
-    raw = apply_environment(parse_json(text, path), environ)
-    return validate_settings(raw, path)
+    except UnreadableFile as exc:
+        raise ConfigError(["%s: cannot read the config file: %s" % (path, exc)]) from None
+    raw, origins = apply_environment(parse_json(text, path), environ, _FIELDS, _TEXT_FIELDS)
+    return validate_settings(raw, path, origins)
 
 
 def permission_warnings(path: str, environ: Optional[Mapping[str, str]] = None) -> List[str]:
@@ -358,13 +387,10 @@ def permission_warnings(path: str, environ: Optional[Mapping[str, str]] = None) 
     environ = os.environ if environ is None else environ
     try:
         mode = os.stat(path).st_mode
-        with open(path, encoding="utf-8") as handle:
-            raw = json.load(handle)
-    except (OSError, ValueError):
+        raw = json.loads(read_regular_file(path))
+    except (OSError, UnreadableFile, ValueError, RecursionError):
         return []
-    holds_secret = isinstance(raw, dict) and (
-        any(raw.get(name) for _, name in SECRET_ENV) or bool(raw.get("notify"))
-    )
+    holds_secret = isinstance(raw, dict) and (any(raw.get(name) for name in SECRET_FIELDS) or bool(raw.get("notify")))
     if holds_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
         return ["%s holds secrets and other users can read it; run: chmod 600 %s" % (path, path)]
     return []

@@ -1,4 +1,8 @@
-"""The validated configuration, as plain values."""
+"""The validated configuration, as plain values.
+
+Limits and capacities (`*_kbps`) are whole KiB/s whatever unit the config used ("20 Mbit/s" is 2441),
+0 meaning unlimited; durations are seconds. The config's bounds hold for every value here.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,8 +37,8 @@ class Settings:
     lan_networks: Tuple[IPNetwork, ...] = ()
     ignore_users: Tuple[str, ...] = ()
     limit_policy: str = "fixed"  # fixed, tiers, dynamic
-    streaming_tiers: Tuple[Tuple[int, int], ...] = ()  # (streams, upload_kbps)
-    upload_capacity_kbps: int = 0
+    streaming_tiers: Tuple[Tuple[int, int], ...] = ()  # (streams, upload_kbps in KiB/s)
+    upload_capacity_kbps: int = 0  # 0: not set (only the dynamic policy needs it)
     stream_overhead_factor: float = 1.2
     min_upload_kbps: int = 10
     dynamic_deadband_percent: float = 10.0

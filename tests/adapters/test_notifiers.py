@@ -608,6 +608,6 @@ def test_a_token_in_the_query_string_stays_out_of_urllib3s_debug_lines(
     caplog.set_level(logging.DEBUG)
     NtfyTarget(server.url + "/topic?auth=" + NTFY_TOKEN).send(note(), pool, 2.0)
     assert server.wait_for(1)[0].path == "/topic?auth=" + NTFY_TOKEN
-    assert any(r.name.startswith("urllib3") and "POST ***" in r.getMessage() for r in caplog.records)
+    assert any(r.name.startswith("urllib3") and "***" in r.getMessage() for r in caplog.records)
     assert "/topic" not in all_logs(caplog)  # the topic is a secret too
     assert_no_secrets(all_logs(caplog))

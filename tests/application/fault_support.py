@@ -17,7 +17,7 @@ from tests.support.plex_server import PlexTestServer, _QuietServer
 from tests.support.qbittorrent_nox import QbtInstance
 
 KIB = 1024
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$")
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[+-]\d{4})? (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$")
 
 
 class Daemon:

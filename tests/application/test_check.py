@@ -11,7 +11,8 @@ def test_check_against_the_real_qbittorrent_and_the_test_plex_server(tmp_path, p
     plex_server.set_sessions([remote_movie(), lan_track()])
     result = run("--config", write_config(tmp_path, plex_server, qbt_nox), "--check")
     assert result.returncode == 0, result.stderr
-    plex_line, qbt_line = result.stdout.strip().splitlines()
+    plex_line, qbt_line, limits_line = result.stdout.strip().splitlines()
+    assert limits_line == "limits: idle unlimited; streaming 500 KiB/s (4.1 Mbit/s)"
     assert plex_line == "Plex OK: version %s at %s; 2 session(s), 1 remote stream (friend)" % (plex_server.version, plex_server.url)
     assert qbt_line.startswith("qBittorrent OK: v4.5.2 (Web API 2.8.19) at %s, logged in with the password; upload limit " % qbt_nox.url)
     assert qbt_nox.password not in result.stdout + result.stderr
@@ -26,10 +27,19 @@ def test_check_reports_each_failing_side_and_exits_1(plex_server):
         )
         out = io.StringIO()
         assert run_check(s, out=out) == 1
-    plex_line, qbt_line = out.getvalue().strip().splitlines()
+    plex_line, qbt_line, limits_line = out.getvalue().strip().splitlines()
+    assert limits_line.startswith("limits: ")
     assert plex_line == "Plex FAILED: Plex rejected the token (401) at %s" % plex_server.url
     assert qbt_line.startswith("qBittorrent FAILED: qBittorrent rejected the username or password")
     assert "SECRET" not in out.getvalue()
+
+
+def test_check_prints_limits_given_with_units_as_understood(tmp_path, plex_server, fake_qbt):
+    """The config says "20 Mbit/s"; --check says what that is in KiB/s, the unit qBittorrent shows."""
+    path = write_config(tmp_path, plex_server, fake_qbt, streaming_upload_kbps="20 Mbit/s", idle_upload_kbps="unlimited")
+    result = run("--config", path, "--check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "limits: idle unlimited; streaming 2441 KiB/s (20.0 Mbit/s)"
 
 
 def test_check_with_api_key_on_52(plex_server):

@@ -517,7 +517,7 @@ WRONG_TYPES = {
     "qbittorrent_username": (1, "must be a string"),
     "qbittorrent_password": ({}, "must be a string"),
     "qbittorrent_api_key": (2, "must be a string"),
-    "idle_upload_kbps": ("0", "must be a whole number"),
+    "idle_upload_kbps": ("0", "must be a whole number (KiB/s) or have a unit: needs a unit, for example \"0 KiB/s\" or \"0 Mbit/s\" (units: KiB/s, MiB/s, kB/s, MB/s, kbit/s, Mbit/s, unlimited)"),
     "streaming_upload_kbps": (1.5, "must be a whole number"),
     "poll_interval_sec": ("10", "must be a number"),
     "streaming_threshold": (True, "must be a whole number"),
@@ -726,46 +726,41 @@ def test_readable_config_without_secrets_does_not_warn(tmp_path, plex_server, qb
 # ------------------------------------------------------------------------------ signal during start-up
 
 
-def _serve_fifo(path: str, content: bytes, first_fd: int) -> None:
-    """Feed the config through a FIFO: on the fd already open, then to each later reader (a daemon thread)."""
-    os.write(first_fd, content)
-    os.close(first_fd)
-    for _ in range(3):  # the config is opened again for the permission check (and maybe on reload)
-        try:
-            fd = os.open(path, os.O_WRONLY)
-        except OSError:
-            return
-        os.write(fd, content)
-        os.close(fd)
+# Runs the daemon with load_settings held until the test lets it go: a deterministic "during
+# start-up" (a FIFO config did this before; it is refused now, so nothing can hang start-up).
+_HELD_START = """
+import os, sys, time
+import application.config as config
+original = config.load_settings
+def held(*args, **kwargs):
+    open(os.environ["HELD_MARKER"], "w").close()
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not os.path.exists(os.environ["HELD_RELEASE"]):
+        time.sleep(0.01)
+    return original(*args, **kwargs)
+config.load_settings = held
+from application.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_during_startup_exits_0_quietly_and_sends_nothing(tmp_path, plex_server, sig):
-    """Deterministic 'during start-up': the config is a FIFO, so the daemon blocks reading it until we write."""
-    import threading
-
     with FakeQBittorrent(username="admin", password="pw") as fake:
-        content = json.dumps(_valid(plex_server, fake)).encode()
-        fifo = str(tmp_path / "config.json")
-        os.mkfifo(fifo, 0o600)
-        with Daemon("--config", fifo) as daemon:
-            writer = {}
-
-            def reader_is_there() -> bool:
-                try:
-                    writer["fd"] = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                    return True
-                except OSError:  # ENXIO: nobody has opened it for reading yet
-                    return False
-
-            assert wait_until(reader_is_there, timeout=10), daemon.stderr
-            daemon.process.send_signal(sig)  # the daemon is inside load_settings, blocked on the read
-            time.sleep(0.2)
-            if daemon.alive():
-                threading.Thread(target=_serve_fifo, args=(fifo, content, writer["fd"]), daemon=True).start()
-            else:
-                os.close(writer["fd"])
-            status = daemon.process.wait(timeout=10)
-        assert status == 0, (status, daemon.stderr)
-        assert "Traceback" not in daemon.stderr
+        path = write_config(tmp_path, plex_server, fake)
+        marker, release = tmp_path / "held", tmp_path / "release"
+        env = environment(HELD_MARKER=str(marker), HELD_RELEASE=str(release))
+        process = subprocess.Popen([*command()[:1], "-c", _HELD_START, "--config", path], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_until(marker.exists, timeout=10), "start-up never reached the config"
+            process.send_signal(sig)  # the daemon is inside load_settings
+            status = process.wait(timeout=10)
+        finally:
+            release.touch()
+            if process.poll() is None:
+                process.kill()
+            _, stderr = process.communicate()
+        assert status == 0, (status, stderr)
+        assert "Traceback" not in stderr
         assert sum(plex_server.request_count.values()) == 0 and fake.total == 0

@@ -1,0 +1,116 @@
+"""Only a regular file of at most 1 MiB is read as the config or a secret: a FIFO must not hang."""
+import contextlib
+import json
+import logging
+import os
+import threading
+
+import pytest
+
+from application.config import ConfigError, load_settings, permission_warnings
+from tests.application.daemon import run
+from tests.application.test_config import VALID, write
+from tests.application.test_reload import daemon as reloading_daemon
+from tests.application.test_reload import FakeQBittorrentModes
+
+
+@contextlib.contextmanager
+def fifo_that_cannot_hang(path):
+    """A FIFO, plus a writer that opens and closes it once a reader comes: code that (wrongly) opens it
+    blocking gets an empty read and fails the test instead of hanging it."""
+    os.mkfifo(path)
+    writer = threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True)
+    writer.start()
+    try:
+        yield str(path)
+    finally:
+        while writer.is_alive():  # release the writer, whether or not it reached its open() yet
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+            writer.join(0.01)
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    with fifo_that_cannot_hang(tmp_path / "config.fifo") as path:
+        yield path
+
+
+def only_problem(path, environ=None):
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ or {})
+    (line,) = info.value.problems
+    return line
+
+
+def test_a_fifo_as_the_config_is_refused(fifo):
+    assert only_problem(fifo) == "%s: cannot read the config file: it is a FIFO (named pipe), not a regular file" % fifo
+
+
+def test_a_device_as_the_config_is_refused():
+    # /dev/null, not /dev/zero: a regression must not read an endless file into memory
+    assert only_problem("/dev/null") == "/dev/null: cannot read the config file: it is a character device, not a regular file"
+
+
+def test_a_directory_as_the_config_is_refused(tmp_path):
+    assert only_problem(str(tmp_path)) == "%s: cannot read the config file: Is a directory" % tmp_path
+
+
+def test_a_config_larger_than_1_mib_is_refused(tmp_path):
+    path = write(tmp_path, json.dumps(VALID) + " " * (1024 * 1024))
+    assert only_problem(path) == "%s: cannot read the config file: it is larger than 1 MiB" % path
+
+
+def test_a_config_of_exactly_1_mib_is_read(tmp_path):
+    text = json.dumps(VALID)
+    path = write(tmp_path, text + " " * (1024 * 1024 - len(text)))
+    assert load_settings(path, {}).plex_url == VALID["plex_url"]
+
+
+def test_a_config_that_is_not_utf8(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{"plex_url": "\xff"}')
+    assert "cannot read the config file: not UTF-8 text (byte 14)" in only_problem(str(path))
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash(tmp_path):
+    path = write(tmp_path, "[" * 200_000 + "]" * 200_000)
+    assert "not valid JSON" in only_problem(path)
+
+
+def test_a_huge_integer_is_an_error_not_a_crash(tmp_path):
+    path = write(tmp_path, '{"poll_interval_sec": %s}' % ("9" * 5000))
+    assert "not valid JSON" in only_problem(path)
+
+
+@pytest.mark.parametrize("variable", ["PLEX_TOKEN_FILE", "PLEX_HELPER_STATUS_TOKEN_FILE", "PLEX_HELPER_NOTIFY_FILE"])
+def test_a_fifo_as_a_secret_file_is_refused(tmp_path, fifo, variable):
+    line = only_problem(write(tmp_path, VALID), {variable: fifo})
+    assert line == "%s: cannot read %s: it is a FIFO (named pipe), not a regular file" % (variable, fifo)
+
+
+def test_permission_warnings_do_not_hang_on_a_fifo(fifo):
+    assert permission_warnings(fifo, {}) == []
+
+
+def test_the_daemon_exits_2_at_once_with_a_fifo_config(fifo):
+    result = run("--config", fifo, "--once", timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_fifo_secret_file_does_not_hang_the_daemon(tmp_path, fifo):
+    result = run("--config", write(tmp_path, VALID), "--check", timeout=20, PLEX_TOKEN_FILE=fifo)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "PLEX_TOKEN_FILE: cannot read %s: it is a FIFO (named pipe), not a regular file" % fifo
+
+
+def test_a_reload_pointed_at_a_fifo_keeps_the_running_config(tmp_path, caplog):
+    fake = FakeQBittorrentModes()
+    path, runner, reload = reloading_daemon(tmp_path, fake, [[]], poll_interval_sec=7)
+    before = reload.settings
+    os.unlink(path)
+    with fifo_that_cannot_hang(path), caplog.at_level(logging.ERROR, logger="plex_helper.test"):
+        assert reload() is False
+    assert reload.settings is before and runner.interval_sec == 0
+    assert any("keeping the running config" in r.getMessage() and "not a regular file" in r.getMessage()
+               for r in caplog.records)
