@@ -20,13 +20,16 @@ The bootstrap extracts lib/ and its platform's native/<key>/ into one directory 
 cache and imports from there (zipimport cannot load compiled extensions).
 
 Every wheel comes from PyPI through `pip download`, is cached under build/wheels/ and is checked
-against the sha256 hashes in requirements.lock (pip's --require-hashes format) before use.
+against the sha256 hashes in requirements.lock (pip's --require-hashes format) before use. So the
+build needs pip (only `pip download`: nothing is installed) and PyPI until that cache is filled;
+the .pyz it makes needs nothing but python3.
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import hashlib
+import importlib.util
 import io
 import os
 import re
@@ -186,8 +189,21 @@ def find_cached_wheel(pin: Pin, directory: Path, platforms: tuple[str, ...] | No
     return None
 
 
+PIP_MISSING = (
+    "pip is needed to download the pinned wheels (%s has no pip): "
+    "install it (Debian: apt-get install python3-pip) or build from a virtual environment"
+)
+
+
+def pip_available() -> bool:
+    """True when this interpreter can run `python -m pip` (Debian's python3 lacks it without python3-pip)."""
+    return importlib.util.find_spec("pip") is not None
+
+
 def pip_download(pin: Pin, directory: Path, platforms: tuple[str, ...] | None) -> None:
     """`pip download` one wheel of `pin` into `directory` (for the target platforms, or pure)."""
+    if not pip_available():
+        raise BuildError(PIP_MISSING % sys.executable)
     command = [
         sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps",
         "--only-binary=:all:", "--python-version", TARGET_PYTHON, "--dest", str(directory),

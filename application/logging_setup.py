@@ -1,4 +1,5 @@
-"""Log to stderr; without timestamps under systemd's journal, which adds its own."""
+"""Log to stderr, stamped with local time and its offset; without timestamps under systemd's journal,
+which adds its own."""
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,8 @@ def configure_logging(
     elif not timestamps:
         handler.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        # local time (TZ honoured) with its UTC offset, so a line is unambiguous wherever it is read
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S%z"))
     logger = logging.getLogger("plex_helper")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -21,6 +21,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "build_zipapp.py"
 PYZ_NAME = "plex-helper.pyz"
+# The interpreter a user runs the .pyz with: the base one, not the tests' virtual environment
+# (which, e.g., disables the user site-packages that test_system_packages_are_not_imported needs).
+PYTHON = getattr(sys, "_base_executable", sys.executable)
 # Variables of the calling environment that must not leak into a run of the .pyz.
 SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONSAFEPATH",
                 "XDG_CACHE_HOME", "CACHE_DIRECTORY")
@@ -116,7 +119,7 @@ def run_pyz(pyz: Path, clean_env: dict[str, str]) -> RunPyz:
             timeout: float = 120) -> subprocess.CompletedProcess:
         environment = dict(clean_env if env is None else env)
         environment.update(env_extra or {})
-        return subprocess.run([sys.executable, str(pyz), *args], env=environment, capture_output=True,
+        return subprocess.run([PYTHON, str(pyz), *args], env=environment, capture_output=True,
                               text=True, timeout=timeout, cwd=str(pyz.parent))
 
     return run

@@ -28,7 +28,9 @@ def test_systemd_analyze_verify_passes():
 def test_unit_has_the_promised_settings():
     d = dict(directives())
     assert d["Type"] == "notify"
-    assert d["ExecStart"] == "/usr/bin/python3 /usr/local/bin/plex-helper.pyz --config /etc/plex-helper/config.json"
+    # the config is root-only (README); the dynamic user reads systemd's copy in the credentials directory
+    assert d["LoadCredential"] == "config.json:/etc/plex-helper/config.json"
+    assert d["ExecStart"] == "/usr/bin/python3 /usr/local/bin/plex-helper.pyz --config %d/config.json"
     assert d["Restart"] == "on-failure"
     assert int(d["WatchdogSec"]) > 0
     assert d["DynamicUser"] == "yes" and d["CacheDirectory"] == "plex-helper"

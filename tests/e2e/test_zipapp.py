@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, build_pyz
+from tests.e2e.conftest import PYTHON, REPO, build_pyz
 
 PLATFORMS = ("linux-aarch64-glibc", "linux-aarch64-musl", "linux-x86_64-glibc", "linux-x86_64-musl", "macos-arm64")
 NATIVE_MODULES = ("_cwiring", "containers", "providers")
@@ -408,7 +408,7 @@ def test_system_packages_are_not_imported(run_pyz, clean_env: dict[str, str], tm
     make_fake_packages(on_pythonpath, ["yaml", "pydantic", "urllib3", "marshmallow"])
     env = dict(clean_env, PYTHONPATH=str(on_pythonpath), FAKE_MARKERS=str(markers),
                PYTHONUSERBASE=str(tmp_path / "userbase"))
-    user_site = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"],
+    user_site = subprocess.run([PYTHON, "-c", "import site; print(site.getusersitepackages())"],
                                env=env, capture_output=True, text=True, check=True).stdout.strip()
     make_fake_packages(Path(user_site), ["pydantic_settings", "dependency_injector", "typing_extensions"])
     # a .pth file imports a shadowing copy before any code of the .pyz runs
