@@ -211,8 +211,7 @@ def run_daemon(args: argparse.Namespace) -> int:
         status.restore_override()
         runner.observers.append(status)
         companions.append(container.status_server())
-    if settings.plex_events:
-        companions.append(container.event_listener())
+    companions.extend(container.event_listeners())
     if settings.notify:
         companions.append(container.notification_dispatcher())
     started = []

@@ -10,7 +10,6 @@ import os
 import re
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -22,174 +21,46 @@ from application.config_sources import (
     read_regular_file,
     secret_hint,
 )
+from application.config_fields import (
+    DAY,
+    HOUR,
+    MAX_COUNT,
+    WEEK,
+    NotifyTarget,
+    RateField,
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    StrictString,
+    _between,
+    _cidr,
+    _header_safe,
+    _http_url,
+    _is_loopback,
+    _listen_address,
+    _non_empty,
+    _positive,
+    _readable_file,
+)
+from application.config_lists import (
+    DownloadClientSchema,
+    MediaServerSchema,
+    check_shorthand,
+    download_clients_from,
+    media_servers_from,
+    no_entries,
+    read_entry_secrets,
+)
 from application.settings import Settings
-from domain.units import UNLIMITED, UnitMissing, parse_rate
 
 __all__ = ["ConfigError", "load_settings", "permission_warnings"]  # ConfigError lives in config_sources
 COUNTABLE_STATES = ("playing", "paused", "buffering")
 
-# libtorrent keeps a rate limit as a 32-bit count of bytes per second: at most 2 GiB/s
-MAX_RATE_KIB = 2_000_000
-HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
-MAX_COUNT = 1000  # thresholds, tiers' stream counts, failures before a notification
 
 
-class StrictInteger(fields.Integer):
-    """An integer that refuses booleans, floats and strings: a JSON `true` is never a number."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError("must be a whole number")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class StrictNumber(fields.Float):
-    """A finite number (int or float), never a boolean or a string."""
-
-    default_error_messages = {
-        "special": "must be a finite number (not NaN or infinity)",
-        "too_large": "is far too large",
-    }
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError("must be a number")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class StrictBoolean(fields.Boolean):
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, bool):
-            raise ValidationError("must be true or false")
-        return value
-
-
-class StrictString(fields.String):
-    default_error_messages = {"invalid": "must be a string"}
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # JSON can spell half a surrogate pair ("\ud800"), which nothing can send
-            raise ValidationError("must be valid Unicode text (it holds a lone \\uD800-\\uDFFF escape)") from None
-        return text
-
-
-def _http_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("must be an http:// or https:// URL with a host, for example http://192.168.1.10:8080")
-    if parts.username or parts.password:
-        raise ValidationError("must not contain a user name or password; use the separate fields")
-    if parts.query or parts.fragment:
-        # a URL copied from Plex's "View XML" carries ?X-Plex-Token=...: it must not be printed anywhere
-        raise ValidationError("must not contain a query (?...) or fragment (#...); the token goes in plex_token")
-    try:
-        parts.port
-    except ValueError:
-        raise ValidationError("has an invalid port") from None
-
-
-def _cidr(value: str) -> None:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise ValidationError("%r is not a network such as 192.168.1.0/24" % value) from None
-
-
-def _header_safe(value: str) -> None:
-    # sent as an HTTP header value: anything else cannot be sent, or would be mangled
-    if not value:
-        raise ValidationError("must not be empty")
-    if any(not ("!" <= ch <= "~") for ch in value):
-        raise ValidationError("must contain only printable ASCII characters without spaces")
-
-
-def _readable_file(value: str) -> None:
-    if not os.path.isfile(value) or not os.access(value, os.R_OK):
-        raise ValidationError("file %s does not exist or cannot be read" % value)
-
-
-def _at_least(minimum: float) -> validate.Range:
-    return validate.Range(min=minimum, error="must be at least {min}")
-
-
-def _between(minimum: float, maximum: float) -> List[validate.Range]:
-    return [_at_least(minimum), validate.Range(max=maximum, error="must be at most {max}")]
-
-
-class RateField(fields.Field):
-    """A limit or capacity: a whole number of KiB/s, or text with a unit ("20 Mbit/s"), kept as
-    whole KiB/s rounded down (but at least 1 when above 0). "unlimited" is 0, where 0 is allowed."""
-
-    def __init__(self, minimum: int = 0, unlimited: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.minimum, self.unlimited_allowed = minimum, unlimited
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, str):
-            try:
-                rate = parse_rate(value)
-            except UnitMissing as exc:  # "100": which unit was meant?
-                raise ValidationError("must be a whole number (KiB/s) or have a unit: %s" % exc) from None
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from None
-            if rate.unlimited and value.strip().lower() == UNLIMITED and not self.unlimited_allowed:
-                raise ValidationError('cannot be "unlimited" here; give a rate such as "20 Mbit/s"')
-            kib = rate.whole_kib()
-        elif isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError("must be a whole number")
-        else:
-            kib = value
-        if kib < self.minimum:
-            raise ValidationError("must be at least %d" % self.minimum)
-        if kib > MAX_RATE_KIB:
-            raise ValidationError("must be at most %d KiB/s (about 16 Gbit/s)" % MAX_RATE_KIB)
-        return kib
-
-
-def _positive() -> validate.Range:
-    return validate.Range(min=0, min_inclusive=False, error="must be greater than 0")
-
-
-def _non_empty(error: str = "must not be empty") -> validate.Length:
-    return validate.Length(min=1, error=error)
-
-
-class NotifyTarget(fields.Field):
-    """One notification target; the adapter knows what each type needs."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        from adapters.notifiers import validate_target_spec  # the target types are the adapter's
-
-        if not isinstance(value, dict):
-            raise ValidationError("must be an object such as {\"type\": \"ntfy\", \"url\": ...}")
-        problems = validate_target_spec(value)
-        if problems:
-            raise ValidationError(problems)
-        return dict(value)
-
-
-def _listen_address(value: str) -> None:
-    from adapters.status_server import parse_listen  # the server's own reading of the address
-
-    try:
-        parse_listen(value)
-    except ValueError as exc:
-        raise ValidationError("must be host:port, for example 127.0.0.1:9911 (%s)" % exc) from None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return bool(host) and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain a NUL character")
 
 
 LIMIT_POLICIES = ("fixed", "tiers", "dynamic")
@@ -208,9 +79,12 @@ class ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    plex_url = StrictString(required=True, validate=_http_url)
-    plex_token = StrictString(required=True, validate=_header_safe)
-    qbittorrent_url = StrictString(required=True, validate=_http_url)
+    # required unless media_servers / download_clients say the same (see _one_way_per_kind)
+    plex_url = StrictString(load_default="", validate=_http_url)
+    plex_token = StrictString(load_default="", validate=_header_safe)
+    qbittorrent_url = StrictString(load_default="", validate=_http_url)
+    media_servers = fields.List(fields.Nested(MediaServerSchema), load_default=None, validate=no_entries)
+    download_clients = fields.List(fields.Nested(DownloadClientSchema), load_default=None, validate=no_entries)
     qbittorrent_username = StrictString(load_default="")
     qbittorrent_password = StrictString(load_default="")
     qbittorrent_api_key = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
@@ -252,7 +126,18 @@ class ConfigSchema(Schema):
     notify_after_failures = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))
     status_listen = StrictString(load_default="", validate=lambda v: _listen_address(v) if v else None)
     status_token = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
-    state_dir = StrictString(load_default=None, allow_none=True, validate=_non_empty())
+    state_dir = StrictString(load_default=None, allow_none=True, validate=[_non_empty(), _no_nul])
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _one_way_per_kind(self, data: Dict[str, Any], original: Dict[str, Any], **_: Any) -> None:
+        check_shorthand(data, original)
+        required = []
+        if original.get("media_servers") is None:
+            required += [key for key in ("plex_url", "plex_token") if key not in original]
+        if original.get("download_clients") is None and "qbittorrent_url" not in original:
+            required.append("qbittorrent_url")
+        if required:
+            raise ValidationError({key: ["Missing data for required field."] for key in required})
 
     @validates_schema(skip_on_field_errors=False)
     def _remote_status_needs_a_token(self, data: Dict[str, Any], **_: Any) -> None:
@@ -366,6 +251,8 @@ def validate_settings(raw: Dict[str, Any], source: str, origins: Optional[Mappin
     data["notify"] = tuple(data["notify"])
     data["streaming_tiers"] = tuple((t["streams"], t["upload_kbps"]) for t in data["streaming_tiers"])
     data["lan_networks"] = tuple(ipaddress.ip_network(n, strict=False) for n in data["lan_networks"])
+    data["media_servers"] = media_servers_from(data)
+    data["download_clients"] = download_clients_from(data)
     return Settings(**data)
 
 
@@ -379,6 +266,7 @@ def load_settings(path: str, environ: Optional[Mapping[str, str]] = None) -> Set
     except UnreadableFile as exc:
         raise ConfigError(["%s: cannot read the config file: %s" % (path, exc)]) from None
     raw, origins = apply_environment(parse_json(text, path), environ, _FIELDS, _TEXT_FIELDS)
+    raw = read_entry_secrets(raw, environ, path)
     return validate_settings(raw, path, origins)
 
 

@@ -1,17 +1,21 @@
 """The composition root: the one place that names every concrete class."""
 from __future__ import annotations
 
-import os
 import time
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, List, Mapping, Optional, Sequence
 
 from dependency_injector import containers, providers
 
-from adapters.plex import PlexStreamSource
-from adapters.qbittorrent import QBittorrentUploadLimiter
 from adapters.systemd_notify import SystemdNotifier
 from application import version as version_module
-from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer
+from application.composition import (
+    build_client_slots,
+    build_media_servers,
+    make_client_adapter,
+    make_enforcer,
+    make_media_server_source,
+)
+from application.enforcers import LimitEnforcer
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService
@@ -27,6 +31,7 @@ from domain.policies import (
     TieredLimitPolicy,
     UploadLimit,
 )
+from domain.ports import StreamSource
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
 
@@ -47,10 +52,41 @@ def make_notification_policy(dispatcher: Any, after_failures: int) -> Any:
     return NotificationPolicy(dispatcher, Notification, after_failures=after_failures)
 
 
-def make_plex_event_listener(**kwargs: Any) -> Any:
-    from adapters.plex_events import PlexEventListener
+def make_event_listeners(settings: Settings, request_observation: Callable[..., None]) -> List[Any]:
+    """A push listener per media server that has `events` on: Plex's event stream, Jellyfin's and
+    Emby's WebSocket. Each triggers an observation through the normal read."""
+    listeners: List[Any] = []
+    for server in settings.media_servers:
+        if not server.events:
+            continue
+        if server.type == "plex":
+            from adapters.plex_events import PlexEventListener
 
-    return PlexEventListener(**kwargs)
+            listeners.append(PlexEventListener(
+                server.url, server.token, on_playback=request_observation, timeout_sec=settings.http_timeout_sec,
+                verify_tls=server.verify_tls, ca_file=server.ca_file, product_version=__version__,
+            ))
+        else:
+            from adapters.jellyfin import KINDS
+            from adapters.jellyfin_events import JellyfinEventListener
+
+            listeners.append(JellyfinEventListener(
+                KINDS[server.type], server.url, server.token, trigger=request_observation,
+                timeout_sec=settings.http_timeout_sec, verify_tls=server.verify_tls, ca_file=server.ca_file,
+            ))
+    return listeners
+
+
+def first_media_server_source(settings: Settings) -> StreamSource:
+    return make_media_server_source(settings.media_servers[0], settings)
+
+
+def first_client_adapter(settings: Settings, clock: Callable[[], float]) -> Any:
+    return make_client_adapter(settings.download_clients[0], settings, clock)
+
+
+def first_client_enforcer(settings: Settings, adapter: Any) -> LimitEnforcer:
+    return make_enforcer(settings.download_clients[0], adapter, settings.state_dir)
 
 
 def served_metrics(status_listen: str, registry: Callable[[], Any]) -> Any:
@@ -62,14 +98,6 @@ def make_metrics_registry() -> Any:
     from application.metrics import MetricsRegistry
 
     return MetricsRegistry(version=__version__, build=version_module.BUILD)
-
-
-def make_enforcer_memory(state_dir: Optional[str], limit_mode: str) -> Any:
-    """Where an enforcer remembers what it changed (imported lazily: start-up stays lean)."""
-    from application.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
-
-    name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" else GLOBAL_LIMIT_FILE
-    return JsonStateFile(os.path.join(state_dir or default_state_dir(), name))
 
 
 def make_override_store(state_dir: Optional[str]) -> Any:
@@ -143,52 +171,20 @@ class Container(containers.DeclarativeContainer):
     dry_run = providers.Object(False)
     clock = providers.Object(time.monotonic)
 
-    # Gateways
-    # how to reach Plex: the same for polling and for its event stream
-    _plex_connection = dict(
-        base_url=settings.provided.plex_url,
-        token=settings.provided.plex_token,
-        timeout_sec=settings.provided.http_timeout_sec,
-        verify_tls=settings.provided.plex_verify_tls,
-        ca_file=settings.provided.plex_ca_file,
-        product_version=__version__,
-    )
-    stream_source = providers.Singleton(PlexStreamSource, **_plex_connection)
-    upload_limiter = providers.Singleton(
-        QBittorrentUploadLimiter,
-        base_url=settings.provided.qbittorrent_url,
-        username=settings.provided.qbittorrent_username,
-        password=settings.provided.qbittorrent_password,
-        api_key=settings.provided.qbittorrent_api_key,
-        timeout_sec=settings.provided.http_timeout_sec,
-        verify_tls=settings.provided.qbittorrent_verify_tls,
-        ca_file=settings.provided.qbittorrent_ca_file,
-        login_retry_sec=settings.provided.login_retry_sec,
-        clock=clock,
-    )
-
-    enforcer = providers.Selector(
-        settings.provided.limit_mode,
-        **{
-            "global": providers.Singleton(
-                GlobalLimitEnforcer,
-                limiter=upload_limiter,
-                memory=providers.Callable(make_enforcer_memory, settings.provided.state_dir, "global"),
-            ),
-            "alternative": providers.Singleton(
-                AlternativeModeEnforcer,
-                control=upload_limiter,
-                memory=providers.Callable(make_enforcer_memory, settings.provided.state_dir, "alternative"),
-            ),
-        },
-    )
+    # Gateways: the first media server and download client are providers of their own, so that tests
+    # (and --demo) can replace them; the others are built alongside (application/composition.py)
+    stream_source = providers.Singleton(first_media_server_source, settings)
+    upload_limiter = providers.Singleton(first_client_adapter, settings, clock)
+    enforcer = providers.Singleton(first_client_enforcer, settings, upload_limiter)
+    media_servers = providers.Callable(build_media_servers, settings, stream_source)
+    client_slots = providers.Callable(build_client_slots, settings, upload_limiter, enforcer.provider, clock)
 
     # Services
     decider = providers.Factory(build_decider, settings=settings)
     service = providers.Singleton(
         ThrottleService,
-        source=stream_source,
-        enforcer=enforcer,
+        source=media_servers,
+        enforcer=client_slots,
         decider=decider,
         clock=clock,
         dry_run=dry_run,
@@ -234,7 +230,4 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Companions: optional background parts, started and stopped around the loop
-    event_listener = providers.Singleton(
-        make_plex_event_listener, on_playback=runner.provided.request_observation, **_plex_connection
-    )
-    del _plex_connection
+    event_listeners = providers.Singleton(make_event_listeners, settings, runner.provided.request_observation)

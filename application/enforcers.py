@@ -237,3 +237,34 @@ class AlternativeModeEnforcer:
 
     def release(self, idle: UploadLimit) -> Optional[str]:
         return "; ".join(self._undo()) or None
+
+
+class _SpeedLimitPortInBytes:
+    """The enforcers' view (bytes per second) of a client adapter that speaks the domain's SpeedLimit
+    ports (Transmission, Deluge, ...): one conversion, here, instead of one per enforcer method."""
+
+    def __init__(self, adapter: Any) -> None:
+        self._adapter = adapter
+
+    def current_upload_limit(self) -> int:
+        return self._adapter.read_upload_limit().bytes_per_sec
+
+    def set_upload_limit(self, bytes_per_sec: int) -> None:
+        self._adapter.write_upload_limit(UploadLimit.from_bytes(bytes_per_sec))
+
+    def alternative_mode(self) -> bool:
+        return self._adapter.alternative_mode()
+
+    def set_alternative_mode(self, on: bool) -> None:
+        self._adapter.set_alternative_mode(on)
+
+    def alternative_upload_limit(self) -> int:
+        return self._adapter.read_alternative_upload_limit().bytes_per_sec
+
+    def set_alternative_upload_limit(self, bytes_per_sec: int) -> None:
+        self._adapter.write_alternative_upload_limit(UploadLimit.from_bytes(bytes_per_sec))
+
+
+def in_bytes(adapter: Any) -> Any:
+    """The adapter as the enforcers use it (qBittorrent's speaks bytes already)."""
+    return adapter if hasattr(adapter, "current_upload_limit") else _SpeedLimitPortInBytes(adapter)

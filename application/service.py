@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence
 
 from application.client_slot import ClientSlot
@@ -14,7 +14,7 @@ from domain.allocation import allocate
 from domain.overrides import Override
 from domain.policies import SpeedLimit
 from domain.ports import StreamSource, StreamSourceError, UploadLimiterError
-from domain.state import MachineState
+from domain.state import MachineState, StreamState
 from domain.throttle import ServerReading, Throttle, ThrottleRules
 
 Decider = ThrottleRules  # the name the configuration side knows the rules by
@@ -81,17 +81,19 @@ class ThrottleService:
     def _enforce(self, state, budget: Optional[SpeedLimit], now: float) -> tuple:
         if budget is None:
             return tuple(ClientResult(slot.name) for slot in self.clients)
-        shares = self._shares(budget)
+        shares = self._shares(budget, streaming=state is StreamState.STREAMING)
         idle = self._shares(self.throttle.idle_limit)
         return tuple(
             slot.enforce(state, shares[slot.name], idle[slot.name], now, self.dry_run, self.reconcile_interval_sec)
             for slot in self.clients
         )
 
-    def _shares(self, budget: SpeedLimit) -> Dict[str, SpeedLimit]:
-        if len(self.clients) == 1 and self.clients[0].share.fixed is None:
+    def _shares(self, budget: SpeedLimit, streaming: bool = False) -> Dict[str, SpeedLimit]:
+        """Each client's part of the budget. A client's own fixed limit is a streaming limit: while
+        idle it shares the idle budget like the others."""
+        if len(self.clients) == 1 and (self.clients[0].share.fixed is None or not streaming):
             return {self.clients[0].name: budget}  # the whole budget: nothing to split
-        return allocate(budget, [slot.share for slot in self.clients])
+        return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in self.clients])
 
     # ---------------------------------------------------------------- exit
 

@@ -12,10 +12,42 @@ from domain.sessions import IPNetwork
 
 
 @dataclass(frozen=True)
+class MediaServerSettings:
+    """One entry of `media_servers` (or the flat shorthand's Plex, named `plex`)."""
+
+    name: str
+    type: str  # plex, jellyfin, emby
+    url: str
+    token: str = field(default="", repr=False)  # Plex's token, or Jellyfin's / Emby's API key
+    verify_tls: bool = True
+    ca_file: Optional[str] = None
+    events: bool = True  # listen to the server's push channel
+    default_stream_kbps: int = 8000  # kbit/s: a Jellyfin/Emby stream that reports no bit rate
+
+
+@dataclass(frozen=True)
+class DownloadClientSettings:
+    """One entry of `download_clients` (or the flat shorthand's qBittorrent, named `qbittorrent`)."""
+
+    name: str
+    type: str  # qbittorrent, transmission, deluge, sabnzbd, nzbget
+    url: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)
+    verify_tls: bool = True
+    ca_file: Optional[str] = None
+    limit_mode: str = "global"
+    login_retry_sec: float = 300.0
+    weight: int = 1
+    streaming_upload_kbps: Optional[int] = None  # its own fixed limit, taken out of the budget
+
+
+@dataclass(frozen=True)
 class Settings:
-    plex_url: str
-    plex_token: str = field(repr=False)
-    qbittorrent_url: str
+    plex_url: str = ""  # the flat shorthand; media_servers holds every server either way
+    plex_token: str = field(default="", repr=False)
+    qbittorrent_url: str = ""
     qbittorrent_username: str = ""
     qbittorrent_password: str = field(default="", repr=False)
     qbittorrent_api_key: str = field(default="", repr=False)
@@ -50,10 +82,25 @@ class Settings:
     status_listen: str = ""
     status_token: str = field(default="", repr=False)
     state_dir: Optional[str] = None
+    media_servers: Tuple[MediaServerSettings, ...] = ()
+    download_clients: Tuple[DownloadClientSettings, ...] = ()
+
+    def __post_init__(self) -> None:
+        # built in code (tests, the demo) from the flat fields alone: the lists follow from them
+        if not self.media_servers and self.plex_url:
+            object.__setattr__(self, "media_servers", (MediaServerSettings(
+                "plex", "plex", self.plex_url, self.plex_token, self.plex_verify_tls, self.plex_ca_file, self.plex_events),))
+        if not self.download_clients and self.qbittorrent_url:
+            object.__setattr__(self, "download_clients", (DownloadClientSettings(
+                "qbittorrent", "qbittorrent", self.qbittorrent_url, self.qbittorrent_username, self.qbittorrent_password,
+                self.qbittorrent_api_key, self.qbittorrent_verify_tls, self.qbittorrent_ca_file, self.limit_mode,
+                self.login_retry_sec),))
 
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value, so that output can be checked against them."""
         found = [self.plex_token, self.qbittorrent_password, self.qbittorrent_api_key, self.status_token]
+        found += [server.token for server in self.media_servers]
+        found += [secret for client in self.download_clients for secret in (client.password, client.api_key)]
         for target in self.notify:
             found += [str(target.get(key) or "") for key in ("bot_token", "token")]
             found += [str(v) for v in (target.get("headers") or {}).values()]

@@ -59,8 +59,8 @@ def read_regular_file(path: str, max_bytes: int) -> bytes:
         raise
     except IsADirectoryError:
         raise UnreadableStateFile("it is a directory") from None
-    except OSError as exc:
-        raise UnreadableStateFile(exc.strerror or type(exc).__name__) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UnreadableStateFile(getattr(exc, "strerror", None) or str(exc)) from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
@@ -147,10 +147,10 @@ class JsonStateFile:
                 with contextlib.suppress(OSError):
                     os.remove(temporary)
                 raise
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise StateFileNotSaved(
                 "could not save %s: %s (check that state_dir is writable by plex-helper)"
-                % (self.path, exc.strerror or type(exc).__name__)
+                % (self.path, getattr(exc, "strerror", None) or type(exc).__name__)
             ) from None
 
 

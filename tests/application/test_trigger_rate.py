@@ -155,8 +155,10 @@ def test_triggers_are_counted_by_source_and_coalesced_ones_too():
     assert found[("plex_helper_triggers_coalesced_total", ())] == 9
 
 
-def test_triggers_are_logged_at_debug_only(caplog):
-    caplog.set_level(logging.DEBUG)
+def test_triggers_are_logged_at_debug_only(caplog, monkeypatch):
+    # configure_logging (run by an earlier test in this process) stops propagation to caplog's handler
+    monkeypatch.setattr(logging.getLogger("plex_helper"), "propagate", True)
+    caplog.set_level(logging.DEBUG, logger="plex_helper")
     run_simulated(3600, flood(10.0, 12.0, 0.01, "plex webhook media.play"), until=20)
     about_triggers = [r for r in caplog.records if "observ" in r.getMessage() and "request" in r.getMessage()]
     assert about_triggers and all(r.levelno == logging.DEBUG for r in about_triggers)

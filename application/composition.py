@@ -1,0 +1,100 @@
+"""What the container builds for each configured media server and download client.
+
+Adapters other than Plex and qBittorrent are imported only when configured: each costs memory on a
+small NAS that most users never need.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, List, Optional
+
+from application.client_slot import ClientSlot
+from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, LimitEnforcer, in_bytes
+from application.service import MediaServer
+from application.settings import DownloadClientSettings, MediaServerSettings, Settings
+from application.version import __version__
+from domain.allocation import ClientShare
+from domain.policies import SpeedLimit
+from domain.ports import StreamSource
+
+
+def make_media_server_source(server: MediaServerSettings, settings: Settings) -> StreamSource:
+    if server.type == "plex":
+        from adapters.plex import PlexStreamSource
+
+        return PlexStreamSource(
+            server.url, server.token, timeout_sec=settings.http_timeout_sec, verify_tls=server.verify_tls,
+            ca_file=server.ca_file, product_version=__version__,
+        )
+    from adapters.jellyfin import KINDS, JellyfinStreamSource
+
+    return JellyfinStreamSource(
+        KINDS[server.type], server.url, server.token, name=server.name, timeout_sec=settings.http_timeout_sec,
+        verify_tls=server.verify_tls, ca_file=server.ca_file, lan_networks=settings.lan_networks,
+        default_stream_kbps=server.default_stream_kbps,
+    )
+
+
+def build_media_servers(settings: Settings, first: StreamSource) -> List[MediaServer]:
+    """Every configured server; the first one's adapter comes from the container (tests replace it)."""
+    return [
+        MediaServer(server.name, first if index == 0 else make_media_server_source(server, settings))
+        for index, server in enumerate(settings.media_servers)
+    ]
+
+
+def make_client_adapter(client: DownloadClientSettings, settings: Settings, clock: Callable[[], float]) -> Any:
+    common = dict(timeout_sec=settings.http_timeout_sec, verify_tls=client.verify_tls, ca_file=client.ca_file,
+                  login_retry_sec=client.login_retry_sec, clock=clock)
+    if client.type == "qbittorrent":
+        from adapters.qbittorrent import QBittorrentUploadLimiter
+
+        return QBittorrentUploadLimiter(client.url, username=client.username, password=client.password,
+                                        api_key=client.api_key, **common)
+    if client.type == "transmission":
+        from adapters.transmission import TransmissionClient
+
+        return TransmissionClient(client.url, username=client.username, password=client.password, **common)
+    if client.type == "deluge":
+        from adapters.deluge import DelugeClient
+
+        return DelugeClient(client.url, password=client.password, **common)
+    if client.type == "sabnzbd":
+        from adapters.sabnzbd import SabnzbdClient
+
+        return SabnzbdClient(client.url, client.api_key, **common)
+    from adapters.nzbget import NzbgetClient
+
+    return NzbgetClient(client.url, username=client.username or "nzbget", password=client.password, **common)
+
+
+def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str) -> Any:
+    """Where an enforcer remembers what it changed. The flat config's client keeps the file names of
+    the first version, so a throttle left by it before an upgrade is still undone."""
+    from application.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
+
+    name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" else GLOBAL_LIMIT_FILE
+    if client != "qbittorrent":
+        name = "%s-%s" % (client, name)
+    return JsonStateFile(os.path.join(state_dir or default_state_dir(), name))
+
+
+def make_enforcer(client: DownloadClientSettings, adapter: Any, state_dir: Optional[str]) -> LimitEnforcer:
+    memory = enforcer_memory(state_dir, client.name, client.limit_mode)
+    if client.limit_mode == "alternative":
+        return AlternativeModeEnforcer(in_bytes(adapter), memory)
+    return GlobalLimitEnforcer(in_bytes(adapter), memory)
+
+
+def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[[], LimitEnforcer],
+                       clock: Callable[[], float]) -> List[ClientSlot]:
+    """Every configured client with its enforcer and share; the first one's come from the container."""
+    slots = []
+    for index, client in enumerate(settings.download_clients):
+        if index == 0:
+            enforcer = first_enforcer()
+        else:
+            enforcer = make_enforcer(client, make_client_adapter(client, settings, clock), settings.state_dir)
+        fixed = None if client.streaming_upload_kbps is None else SpeedLimit(client.streaming_upload_kbps)
+        slots.append(ClientSlot(client.name, enforcer, ClientShare(client.name, client.weight, fixed)))
+    return slots
