@@ -1,0 +1,438 @@
+"""History in SQLite: state changes, the limits applied per client, and a sample a minute.
+
+The poll path only calls `HistoryRecorder.record(event)`, which appends to a bounded queue (when it is
+full the oldest event is dropped and counted) and returns. One background thread writes what has
+queued up once a second, as one committed transaction, and prunes what is older than `keep_days`
+once an hour. The database uses WAL and synchronous=NORMAL: a SIGKILL or a crash loses at most the
+batches not yet committed, never the file.
+
+Any trouble with the database (locked for longer than the busy timeout, corrupt, unwritable, the
+disk full) is one WARNING, and the recorder turns itself off: the daemon runs on without history,
+and `status()` says why (for /health).
+
+`query()` reads with its own short-lived connection, so the status server's threads never share the
+writer's. `HistoryObserver` is the tick observer that turns each TickReport into events; it reads
+the report's attributes only (adapters do not import application).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from urllib.parse import quote
+
+from domain.schedule import describe_window
+
+DEFAULT_FILE_NAME = "history.sqlite3"
+DEFAULT_KEEP_DAYS = 30
+DEFAULT_MAX_QUEUE = 1000  # minutes of events between two writes (one a second); about 0.7 MB when full
+DEFAULT_MAX_POINTS = 2000
+PRUNE_EVERY_SEC = 3600.0
+SAMPLE_EVERY_SEC = 60.0
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS states (at REAL NOT NULL, from_state TEXT, to_state TEXT, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS states_at ON states (at);
+CREATE TABLE IF NOT EXISTS limits (at REAL NOT NULL, client TEXT NOT NULL, limit_kib INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS limits_at ON limits (at);
+CREATE TABLE IF NOT EXISTS samples (at REAL NOT NULL, remote_streams INTEGER, limits TEXT NOT NULL,
+                                    servers TEXT NOT NULL, clients TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
+"""
+_TABLES = ("states", "limits", "samples")
+
+
+# ---- the events (times are wall-clock seconds since the epoch)
+
+@dataclass(frozen=True)
+class StateChange:
+    """The effective state changed (None: unknown)."""
+
+    at: float
+    from_state: Optional[str]
+    to_state: Optional[str]
+    reason: str
+
+
+@dataclass(frozen=True)
+class LimitApplied:
+    """A limit written to one download client (0 = unlimited)."""
+
+    at: float
+    client: str
+    limit_kib: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The situation once a minute: remote streams (None: the media servers could not be read),
+    each client's limit (None: not known), and whether each side answered."""
+
+    at: float
+    remote_streams: Optional[int]
+    limits: Dict[str, Optional[int]] = field(default_factory=dict)
+    servers: Dict[str, bool] = field(default_factory=dict)
+    clients: Dict[str, bool] = field(default_factory=dict)
+
+
+Event = Union[StateChange, LimitApplied, Sample]
+
+
+class HistoryRecorder:
+    """Records events off the poll path. `record` never blocks on the disk and never raises."""
+
+    def __init__(
+        self,
+        path: str,
+        keep_days: float = DEFAULT_KEEP_DAYS,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        flush_interval_sec: float = 1.0,
+        busy_timeout_sec: float = 2.0,
+        wall_clock: Callable[[], float] = time.time,
+        logger: Optional[logging.Logger] = None,
+    ) -> None:
+        self.path = str(path)
+        self.keep_days = keep_days
+        self.flush_interval_sec = flush_interval_sec
+        self.busy_timeout_sec = busy_timeout_sec
+        self._wall_clock = wall_clock
+        self._logger = logger or logging.getLogger("plex_helper.history")
+        self._queue: Deque[Event] = collections.deque(maxlen=max(1, max_queue))
+        self._cond = threading.Condition()
+        self._enabled = True
+        self._error: Optional[str] = None
+        self._dropped = 0
+        self._rows = 0
+        self._cycles_started = 0  # the writer's rounds: take the queue, write it, maybe prune
+        self._cycles_done = 0
+        self._wake = False  # flush() or stop() asks the writer not to wait out its interval
+        self._stopping = False
+        self._thread: Optional[threading.Thread] = None
+
+    # ---- the poll side
+
+    def record(self, event: Event) -> None:
+        """Queue `event` for the writer; the oldest queued event is dropped (and counted) when full."""
+        if not self._enabled:
+            return
+        with self._cond:
+            if len(self._queue) == self._queue.maxlen:
+                self._dropped += 1
+            self._queue.append(event)
+
+    def status(self) -> Dict[str, Any]:
+        """For /health: {"enabled", "error", "rows", "dropped", "queued"}."""
+        with self._cond:
+            return {"enabled": self._enabled, "error": self._error, "rows": self._rows,
+                    "dropped": self._dropped, "queued": len(self._queue)}
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    # ---- lifecycle
+
+    def start(self) -> "HistoryRecorder":
+        with self._cond:
+            if self._thread is not None or not self._enabled:
+                return self
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="plex-helper-history", daemon=True)
+        self._thread.start()
+        return self
+
+    def flush(self, timeout_sec: float = 5.0) -> bool:
+        """Wait until everything recorded so far is committed (or history is off). True if it is."""
+        deadline = time.monotonic() + timeout_sec
+        with self._cond:
+            wanted = self._cycles_started + 1  # a round that starts after this call takes everything queued
+            self._wake = True
+            self._cond.notify_all()
+            while self._enabled and self._cycles_done < wanted and self._thread is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return self._cycles_done >= wanted or not self._enabled
+
+    def stop(self, timeout_sec: float = 3.0) -> None:
+        """Write what is queued and close, within about `timeout_sec` (a stuck disk is left behind:
+        the thread is a daemon thread)."""
+        with self._cond:
+            thread, self._thread = self._thread, None
+            self._stopping = self._wake = True
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout_sec)
+
+    # ---- the writer thread
+
+    def _run(self) -> None:
+        conn = self._open()
+        if conn is None:
+            return
+        last_prune = -PRUNE_EVERY_SEC
+        try:
+            while True:
+                with self._cond:
+                    if not self._queue and not self._wake and not self._stopping:
+                        self._cond.wait(self.flush_interval_sec)
+                    batch = list(self._queue)
+                    self._queue.clear()
+                    self._wake, stopping = False, self._stopping
+                    self._cycles_started += 1
+                    cycle = self._cycles_started
+                try:
+                    if batch:
+                        self._write(conn, batch)
+                    if time.monotonic() - last_prune >= PRUNE_EVERY_SEC:
+                        last_prune = time.monotonic()
+                        self._prune(conn)
+                except (sqlite3.Error, OSError) as err:
+                    self._disable(err)
+                    return
+                with self._cond:
+                    self._cycles_done = cycle
+                    self._cond.notify_all()
+                if stopping:  # the batch held everything recorded before stop()
+                    return
+        finally:
+            conn.close()
+
+    def _open(self) -> Optional[sqlite3.Connection]:
+        conn = None
+        try:
+            directory = os.path.dirname(self.path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_sec, isolation_level=None,
+                                   check_same_thread=False)
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError("could not switch to WAL (journal mode %s)" % mode)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("the database is damaged: %s" % "; ".join(map(str, problems)))
+            conn.executescript(_SCHEMA)
+            conn.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+            rows = sum(conn.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in _TABLES)
+            with self._cond:
+                self._rows = rows
+            return conn
+        except (sqlite3.Error, OSError) as err:
+            if conn is not None:
+                conn.close()
+            self._disable(err)
+            return None
+
+    def _write(self, conn: sqlite3.Connection, batch: List[Event]) -> None:
+        states, limits, samples = [], [], []
+        for e in batch:
+            if isinstance(e, StateChange):
+                states.append((e.at, e.from_state, e.to_state, e.reason))
+            elif isinstance(e, LimitApplied):
+                limits.append((e.at, e.client, e.limit_kib))
+            elif isinstance(e, Sample):
+                samples.append((e.at, e.remote_streams, _dumps(e.limits), _dumps(e.servers), _dumps(e.clients)))
+        conn.execute("BEGIN")
+        try:
+            conn.executemany("INSERT INTO states VALUES (?, ?, ?, ?)", states)
+            conn.executemany("INSERT INTO limits VALUES (?, ?, ?)", limits)
+            conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", samples)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        with self._cond:
+            self._rows += len(states) + len(limits) + len(samples)
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        cutoff = self._wall_clock() - self.keep_days * 86400
+        conn.execute("BEGIN")
+        removed = sum(conn.execute("DELETE FROM %s WHERE at < ?" % t, (cutoff,)).rowcount for t in _TABLES)
+        conn.execute("COMMIT")
+        with self._cond:
+            self._rows = max(0, self._rows - removed)
+
+    def _disable(self, err: BaseException) -> None:
+        reason = "history database %s: %s" % (self.path, err)
+        with self._cond:
+            if not self._enabled:
+                return
+            self._error = reason
+        # logged before it shows as off, so whoever sees it off also finds the line in the log
+        self._logger.warning("%s; history is off, plex-helper runs on without it", reason)
+        with self._cond:
+            self._enabled = False
+            self._queue.clear()
+            self._cond.notify_all()
+
+    # ---- reading (any thread)
+
+    def query(self, since: float, until: Optional[float] = None, max_points: int = DEFAULT_MAX_POINTS) -> Dict[str, Any]:
+        """Everything between `since` and `until` (epoch seconds; until defaults to now), JSON-ready:
+        {"since", "until", "enabled", "error", "states": [...], "limits": [...], "samples": [...],
+        "downsampled": bool, "truncated": bool}. Samples beyond `max_points` are merged into
+        `max_points` time buckets (the most remote streams, the tightest limit, any side down);
+        states and limits beyond it keep the latest `max_points`."""
+        until = self._wall_clock() if until is None else until
+        max_points = max(1, int(max_points))
+        answer: Dict[str, Any] = {"since": since, "until": until, "enabled": self._enabled, "error": self._error,
+                                  "states": [], "limits": [], "samples": [], "downsampled": False, "truncated": False}
+        if not self._enabled or not os.path.exists(self.path) or until < since:
+            return answer
+        try:
+            conn = sqlite3.connect("file:%s?mode=ro" % _uri_path(self.path), uri=True, timeout=1.0)
+        except sqlite3.Error as err:
+            answer["error"] = "history cannot be read: %s" % err
+            return answer
+        try:
+            span = (since, until)
+            states = conn.execute("SELECT at, from_state, to_state, reason FROM states WHERE at >= ? AND at <= ? "
+                                  "ORDER BY at DESC, rowid DESC LIMIT ?", span + (max_points + 1,)).fetchall()
+            limits = conn.execute("SELECT at, client, limit_kib FROM limits WHERE at >= ? AND at <= ? "
+                                  "ORDER BY at DESC, rowid DESC LIMIT ?", span + (max_points + 1,)).fetchall()
+            samples = conn.execute("SELECT at, remote_streams, limits, servers, clients FROM samples "
+                                   "WHERE at >= ? AND at <= ? ORDER BY at, rowid", span).fetchall()
+        except sqlite3.Error as err:
+            answer["error"] = "history cannot be read: %s" % err
+            return answer
+        finally:
+            conn.close()
+        answer["truncated"] = len(states) > max_points or len(limits) > max_points
+        answer["states"] = [{"at": a, "from": f, "to": t, "reason": r} for a, f, t, r in reversed(states[:max_points])]
+        answer["limits"] = [{"at": a, "client": c, "limit_kib": k} for a, c, k in reversed(limits[:max_points])]
+        points = [{"at": a, "remote_streams": n, "limits": _loads(lim), "servers": _loads(srv), "clients": _loads(cli)}
+                  for a, n, lim, srv, cli in samples]
+        answer["samples"], answer["downsampled"] = downsample(points, since, until, max_points)
+        return answer
+
+
+def downsample(points: List[Dict[str, Any]], since: float, until: float, max_points: int) -> Tuple[List[Dict[str, Any]], bool]:
+    """At most `max_points` samples: one per equal time bucket, keeping what a chart must not hide
+    (the most remote streams, each client's tightest limit, a side down at any time in it)."""
+    if len(points) <= max_points:
+        return points, False
+    width = max((until - since) / max_points, 1e-9)
+    buckets: Dict[int, Dict[str, Any]] = {}
+    for p in points:
+        key = min(int((p["at"] - since) // width), max_points - 1)
+        b = buckets.get(key)
+        if b is None:
+            buckets[key] = {"at": p["at"], "remote_streams": p["remote_streams"], "limits": dict(p["limits"]),
+                            "servers": dict(p["servers"]), "clients": dict(p["clients"])}
+            continue
+        if p["remote_streams"] is not None:
+            b["remote_streams"] = max(b["remote_streams"] or 0, p["remote_streams"])
+        for name, kib in p["limits"].items():
+            b["limits"][name] = _tighter(b["limits"].get(name), kib)
+        for side in ("servers", "clients"):
+            for name, up in p[side].items():
+                b[side][name] = b[side].get(name, True) and up
+    return [buckets[k] for k in sorted(buckets)], True
+
+
+def _tighter(a: Optional[int], b: Optional[int]) -> Optional[int]:
+    """The lower limit, where 0 is unlimited (the loosest) and None unknown."""
+    if a is None or b is None:
+        return a if b is None else b
+    if a == 0 or b == 0:
+        return max(a, b)
+    return min(a, b)
+
+
+def _dumps(value: Dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _loads(text: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _uri_path(path: str) -> str:
+    return quote(os.path.abspath(path))
+
+
+# ---- from a tick to events
+
+class HistoryObserver:
+    """A tick observer: a StateChange when the effective state changes, a LimitApplied for every
+    limit written, and a Sample every `sample_every_sec`. Reads only these attributes of a report:
+    effective_state, state_changed, after.last_reason, override, override_expired, flap_held,
+    remote_sessions, decision.observation_failed, decision.window/.window_changed (when the schedule
+    is wired), dry_run, servers[].name/.error, clients[].name/.applied/.error/.checked."""
+
+    def __init__(self, recorder: HistoryRecorder, wall_clock: Callable[[], float] = time.time,
+                 sample_every_sec: float = SAMPLE_EVERY_SEC) -> None:
+        self.recorder = recorder
+        self._wall_clock = wall_clock
+        self.sample_every_sec = sample_every_sec
+        self._effective: Optional[str] = None
+        self._last_sample: Optional[float] = None
+        self._limits: Dict[str, Optional[int]] = {}
+        self._clients_up: Dict[str, bool] = {}
+
+    def report(self, report: Any) -> None:
+        for event in self.events(report, self._wall_clock()):
+            self.recorder.record(event)
+
+    def events(self, report: Any, wall: float) -> List[Event]:
+        out: List[Event] = []
+        effective = _value(report.effective_state)
+        if effective != self._effective and effective is not None:
+            out.append(StateChange(wall, self._effective, effective, describe_reason(report)))
+        self._effective = effective if effective is not None else self._effective
+        for client in report.clients:
+            if client.applied is not None and not getattr(report, "dry_run", False):
+                self._limits[client.name] = client.applied.kib_per_sec
+                out.append(LimitApplied(wall, client.name, client.applied.kib_per_sec))
+            elif client.name not in self._limits:
+                self._limits[client.name] = None
+            if client.checked or client.error is not None:
+                self._clients_up[client.name] = client.error is None
+        if self._last_sample is None or wall - self._last_sample >= self.sample_every_sec or wall < self._last_sample:
+            self._last_sample = wall
+            failed = bool(getattr(report.decision, "observation_failed", False))
+            out.append(Sample(
+                at=wall,
+                remote_streams=None if failed else len(report.remote_sessions),
+                limits={c.name: self._limits.get(c.name) for c in report.clients},
+                servers={s.name: s.error is None for s in report.servers},
+                clients={c.name: self._clients_up.get(c.name, True) for c in report.clients},
+            ))
+        return out
+
+
+def describe_reason(report: Any) -> str:
+    """Why the effective state is what it is, in a few words."""
+    if report.override is not None:
+        return "override"
+    if report.override_expired is not None:
+        return "override ended"
+    if report.flap_held:
+        return "flap guard"
+    decision = getattr(report, "decision", None)
+    window = getattr(decision, "window", None)
+    if getattr(decision, "window_changed", False):  # a schedule window began or ended
+        return "schedule: %s" % describe_window(window) if window is not None else "schedule window ended"
+    reason = getattr(report.after, "last_reason", None)
+    if reason is not None:
+        return str(_value(reason))
+    return "observation"
+
+
+def _value(member: Any) -> Any:
+    return getattr(member, "value", member)

@@ -1,0 +1,369 @@
+"""The dashboard in a real browser: headless Chromium driven over its DevTools protocol.
+
+A small HTTP server in the test serves the page (adapters.dashboard) with canned /health and
+/api/history answers and a token-checking /override, all on 127.0.0.1. The test checks what the page
+shows, that it follows a change of /health without a reload, that the override buttons ask for the
+token and work with it, that nothing was requested from anywhere but 127.0.0.1, and saves
+screenshots (desktop and phone width) to its tmp directory, and to $PLEX_HELPER_SCREENSHOT_DIR when
+set (for the README).
+
+Skips when no Chromium is installed (Debian: apt-get install chromium).
+Wiring it to the real daemon later: point `page_url` at the status server of a daemon started against
+the test servers instead of the stand-in below; the checks stay the same.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
+
+import pytest
+
+from adapters import websocket
+from adapters.dashboard import page
+
+TOKEN = "s3cret-token"
+BROWSER = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+
+
+def session(user, player, remote=True, bandwidth=8000):
+    return {"user": user, "player": player, "state": "playing", "remote": remote,
+            "reason": "remote: Plex says the player is not on the LAN" if remote else "local: on the LAN",
+            "bandwidth_kbps": bandwidth}
+
+
+def canned_health() -> Dict[str, Any]:
+    return {
+        "state": "streaming", "effective_state": "streaming",
+        "why": "1 remote stream (alice) for 2 polls: throttled",
+        "remote_streams": 1, "override": None, "schedule": {"window": "sat,sun 18:00-23:30: streaming 200 KiB/s"},
+        "flap_held": False,
+        "servers": [
+            {"name": "plex", "type": "plex", "reachable": True, "error": None, "latency_ms": 12.5,
+             "sessions": [session("alice", "Living room TV"), session("owner", "Desktop", remote=False, bandwidth=20000)]},
+            {"name": "jellyfin", "type": "jellyfin", "reachable": False, "error": "connection refused", "latency_ms": None,
+             "sessions": []},
+        ],
+        "clients": [
+            {"name": "qbt", "type": "qbittorrent", "reachable": True, "error": None, "limit_kib": 500, "wanted_kib": 500,
+             "unlimited": False},
+            {"name": "deluge", "type": "deluge", "reachable": True, "error": None, "limit_kib": 0, "wanted_kib": 250,
+             "unlimited": True},
+        ],
+        "history": {"enabled": True, "error": None},
+    }
+
+
+def canned_history(since: float) -> Dict[str, Any]:
+    now = time.time()
+    samples = []
+    for minute in range(int((now - since) // 60), 0, -1):
+        at = now - minute * 60
+        streaming = minute < 90 or 600 < minute < 700
+        samples.append({"at": at, "remote_streams": (2 if minute < 30 else 1) if streaming else 0,
+                        "limits": {"qbt": 500 if streaming else 0, "deluge": 250 if streaming else 0},
+                        "servers": {"plex": True}, "clients": {"qbt": True, "deluge": True}})
+    states = [{"at": now - 700 * 60, "from": "idle", "to": "streaming", "reason": "threshold reached"},
+              {"at": now - 600 * 60, "from": "streaming", "to": "idle", "reason": "threshold reached"},
+              {"at": now - 90 * 60, "from": "idle", "to": "streaming", "reason": "threshold reached"}]
+    return {"since": since, "until": now, "enabled": True, "error": None, "downsampled": False, "truncated": False,
+            "states": [s for s in states if s["at"] >= since],
+            "limits": [{"at": s["at"], "client": "qbt", "limit_kib": 500 if s["to"] == "streaming" else 0} for s in states],
+            "samples": samples[-2000:]}
+
+
+class StandIn:
+    """The status server's routes for the page, on 127.0.0.1, recording every request."""
+
+    def __init__(self) -> None:
+        self.health = canned_health()
+        self.requests: List[Dict[str, Any]] = []
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: bytes, headers: List[tuple]) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, value: Any) -> None:
+                self._answer(status, json.dumps(value).encode(), [("Content-Type", "application/json")])
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                with stand_in.lock:
+                    stand_in.requests.append({"method": self.command, "path": parts.path, "query": parts.query,
+                                              "authorization": self.headers.get("Authorization"), "body": body})
+                if self.command == "GET" and parts.path == "/":
+                    content, content_type, headers = page()  # as the status server sends it
+                    self._answer(200, content, [("Content-Type", content_type), ("Cache-Control", "no-store")] + headers)
+                elif self.command == "GET" and parts.path == "/health":
+                    with stand_in.lock:
+                        self._json(200, stand_in.health)
+                elif self.command == "GET" and parts.path == "/api/history":
+                    since = float(dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("since", 0))
+                    self._json(200, canned_history(since))
+                elif parts.path == "/override" and self.command in ("POST", "DELETE"):
+                    if self.headers.get("Authorization") != "Bearer " + TOKEN:
+                        self._json(401, {"error": "missing or wrong token: send the header 'Authorization: Bearer <status_token>'"})
+                    elif self.command == "POST":
+                        asked = json.loads(body)
+                        with stand_in.lock:
+                            stand_in.health["override"] = {"state": asked["state"], "until_epoch": time.time() + asked["minutes"] * 60}
+                            self._json(200, {"override": stand_in.health["override"]})
+                    else:
+                        with stand_in.lock:
+                            stand_in.health["override"] = None
+                        self._json(200, {"override": None})
+                else:
+                    self._json(404, {"error": "no such path"})
+
+            do_GET = do_POST = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d/" % self.server.server_address[1]
+
+    def overrides(self) -> List[Dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.requests if r["path"] == "/override"]
+
+    def __enter__(self) -> "StandIn":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+class DevTools:
+    """Just enough of the DevTools protocol: commands, events kept, JavaScript dialogs answered."""
+
+    def __init__(self, ws_url: str) -> None:
+        self.ws = websocket.connect(ws_url, timeout_sec=10, max_message_bytes=64 * 1024 * 1024)
+        self.next_id = 0
+        self.events: List[Dict[str, Any]] = []
+        self.dialog_answer: Optional[str] = None  # None: dismiss a prompt
+        self.dialogs: List[str] = []
+
+    def call(self, method: str, timeout: float = 20.0, **params: Any) -> Dict[str, Any]:
+        self.next_id += 1
+        wanted = self.next_id
+        self.ws.send_text(json.dumps({"id": wanted, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer to %s" % method)
+            try:
+                message = json.loads(self.ws.recv(timeout=left))
+            except websocket.WebSocketTimeout:
+                continue
+            if message.get("id") == wanted:
+                if "error" in message:
+                    raise RuntimeError("%s: %s" % (method, message["error"]))
+                return message.get("result", {})
+            self._event(message)
+
+    def _event(self, message: Dict[str, Any]) -> None:
+        if "method" not in message:
+            return
+        self.events.append(message)
+        if message["method"] == "Page.javascriptDialogOpening":
+            self.dialogs.append(message["params"].get("message", ""))
+            answer = self.dialog_answer
+            self.next_id += 1  # answered without waiting: the reply is skipped as an unknown id
+            params = {"accept": answer is not None}
+            if answer is not None:
+                params["promptText"] = answer
+            self.ws.send_text(json.dumps({"id": self.next_id, "method": "Page.handleJavaScriptDialog", "params": params}))
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError("page error: %s" % result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, what: str, timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as err:  # e.g. the page is still loading
+                value = err
+            if value and not isinstance(value, RuntimeError):
+                return value
+            self.call("Runtime.evaluate", expression="0")  # lets queued events (dialogs) be handled
+            time.sleep(0.1)
+        raise AssertionError("%s: not within %.0f s (last: %r)" % (what, timeout, value))
+
+    def requested_urls(self) -> List[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1.0)
+        except websocket.WebSocketError:
+            pass
+
+
+@pytest.fixture
+def browser(tmp_path):
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    command = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
+               "--disable-extensions", "--mute-audio", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # a stray name could not even be resolved
+               "--user-data-dir=%s" % profile, "--window-size=1200,1600", "about:blank"]
+    log = open(tmp_path / "chromium.log", "wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    devtools = None
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail("chromium exited at start:\n%s" % (tmp_path / "chromium.log").read_text(errors="replace"))
+            time.sleep(0.1)
+        port = int(port_file.read_text().splitlines()[0])
+        with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=10) as answer:
+            targets = json.load(answer)
+        page_target = next(t for t in targets if t.get("type") == "page")
+        devtools = DevTools(page_target["webSocketDebuggerUrl"])
+        for domain in ("Network", "Page", "Runtime"):
+            devtools.call(domain + ".enable")
+        yield devtools
+    finally:
+        if devtools is not None:
+            devtools.close()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait(10)
+        log.close()
+
+
+def text_of(element_id: str) -> str:
+    return "document.getElementById(%s).textContent" % json.dumps(element_id)
+
+
+def save(devtools: DevTools, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    devtools.screenshot(path)
+    assert path.stat().st_size > 1000
+    shots = os.environ.get("PLEX_HELPER_SCREENSHOT_DIR")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(shots) / name)
+    return path
+
+
+def test_the_dashboard_in_chromium(browser, tmp_path):
+    with StandIn() as server:
+        browser.call("Page.navigate", url=server.url)
+        # the state, why, a stream and the limits, as /health says
+        browser.wait_for(text_of("state") + " === 'Streaming: upload throttled'", "the state")
+        assert browser.evaluate(text_of("why")) == "1 remote stream (alice) for 2 polls: throttled"
+        assert browser.evaluate(text_of("remote-streams")) == "1"
+        reasons = browser.evaluate(text_of("reasons"))
+        assert "Schedule window in force: sat,sun 18:00-23:30: streaming 200 KiB/s" in reasons
+        assert "Media server jellyfin is down: connection refused" in reasons
+        rows = browser.evaluate("[...document.querySelectorAll('#servers tr.session')].map(r => r.innerText.split('\\t'))")
+        assert ["alice", "Living room TV", "playing", "remote", "remote: Plex says the player is not on the LAN", "8.0 Mbit/s"] in rows
+        assert any(r[0] == "owner" and r[3] == "local" for r in rows)
+        clients = browser.evaluate("[...document.querySelectorAll('#clients tr.client')].map(r => r.innerText.split('\\t'))")
+        assert clients[0] == ["qbt (qbittorrent)", "yes", "500 KiB/s (4.1 Mbit/s)", "500 KiB/s (4.1 Mbit/s)"]
+        assert clients[1][2] == "unlimited" and clients[1][3] == "250 KiB/s (2.0 Mbit/s) (differs)"
+        # the charts: streams, a line per client, the state changes marked
+        browser.wait_for("document.querySelectorAll('#chart-day path.limit').length === 2", "the day chart")
+        browser.wait_for("document.querySelectorAll('#chart-week path.limit').length === 2", "the week chart")
+        assert browser.evaluate("document.querySelectorAll('#chart-day path.streams').length") == 1
+        assert browser.evaluate("document.querySelectorAll('#chart-day g.state-change').length") == 3
+        assert "2 remote streams" in browser.evaluate(text_of("summary-day"))
+        assert "3 state changes" in browser.evaluate(text_of("summary-day"))
+        save(browser, tmp_path, "dashboard.png")
+
+        # a stream starting shows within a refresh, without a reload
+        browser.evaluate("window.__same_page = true")
+        with server.lock:
+            server.health["servers"][0]["sessions"].append(session("bob", "Phone"))
+            server.health["remote_streams"] = 2
+        browser.wait_for("[...document.querySelectorAll('#servers tr.session th')].some(c => c.textContent === 'bob')",
+                         "bob's stream", timeout=20)
+        assert browser.evaluate(text_of("remote-streams")) == "2"
+        assert browser.evaluate("window.__same_page === true")
+
+        # the override: refused without the token (the prompt dismissed), set with it, cleared with it kept
+        browser.dialog_answer = None
+        browser.evaluate("document.getElementById('override-set').click()")
+        browser.wait_for(text_of("override-message") + ".startsWith('Could not set the override')", "refused")
+        assert [r["authorization"] for r in server.overrides()] == [None]
+        assert server.health["override"] is None
+
+        browser.dialog_answer = TOKEN
+        browser.evaluate("document.getElementById('override-state').value = 'idle'")
+        browser.evaluate("document.getElementById('override-set').click()")
+        browser.wait_for(text_of("override-message") + ".startsWith('Override set: idle')", "the override set")
+        assert server.overrides()[-1]["authorization"] == "Bearer " + TOKEN
+        assert json.loads(server.overrides()[-1]["body"]) == {"state": "idle", "minutes": 60}
+        browser.wait_for(text_of("override-status") + ".startsWith('Override in force: idle until')", "the override shown")
+        assert len(browser.dialogs) == 2
+
+        browser.evaluate("document.getElementById('override-clear').click()")
+        browser.wait_for(text_of("override-message") + " === 'Override cleared.'", "the override cleared")
+        assert [r["method"] for r in server.overrides()] == ["POST", "POST", "POST", "DELETE"]
+        assert server.overrides()[-1]["authorization"] == "Bearer " + TOKEN  # kept for the session: no new prompt
+        assert len(browser.dialogs) == 2
+
+        # legible on a phone: nothing wider than the screen
+        browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+        browser.wait_for("document.documentElement.scrollWidth <= 391", "no sideways scrolling on a phone", timeout=10)
+        browser.wait_for("[...document.querySelectorAll('.chart svg')].every(s => Number(s.getAttribute('width')) <= 390)",
+                         "the charts redrawn for the narrow screen", timeout=10)
+        cells = browser.evaluate("[...document.querySelectorAll('#clients td')].map(c => getComputedStyle(c, '::before').content)")
+        assert '"Limit now: "' in cells  # the tables are stacked, each value with its label
+        save(browser, tmp_path, "dashboard-phone.png")
+
+        # nothing was asked of anything but the stand-in on 127.0.0.1
+        urls = browser.requested_urls()
+        assert urls, "no requests seen"
+        elsewhere = [u for u in urls if not (u.startswith(server.url) or u.startswith(("data:", "about:")))]
+        assert elsewhere == []
+        paths = {r["path"] for r in server.requests}
+        assert paths == {"/", "/health", "/api/history", "/override"}
