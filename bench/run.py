@@ -210,6 +210,15 @@ def _make_plex_server(plex_server_module):
             super().set_sessions(items)
             with self._tlock:
                 self.generation += 1
+                self.rotation = None
+
+        def set_rotation(self, bodies):
+            """Answer /status/sessions with these JSON bodies in turn, one per request, as a real
+            server's answers change from poll to poll (viewOffset, transcode progress): a client
+            that skipped unchanged answers must not look faster here than it is."""
+            with self._tlock:
+                self.rotation = [bytes(b) for b in bodies]
+                self.rotation_index = 0
 
         def _handle(self, h):
             if h.path.split("?", 1)[0] == plex_server_module.SESSIONS_PATH:
@@ -217,6 +226,12 @@ def _make_plex_server(plex_server_module):
                     self.arrivals.append((time.monotonic(), self.generation))
                     if len(self.arrivals) > 100000:
                         del self.arrivals[:50000]
+                    rotation = getattr(self, "rotation", None)
+                    if rotation:
+                        body = rotation[self.rotation_index % len(rotation)]
+                        self.rotation_index += 1
+                        with self._lock:
+                            self._response = (200, "application/json", body)
             return super()._handle(h)
 
     return TimedPlexServer(token=PLEX_TOKEN)
@@ -1014,6 +1029,12 @@ class Bench:
         self._pyz = pyz
         return pyz
 
+    def fig_whole_daemon(self) -> None:
+        """The built .pyz as a user runs it, per poll over a window, and a profile (bench/whole_daemon.py)."""
+        from bench.whole_daemon import WholeDaemon
+
+        WholeDaemon(self).run()
+
     def fig_size(self) -> None:
         import subprocess
         import time
@@ -1049,7 +1070,8 @@ class Bench:
             self.details["machine"] = self.machine()
             self.log("qBittorrent: %s; Plex: test server at %s" % (self.details["machine"]["qbittorrent"], self.plex.url))
             figures = {"requests": self.fig_requests, "cpu": self.fig_cpu, "reaction": self.fig_reaction,
-                       "memory": self.fig_memory, "startup": self.fig_startup, "size": self.fig_size}
+                       "memory": self.fig_memory, "startup": self.fig_startup, "size": self.fig_size,
+                       "whole_daemon": self.fig_whole_daemon}
             only = self.args.only.split(",") if self.args.only else list(figures)
             for name in only:
                 try:
@@ -1122,7 +1144,12 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer iterations (100 polls, 5 start-ups, 2 trials)")
     p.add_argument("--qbt", choices=("auto", "nox", "fake"), default="auto",
                    help="qBittorrent to drive: the real qbittorrent-nox (auto: if installed) or the fake")
-    p.add_argument("--only", help="comma-separated subset: requests,cpu,reaction,memory,startup,size")
+    p.add_argument("--only", help="comma-separated subset: requests,cpu,reaction,memory,startup,size,whole_daemon")
+    p.add_argument("--whole-daemon", action="store_true",
+                   help="only the whole-daemon section (the built .pyz per poll over a window, and its profile)")
+    p.add_argument("--window", type=int, help="whole daemon: polls per measured window (default 40; --quick 15)")
+    p.add_argument("--source", choices=("worktree", "head"), default="worktree",
+                   help="whole daemon: build the .pyz from the working tree or from the last commit (git archive)")
     p.add_argument("--rebuild", action="store_true",
                    help="measure a fresh build of the working tree (built into a temp dir) instead of dist/")
     p.add_argument("--polls", type=int, help="polls per measurement (default 1000)")
@@ -1138,6 +1165,8 @@ def main(argv=None) -> int:
         return worker_polls(args)
     if args.worker == "floor":
         return worker_floor(args)
+    if args.whole_daemon:
+        args.only = "whole_daemon"
     if args.polls is None:
         args.polls = 100 if args.quick else 1000
     args.cpu_repeats = 1 if args.quick else 5

@@ -1,0 +1,667 @@
+"""The whole daemon's cost per poll (issue 17): the built .pyz, started as a user starts it.
+
+    python3 bench/run.py --whole-daemon --json /tmp/wd.json   # this section only
+    python3 bench/run.py --json bench/results.json            # every section, this one included
+
+What runs (from bench/run.py, which owns the Plex stand-in, the real qbittorrent-nox and its counting
+proxy):
+
+* The .pyz is built from the source (`--source worktree`, the default: the working tree; `head`: the
+  last commit, exported with `git archive`) into a temp dir, and its cache is warmed with one
+  `--version` run. Then, for each variant (sessions x --verbose x plex_events), the daemon runs as
+  `python3 plex-helper.pyz --config CFG [--verbose]` with its own state_dir and cache dir, polling
+  every second, against payloads as rich as real /status/sessions answers (bench/payloads.py: about
+  1.7 KB a session; 2 of every 10 sessions remote).
+* After a warm-up, the window starts just after one poll and ends just after the N-th poll after it,
+  so it holds exactly N polls. CPU is the OS's accounting of the whole process: the precise
+  process clock (clock_gettime on the process's CPU clock, ns: the same sum as utime + stime, which
+  /proc/PID/stat only gives in 10 ms ticks, also recorded), divided by the Plex requests the stand-in
+  counted in the window. Per thread: run time (/proc/PID/task/*/schedstat) and context switches
+  (voluntary + involuntary, /proc/PID/task/*/status): the wake-ups per poll. Memory: VmRSS and VmHWM.
+  Start-up: from spawning the process to the stand-in seeing the first /status/sessions request.
+* A profile of the steady state: a worker process runs the same extracted .pyz tree in-process
+  (its bootstrap's sys.path isolation, then application.cli.main with the same config), with thin
+  timers (CPU time of the main thread) around each stage of a poll: the Plex HTTP exchange, JSON
+  decoding, parse_sessions, the domain step, enforcing, the tick report's log, observers, the rest of
+  the loop; first paced (one poll a second, as the daemon runs), then back to back; then cProfile
+  (CPU-time timer) for function-level detail, kept as text in bench/profiles/.
+
+Linux only (/proc). Everything listens on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROFILES_DIR = os.path.join(ROOT, "bench", "profiles")
+CPUCLOCK_SCHED = 2  # linux: a process's CPU clock id is ((~pid) << 3) | CPUCLOCK_SCHED
+
+
+# =============================================================================================
+# Reading another process from /proc
+# =============================================================================================
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def process_snapshot(pid: int) -> dict:
+    """CPU, memory and per-thread counters of a process, read as close together as possible."""
+    import time
+
+    snap = {"t": time.monotonic()}
+    try:
+        snap["cpu_ns"] = time.clock_gettime_ns(((~pid) << 3) | CPUCLOCK_SCHED)
+    except OSError:
+        snap["cpu_ns"] = None
+    fields = _read("/proc/%d/stat" % pid).rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    snap["utime_s"] = int(fields[11]) / tick
+    snap["stime_s"] = int(fields[12]) / tick
+    snap["minflt"] = int(fields[7])
+    status = _read("/proc/%d/status" % pid)
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "Threads"):
+            snap[key] = int(value.split()[0])
+    tasks = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        base = "/proc/%d/task/%s" % (pid, tid)
+        try:
+            run_ns = int(_read(base + "/schedstat").split()[0])
+            vol = invol = 0
+            for line in _read(base + "/status").splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    vol = int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    invol = int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+        tasks[int(tid)] = {"run_ns": run_ns, "voluntary": vol, "involuntary": invol}
+    snap["tasks"] = tasks
+    return snap
+
+
+def snapshot_delta(pid: int, a: dict, b: dict, polls: int) -> dict:
+    """Per-poll figures between two snapshots of `pid` spanning `polls` polls."""
+    out = {"polls": polls, "seconds": b["t"] - a["t"]}
+    if a.get("cpu_ns") is not None and b.get("cpu_ns") is not None:
+        out["cpu_ms_per_poll"] = (b["cpu_ns"] - a["cpu_ns"]) / 1e6 / polls
+    ticks_s = (b["utime_s"] + b["stime_s"]) - (a["utime_s"] + a["stime_s"])
+    out["ticks_cpu_ms_per_poll"] = ticks_s * 1000 / polls  # 10 ms resolution: a cross-check only
+    out["user_ms_per_poll"] = (b["utime_s"] - a["utime_s"]) * 1000 / polls
+    out["system_ms_per_poll"] = (b["stime_s"] - a["stime_s"]) * 1000 / polls
+    out["minor_faults_per_poll"] = (b["minflt"] - a["minflt"]) / polls
+    threads = []
+    wakeups = 0
+    for tid in sorted(set(a["tasks"]) | set(b["tasks"])):
+        ta, tb = a["tasks"].get(tid), b["tasks"].get(tid)
+        if tb is None:
+            continue  # ended in the window (its time is in the process clock, not here)
+        ta = ta or {"run_ns": 0, "voluntary": 0, "involuntary": 0}
+        switches = (tb["voluntary"] - ta["voluntary"]) + (tb["involuntary"] - ta["involuntary"])
+        wakeups += switches
+        threads.append({"tid": tid, "main": tid == pid, "new_in_window": tid not in a["tasks"],
+                        "cpu_ms_per_poll": (tb["run_ns"] - ta["run_ns"]) / 1e6 / polls,
+                        "switches_per_poll": switches / polls,
+                        "voluntary_per_poll": (tb["voluntary"] - ta["voluntary"]) / polls})
+    out["threads"] = threads
+    out["context_switches_per_poll"] = wakeups / polls
+    main = [t for t in threads if t["main"]]
+    out["main_thread_cpu_ms_per_poll"] = main[0]["cpu_ms_per_poll"] if main else None
+    out["other_threads_cpu_ms_per_poll"] = sum(t["cpu_ms_per_poll"] for t in threads if not t["main"])
+    out["other_threads_switches_per_poll"] = sum(t["switches_per_poll"] for t in threads if not t["main"])
+    out["vmrss_kb"] = b.get("VmRSS")
+    out["vmhwm_kb"] = b.get("VmHWM")
+    out["threads_alive"] = b.get("Threads")
+    return out
+
+
+# =============================================================================================
+# The section, run from bench/run.py's Bench
+# =============================================================================================
+
+class WholeDaemon:
+    """Runs the matrix and the profile with the servers of a bench.run.Bench."""
+
+    def __init__(self, bench) -> None:
+        self.b = bench
+        self.args = bench.args
+        self.tmp = os.path.join(bench.tmp, "whole-daemon")
+        os.makedirs(self.tmp, exist_ok=True)
+        self.cache = os.path.join(self.tmp, "cache")
+        self.quick = bool(self.args.quick)
+        self.window = int(self.args.window or (15 if self.quick else 40))
+        self.warmup = 3 if self.quick else 5
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> str:
+        """A fresh .pyz of the chosen source, its cache warmed; returns its path."""
+        import subprocess
+
+        source = self.args.source
+        src = ROOT
+        info = {"source": source}
+        try:
+            head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+            dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True).stdout.strip()
+            info.update(commit=head, tracked_changes=bool(dirty))
+        except OSError:
+            pass
+        if source == "head":
+            src = os.path.join(self.tmp, "src")
+            os.makedirs(src)
+            archive = subprocess.run(["git", "-C", ROOT, "archive", "HEAD"], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+        out_dir = os.path.join(self.tmp, "dist")
+        self.b.log("whole daemon: building the .pyz from the %s into %s" % (source, out_dir))
+        p = subprocess.run([self.b.python, os.path.join(src, "build_zipapp.py"), "--dist", out_dir,
+                            "--wheel-cache", os.path.join(ROOT, "build", "wheels")],
+                           cwd=src, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("build_zipapp.py failed: %s" % (p.stderr or p.stdout)[-500:])
+        pyz = os.path.join(out_dir, "plex-helper.pyz")
+        version = subprocess.run([self.b.python, pyz, "--version"], capture_output=True, text=True, check=True,
+                                 env=self.env()).stdout.strip()
+        info.update(version=version, bytes=os.path.getsize(pyz))
+        self.b.details.setdefault("whole_daemon", {})["build"] = info
+        return pyz
+
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID", "PYTHONPATH")}
+        env["PLEX_HELPER_CACHE_DIR"] = self.cache
+        return env
+
+    def tree(self) -> str:
+        """The extracted bundle in the cache (the directory the daemon imports from)."""
+        for name in sorted(os.listdir(self.cache)):
+            path = os.path.join(self.cache, name)
+            if os.path.isdir(os.path.join(path, "application")):
+                return path
+        raise RuntimeError("no extracted tree under %s" % self.cache)
+
+    def config(self, tag: str, events: bool) -> str:
+        state_dir = os.path.join(self.tmp, "state-%s" % tag)
+        os.makedirs(state_dir, exist_ok=True)
+        return self.b.write_config(poll_interval_sec=1, plex_events=events, state_dir=state_dir,
+                                   streaming_threshold=2, idle_threshold=3, reconcile_interval_sec=60)
+
+    def set_sessions(self, n: int) -> int:
+        import json
+
+        from bench.payloads import realistic_sessions
+
+        items = realistic_sessions(n)
+        self.b.plex.set_sessions(items)
+        # four answers in turn, as playback moves on between polls (viewOffset, transcode progress)
+        bodies = []
+        for step in range(4):
+            for item in items:
+                item["viewOffset"] += 1000 * step
+                if "TranscodeSession" in item:
+                    item["TranscodeSession"]["progress"] = round(12.3 + step * 0.4, 1)
+            bodies.append(json.dumps({"MediaContainer": {"size": n, "Metadata": items}}).encode("utf-8"))
+        if hasattr(self.b.plex, "set_rotation"):
+            self.b.plex.set_rotation(bodies)
+        return len(bodies[0])
+
+    # ------------------------------------------------------------------ one daemon run
+    def _arrivals(self) -> int:
+        return len(self.b.plex.arrivals)
+
+    def _wait_arrivals(self, count: int, timeout: float, proc) -> float:
+        """Wait until the stand-in has seen `count` sessions requests in all; the last one's time."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self._arrivals() < count:
+            if proc.poll() is not None:
+                raise RuntimeError("the daemon exited with %s" % proc.returncode)
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon made %d of %d Plex requests within %.0f s"
+                                   % (self._arrivals(), count, timeout))
+            time.sleep(0.002)
+        with self.b.plex._tlock:
+            return self.b.plex.arrivals[count - 1][0]
+
+    def run_daemon(self, pyz: str, sessions: int, verbose: bool, events: bool) -> dict:
+        import subprocess
+        import time
+
+        tag = "%d-%s-%s" % (sessions, "v" if verbose else "q", "ev" if events else "noev")
+        body = self.set_sessions(sessions)
+        cfg = self.config(tag, events)
+        self.b.qbt.set_upload_limit(0)
+        log_path = os.path.join(self.tmp, "daemon-%s.log" % tag)
+        cmd = [self.b.python, pyz, "--config", cfg] + (["--verbose"] if verbose else [])
+        with self.b.plex._tlock:
+            self.b.plex.arrivals.clear()
+        self.b.plex.reset_counters()
+        self.b.qbt.proxy.reset()
+        with open(log_path, "wb") as log:
+            started = time.monotonic()
+            proc = subprocess.Popen(cmd, cwd=self.tmp, env=self.env(), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            first = self._wait_arrivals(1, 30, proc)
+            sse = None
+            if events:
+                sse = self.b.plex.wait_for_sse_clients(1, timeout=10)
+            settle = 0.3 if sessions < 1000 else 0.5  # the poll's processing ends well within this
+            base = 1 + self.warmup
+            t = self._wait_arrivals(base, self.warmup + 30, proc)
+            time.sleep(max(0.0, t + settle - time.monotonic()))
+            qbt_before = self.b.qbt.proxy.snapshot()
+            a = process_snapshot(proc.pid)
+            t = self._wait_arrivals(base + self.window, self.window + 30, proc)
+            time.sleep(max(0.0, t + settle - time.monotonic()))
+            b = process_snapshot(proc.pid)
+            qbt_after = self.b.qbt.proxy.snapshot()
+            polls_in_window = self._arrivals() - base  # a poll more may have arrived during the settle
+            with self.b.plex._tlock:
+                counted = sum(1 for when, _ in self.b.plex.arrivals if a["t"] <= when <= b["t"])
+            result = snapshot_delta(proc.pid, a, b, counted)
+            result.update(
+                sessions=sessions, verbose=verbose, plex_events=events, body_bytes=body,
+                start_to_first_poll_s=first - started, sse_connected=sse, plex_requests_in_window=counted,
+                polls_after_window_start=polls_in_window,
+                plex_requests_by_path=dict(self.b.plex.request_count),
+                qbt_requests_in_window={k: qbt_after[k] - qbt_before[k] for k in ("reads", "writes", "logins")},
+            )
+        finally:
+            from bench.run import _stop_process
+
+            _stop_process(proc)
+        with open(log_path, "rb") as f:
+            log_text = f.read().decode("utf-8", "replace")
+        lines = log_text.splitlines()
+        result["log_lines"] = len(lines)
+        result["log_bytes"] = len(log_text)
+        result["log_warnings"] = [l for l in lines if " WARNING " in l or " ERROR " in l][:5]
+        result["exit_code"] = proc.returncode
+        return result
+
+    # ------------------------------------------------------------------ profile worker
+    def profile(self, sessions: int) -> dict:
+        import json
+        import subprocess
+
+        self.set_sessions(sessions)
+        cfg = self.config("profile-%d" % sessions, True)
+        os.makedirs(PROFILES_DIR, exist_ok=True)
+        out_txt = os.path.join(PROFILES_DIR, "steady_%d_sessions.txt" % sessions)
+        if self.quick:
+            paced, b2b = 5, (100 if sessions < 1000 else 10)
+        else:
+            paced, b2b = 15, (400 if sessions < 1000 else 30)
+        profiled = b2b
+        cmd = [self.b.python, os.path.abspath(__file__), "--profile-worker", "--tree", self.tree(),
+               "--config", cfg, "--paced", str(paced), "--back-to-back", str(b2b), "--profiled", str(profiled),
+               "--out", out_txt, "--sessions", str(sessions)]
+        err_path = os.path.join(self.tmp, "profile-%d.err" % sessions)
+        self.b.qbt.set_upload_limit(0)
+        self.b.log("whole daemon: profile at %d sessions (%d paced polls, %d back to back, %d under cProfile)"
+                   % (sessions, paced, b2b, profiled))
+        with open(err_path, "wb") as err:
+            p = subprocess.run(cmd, cwd=self.tmp, env=self.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=err, timeout=300)
+        lines = p.stdout.decode().strip().splitlines()
+        if p.returncode != 0 or not lines:
+            with open(err_path) as f:
+                raise RuntimeError("profile worker failed (%s): %s" % (p.returncode, f.read()[-800:]))
+        result = json.loads(lines[-1])
+        result["profile_file"] = os.path.relpath(out_txt, ROOT)
+        return result
+
+    # ------------------------------------------------------------------ the section
+    def matrix(self):
+        """(sessions, verbose, events) in the order they run; defaults first."""
+        return [(10, False, True), (10, False, False), (10, True, True), (10, True, False),
+                (100, False, True), (1000, False, True), (1000, True, True), (1000, False, False)]
+
+    def run(self) -> None:
+        import platform
+
+        pyz = self.build()
+        runs = []
+        self.b.log("whole daemon: %d variants, %d-poll windows after %d warm-up polls, 1 poll/s"
+                   % (len(self.matrix()), self.window, self.warmup))
+        for sessions, verbose, events in self.matrix():
+            r = self.run_daemon(pyz, sessions, verbose, events)
+            runs.append(r)
+            self.b.log("  %4d sessions%s%s: %.3f ms CPU/poll (ticks %.1f), main %.3f + threads %.3f ms, "
+                       "%.1f switches/poll, RSS %.1f MB (HWM %.1f), first poll %.3f s"
+                       % (sessions, " --verbose" if verbose else "", "" if events else ", events off",
+                          r.get("cpu_ms_per_poll", float("nan")), r["ticks_cpu_ms_per_poll"],
+                          r["main_thread_cpu_ms_per_poll"] or 0, r["other_threads_cpu_ms_per_poll"],
+                          r["context_switches_per_poll"], r["vmrss_kb"] / 1024, r["vmhwm_kb"] / 1024,
+                          r["start_to_first_poll_s"]))
+        profiles = {}
+        for sessions in (10, 1000):
+            try:
+                profiles[str(sessions)] = self.profile(sessions)
+            except Exception as exc:  # noqa: BLE001 - reported; the figures above stand
+                self.b.notes.append("whole-daemon profile at %d sessions failed: %s" % (sessions, exc))
+        doc = self.b.details.setdefault("whole_daemon", {})
+        doc.update({
+            "command": "python3 bench/run.py --whole-daemon%s" % (" --quick" if self.quick else ""),
+            "interpreter": "%s (Python %s)" % (self.b.python, platform.python_version()),
+            "poll_interval_sec": 1, "window_polls": self.window, "warmup_polls": self.warmup,
+            "payload": "bench/payloads.py realistic_sessions(n): 2 of every 10 remote",
+            "cpu": "clock_gettime of the process CPU clock (= utime + stime, ns) over the window / Plex requests in it",
+            "runs": runs, "profiles": profiles,
+        })
+        self.rows(runs, profiles)
+
+    def rows(self, runs, profiles) -> None:
+        def find(sessions, verbose=False, events=True):
+            return next((r for r in runs if (r["sessions"], r["verbose"], r["plex_events"]) == (sessions, verbose, events)), None)
+
+        targets = {10: 0.8, 1000: 18.0}
+        for sessions in (10, 100, 1000):
+            r = find(sessions)
+            if r is None:
+                continue
+            target = targets.get(sessions)
+            prof = profiles.get(str(sessions), {})
+            inproc = prof.get("paced", {}).get("process_cpu_ms_per_poll")
+            measured = "%.3f ms (main thread %.3f, other threads %.3f; %.1f context switches/poll; %.1f KB body)" % (
+                r["cpu_ms_per_poll"], r["main_thread_cpu_ms_per_poll"] or 0, r["other_threads_cpu_ms_per_poll"],
+                r["context_switches_per_poll"], r["body_bytes"] / 1024)
+            if inproc is not None:
+                measured += "; in-process paced %.3f, back to back %.3f" % (
+                    inproc, prof["back_to_back"]["process_cpu_ms_per_poll"])
+            self.b.row("whole daemon: CPU per poll, %d sessions" % sessions, measured,
+                       "<= %g ms" % target if target else "(scaling point)",
+                       None if target is None else r["cpu_ms_per_poll"] <= target)
+        for sessions in (10, 1000):
+            parts = []
+            for verbose, events, label in ((False, False, "events off"), (True, True, "--verbose"),
+                                           (True, False, "--verbose, events off")):
+                r = find(sessions, verbose, events)
+                if r is not None:
+                    parts.append("%s %.3f ms" % (label, r["cpu_ms_per_poll"]))
+            if parts:
+                self.b.row("whole daemon: variants, %d sessions" % sessions, "; ".join(parts), "(same targets)", None)
+        mem = [(s, find(s)) for s in (10, 1000) if find(s)]
+        if mem:
+            self.b.row("whole daemon: RSS (VmRSS / VmHWM)",
+                       "; ".join("%d sessions %.1f / %.1f MB" % (s, r["vmrss_kb"] / 1024, r["vmhwm_kb"] / 1024)
+                                 for s, r in mem), "unchanged or lower", None)
+        r = find(10)
+        if r:
+            firsts = sorted(x["start_to_first_poll_s"] for x in runs)
+            self.b.row("whole daemon: start to first Plex request",
+                       "%.3f s median of %d starts (min %.3f, max %.3f)" % (
+                           firsts[len(firsts) // 2], len(firsts), firsts[0], firsts[-1]), "(reference)", None)
+        for sessions in ("10", "1000"):
+            prof = profiles.get(sessions)
+            if prof:
+                shares = prof["paced"]["shares_percent"]
+                top = sorted(shares.items(), key=lambda kv: -kv[1])
+                self.b.row("whole daemon: where a paced poll's CPU goes, %s sessions" % sessions,
+                           ", ".join("%s %.0f%%" % kv for kv in top if kv[1] >= 0.5),
+                           "(profile: %s)" % prof["profile_file"], None)
+
+
+# =============================================================================================
+# Profile worker: the extracted .pyz tree, in-process, with stage timers and cProfile
+# =============================================================================================
+
+def profile_worker(args) -> int:
+    import collections
+    import cProfile
+    import io
+    import json
+    import pstats
+    import threading
+    import time
+    import types
+
+    tree = args.tree
+    sys.path.insert(0, tree)
+    try:  # the same sys.path the .pyz gives the daemon
+        import plex_helper_boot as boot
+
+        boot.isolate_sys_path(tree)
+        boot.forget_foreign_modules(tree)
+    except (ImportError, AttributeError):
+        pass
+    if os.path.dirname(os.path.abspath(__file__)) in sys.path:
+        sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
+    import application.version
+
+    application.version.BUILD = os.path.basename(tree).split("-", 1)[0]
+    import application.cli as cli
+    import application.runner as runner_mod
+
+    T = time.thread_time_ns
+    stages = collections.defaultdict(int)
+    calls = collections.Counter()
+    patches = []  # (owner, name, original)
+    timing = {"on": False}
+
+    def timed(name, fn):
+        def timed_call(*a, **k):
+            if not timing["on"]:
+                return fn(*a, **k)
+            t0 = T()
+            try:
+                return fn(*a, **k)
+            finally:
+                stages[name] += T() - t0
+                calls[name] += 1
+        return timed_call
+
+    def patch(owner, attr, name):
+        original = getattr(owner, attr, None)
+        if original is None:
+            missing.append("%s.%s" % (getattr(owner, "__name__", owner), attr))
+            return
+        patches.append((owner, attr, original))
+        setattr(owner, attr, timed(name, original))
+
+    missing = []
+
+    def install_stage_timers():
+        import adapters.http
+        import adapters.plex
+        import application.reporting
+        import application.service
+        import domain.throttle
+
+        patch(adapters.plex.PlexStreamSource, "read_sessions", "read")
+        patch(adapters.plex.PlexStreamSource, "_get", "plex_http")
+        if hasattr(adapters.plex, "json"):
+            shim = types.SimpleNamespace(**{k: getattr(adapters.plex.json, k) for k in dir(adapters.plex.json)
+                                            if not k.startswith("__")})
+            shim.loads = timed("json", adapters.plex.json.loads)
+            patches.append((adapters.plex, "json", adapters.plex.json))
+            adapters.plex.json = shim
+        patch(adapters.plex, "parse_sessions", "parse")
+        patch(adapters.http.HttpClient, "request", "http_all")
+        patch(application.service.ThrottleService, "tick", "tick")
+        patch(application.service.ThrottleService, "_enforce", "enforce")
+        patch(domain.throttle.Throttle, "step", "step")
+        patch(application.reporting.TickLogger, "report", "report_log")
+        patch(runner_mod.DaemonRunner, "_sleep", "loop_sleep")
+
+    def remove_stage_timers():
+        while patches:
+            owner, attr, original = patches.pop()
+            setattr(owner, attr, original)
+
+    phases = [("warmup", 5, 0.0), ("paced", args.paced, 1.0), ("back_to_back", args.back_to_back, 0.0),
+              ("cprofile", args.profiled, 0.0)]
+    state = {"phase": 0, "count": 0, "mark": None}
+    results = {}
+    profiler = cProfile.Profile(time.thread_time)
+    original_run_once = runner_mod.DaemonRunner.run_once
+    original_run = runner_mod.DaemonRunner.run
+    instance_patches = []
+
+    def thread_cpu():
+        """{thread name: CPU ns} of this process's threads (schedstat), by native id."""
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        out = {}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                ns = int(_read("/proc/self/task/%s/schedstat" % tid).split()[0])
+                status = _read("/proc/self/task/%s/status" % tid)
+            except OSError:
+                continue
+            switches = sum(int(l.split()[1]) for l in status.splitlines() if "ctxt_switches:" in l)
+            out[names.get(int(tid), "tid %s" % tid)] = (ns, switches)
+        return out
+
+    def mark():
+        return {"thread": T(), "process": time.process_time_ns(), "wall": time.monotonic(), "threads": thread_cpu(),
+                "stages": dict(stages), "calls": dict(calls)}
+
+    def close_phase(name, start, polls):
+        end = mark()
+        d = {k: (end["stages"].get(k, 0) - start["stages"].get(k, 0)) / 1e6 / polls for k in end["stages"]}
+        main_ms = (end["thread"] - start["thread"]) / 1e6 / polls
+        proc_ms = (end["process"] - start["process"]) / 1e6 / polls
+        threads = {}
+        for tname, (ns, sw) in end["threads"].items():
+            ns0, sw0 = start["threads"].get(tname, (0, 0))
+            threads[tname] = {"cpu_ms_per_poll": (ns - ns0) / 1e6 / polls, "switches_per_poll": (sw - sw0) / polls}
+        res = {"polls": polls, "seconds": end["wall"] - start["wall"], "main_thread_cpu_ms_per_poll": main_ms,
+               "process_cpu_ms_per_poll": proc_ms, "stage_ms_per_poll": d, "threads": threads,
+               "calls_per_poll": {k: (end["calls"].get(k, 0) - start["calls"].get(k, 0)) / polls for k in end["calls"]}}
+        if name != "cprofile":
+            g = lambda k: d.get(k, 0.0)  # noqa: E731
+            read_other = g("read") - g("plex_http") - g("json") - g("parse")
+            tick_other = g("tick") - g("read") - g("step") - g("enforce")
+            observers = sum(v for k, v in d.items() if k.startswith("observer:"))
+            run_once_other = g("run_once") - g("tick") - g("report_log") - observers
+            loop_other = main_ms - g("run_once") - g("loop_sleep")
+            parts = {
+                "HTTP exchange (urllib3, Plex)": g("plex_http"),
+                "JSON decoding": g("json"),
+                "parse_sessions": g("parse"),
+                "read_sessions, rest": read_other,
+                "domain step (Throttle.step)": g("step"),
+                "enforce (client slots)": g("enforce"),
+                "tick, rest (report objects)": tick_other,
+                "report log (TickLogger)": g("report_log"),
+                "observers": observers,
+                "run_once, rest (status line, notifier)": run_once_other,
+                "loop: sleep/wake path": g("loop_sleep"),
+                "loop, rest": loop_other,
+                "other threads": proc_ms - main_ms,
+            }
+            res["parts_ms_per_poll"] = parts
+            total = sum(parts.values()) or 1.0
+            res["shares_percent"] = {k: 100.0 * v / total for k, v in parts.items()}
+        results[name] = res
+
+    def run_once(self, triggered=False):
+        phase_name, count, interval = phases[state["phase"]]
+        if state["count"] == 0:
+            if phase_name in ("paced", "back_to_back"):
+                timing["on"] = True
+            if phase_name == "cprofile":
+                timing["on"] = False
+                remove_stage_timers()
+                profiler.enable()
+            self.interval_sec = interval
+            state["mark"] = mark()
+        t0 = T()
+        try:
+            return original_run_once(self, triggered)
+        finally:
+            if timing["on"]:
+                stages["run_once"] += T() - t0
+                calls["run_once"] += 1
+            state["count"] += 1
+            if state["count"] >= count:
+                if phase_name == "cprofile":
+                    profiler.disable()
+                if phase_name != "warmup":
+                    close_phase(phase_name, state["mark"], count)
+                state["phase"] += 1
+                state["count"] = 0
+                if state["phase"] >= len(phases):
+                    self.request_stop()
+
+    def run(self):
+        # observers and the log handler as the daemon has them, each behind a timer
+        for i, observer in enumerate(self.observers):
+            proxy = types.SimpleNamespace(report=timed("observer:%s" % type(observer).__name__, observer.report))
+            self.observers[i] = proxy
+            instance_patches.append(type(observer).__name__)
+        for handler in self.tick_logger._logger.handlers if hasattr(self.tick_logger, "_logger") else ():
+            handler.emit = timed("log_emit", handler.emit)
+        self.interval_sec = 0.0
+        return original_run(self)
+
+    install_stage_timers()
+    runner_mod.DaemonRunner.run_once = run_once
+    runner_mod.DaemonRunner.run = run
+    argv = ["--config", args.config] + (["--verbose"] if args.verbose else [])
+    code = cli.main(argv)
+
+    text = io.StringIO()
+    text.write("plex-helper steady-state profile, %d sessions (bench/payloads.py), --config with plex_events true%s\n"
+               % (args.sessions, ", --verbose" if args.verbose else ""))
+    text.write("made by: python3 bench/run.py --whole-daemon (bench/whole_daemon.py --profile-worker)\n")
+    text.write("tree: the extracted .pyz, run in-process by application.cli.main; Python %s\n\n" % sys.version.split()[0])
+    for name in ("paced", "back_to_back"):
+        r = results.get(name)
+        if not r:
+            continue
+        text.write("== %s: %d polls%s; main thread %.3f ms CPU/poll, whole process %.3f ms\n" % (
+            name, r["polls"], " (one a second, as the daemon polls)" if name == "paced" else " (no pause between polls)",
+            r["main_thread_cpu_ms_per_poll"], r["process_cpu_ms_per_poll"]))
+        for part, ms in sorted(r["parts_ms_per_poll"].items(), key=lambda kv: -kv[1]):
+            text.write("   %-42s %8.3f ms  %5.1f%%\n" % (part, ms, r["shares_percent"][part]))
+        for tname, t in sorted(r["threads"].items()):
+            text.write("   thread %-35s %8.3f ms  %5.2f switches/poll\n" % (tname, t["cpu_ms_per_poll"], t["switches_per_poll"]))
+        text.write("\n")
+    r = results.get("cprofile")
+    if r:
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream)
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(45)
+        body = stream.getvalue().replace(tree + "/", "").replace(sys.prefix, "<python>")
+        text.write("== cProfile, CPU-time timer (time.thread_time), %d back-to-back polls; main thread %.3f ms CPU/poll "
+                   "under the profiler (its overhead included: read shares from the timers above)\n" % (
+                       r["polls"], r["main_thread_cpu_ms_per_poll"]))
+        text.write(body)
+    with open(args.out, "w") as f:
+        f.write(text.getvalue())
+    out = {"exit_code": code, "phases": list(results), "missing_timers": missing, "observers": instance_patches}
+    out.update(results)
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--profile-worker", action="store_true")
+    p.add_argument("--tree")
+    p.add_argument("--config")
+    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--paced", type=int, default=15)
+    p.add_argument("--back-to-back", type=int, default=300)
+    p.add_argument("--profiled", type=int, default=300)
+    p.add_argument("--sessions", type=int, default=0)
+    p.add_argument("--out")
+    args = p.parse_args(argv)
+    if args.profile_worker:
+        return profile_worker(args)
+    p.error("run it through bench/run.py --whole-daemon")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
