@@ -17,12 +17,14 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from urllib.parse import urlencode
 
 import urllib3
 from urllib3 import connection as u3_connection
 from urllib3 import connectionpool as u3_pool
 from urllib3 import exceptions as u3
+from urllib3.util import parse_url
 
 
 # ---------------------------------------------------------------------------------------- deadlines
@@ -259,6 +261,7 @@ class HttpClient:
         self._pool = make_pool(timeout_sec, verify_tls, ca_file)
         self.max_body_bytes = max_body_bytes
         self.deadline_sec = timeout_sec if deadline_sec is None else deadline_sec
+        self._routes: Dict[str, Tuple[Any, str]] = {}
 
     def request(
         self,
@@ -276,15 +279,15 @@ class HttpClient:
         entry = _WATCHDOG.arm(time.monotonic() + self.deadline_sec, exchange.expire)
         response = None
         try:
+            pool, path = self._route(url)
+            headers = dict(headers or {})
             if fields is not None:
-                response = self._pool.request(
-                    method, url, fields=dict(fields), encode_multipart=False, headers=dict(headers or {}),
-                    redirect=False, preload_content=False,
-                )
-            else:
-                response = self._pool.request(
-                    method, url, body=body, headers=dict(headers or {}), redirect=False, preload_content=False
-                )
+                body = urlencode(fields).encode("ascii")
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            response = pool.urlopen(
+                method, path, body=body, headers=headers, redirect=False, retries=False, preload_content=False,
+                assert_same_host=False,
+            )
             data = response.read(cap + 1)
         except (u3.HTTPError, OSError, ValueError, http.client.HTTPException) as exc:
             if response is not None:
@@ -302,6 +305,17 @@ class HttpClient:
             response.release_conn()
         return HttpAnswer(response.status, response.headers, data, truncated)
 
+    def _route(self, url: str) -> Tuple[Any, str]:
+        """(the host's connection pool, the request target) for a URL. An adapter asks the same few
+        URLs again and again (every poll): parsed once, not on every request."""
+        route = self._routes.get(url)
+        if route is None or route[0].pool is None:  # new, or its pool was closed (evicted)
+            parsed = parse_url(url)
+            route = (self._pool.connection_from_url(url), parsed.request_uri)
+            if len(self._routes) < 64:
+                self._routes[url] = route
+        return route
+
     def _failure(self, exc: BaseException, exchange: _Exchange, before_answer: bool) -> HttpTransportError:
         chain = _exception_chain(exc)
         timed_out = any(isinstance(e, (u3.ReadTimeoutError, socket.timeout)) for e in chain) and not any(
@@ -314,6 +328,7 @@ class HttpClient:
 
     def close(self) -> None:
         self._pool.clear()
+        self._routes.clear()
 
 
 def _discard(response: urllib3.BaseHTTPResponse) -> None:

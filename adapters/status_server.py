@@ -84,6 +84,32 @@ class StatusBackend(Protocol):
     def clear_override(self) -> Dict[str, Any]:
         ...
 
+    def history(self, since: float, until: Optional[float], max_points: int) -> Dict[str, Any]:
+        """What happened between `since` and `until` (epoch seconds), JSON-ready."""
+        ...
+
+
+def history_request(query: str) -> Tuple[float, Optional[float], int]:
+    """(since, until, max_points) from `?since=&until=&max_points=`; ValueError (a 400) when bad."""
+    values = parse_qs(query)
+
+    def number(name: str, default: Optional[float]) -> Optional[float]:
+        text = values.get(name, [None])[-1]
+        if text is None or text == "":
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise _HttpError(400, "%s must be a number (epoch seconds)" % name) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _HttpError(400, "%s must be a finite number" % name)
+        return value
+
+    since = number("since", time.time() - 86400)
+    until = number("until", None)
+    points = number("max_points", 2000)
+    return float(since), until, int(min(5000, max(1, points)))  # type: ignore[arg-type]
+
 
 class StatusServerError(UserFacingError):
     """The server could not start (the address is taken, or cannot be bound)."""
@@ -324,6 +350,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
 
     _ROUTES: Dict[str, Tuple[str, ...]] = {
+        "/": ("GET", "HEAD"),
+        "/api/history": ("GET", "HEAD"),
         "/health": ("GET", "HEAD"),
         "/metrics": ("GET", "HEAD"),
         "/webhook": ("POST",),
@@ -470,7 +498,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self._split.path
         allowed = self._ROUTES.get(path)
         if allowed is None:
-            raise _HttpError(404, "no such path: %s (try /health, /metrics, /webhook, /override)" % path)
+            raise _HttpError(404, "no such path: %s (try /, /health, /api/history, /metrics, /webhook, /override)" % path)
         if self.command not in allowed:
             raise _HttpError(405, "%s does not accept %s" % (path, self.command), [("Allow", ", ".join(allowed))])
         if self.command in ("POST", "DELETE", "PUT", "PATCH"):
@@ -488,6 +516,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _route(self) -> None:
         path, method = self._split.path, self.command
         backend = self.app.backend
+        if path == "/":
+            self._read_body()
+            from adapters.dashboard import page  # only for a browser: kept out of memory otherwise
+
+            body, content_type, headers = page()
+            self._send(200, body, content_type, headers)
+            return
+        if path == "/api/history":
+            self._read_body()
+            self._send_json(200, backend.history(*history_request(self._split.query)))
+            return
         if path in ("/health", "/metrics"):
             self._read_body()  # normally empty; keeps the connection in step
             if path == "/health":
@@ -516,9 +555,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(200, result)
 
     def _webhook(self, body: bytes) -> Dict[str, Any]:
-        payload = webhook_payload(self.headers.get("Content-Type", ""), body)
+        content_type = self.headers.get("Content-Type", "")
+        from adapters.jellyfin import is_playback_webhook  # Jellyfin's Webhook plugin and Emby's webhooks
+
+        reason = is_playback_webhook(content_type, body)
+        if reason is not None:
+            self.app.backend.trigger_observation(reason)
+            self.app.logger.debug("%s (observing now)", reason)
+            return {"triggered": True, "event": reason.rsplit(" ", 1)[-1]}
+        payload = webhook_payload(content_type, body)
         event = payload.get("event")
         if not isinstance(event, str) or not event:
+            if "NotificationType" in payload or "Event" in payload:  # Jellyfin's or Emby's, not playback
+                return {"triggered": False, "event": str(payload.get("NotificationType") or payload.get("Event"))[:64]}
             raise _HttpError(400, "the webhook payload has no 'event'")
         triggered = event in TRIGGER_EVENTS
         if triggered:

@@ -3,12 +3,13 @@ config means."""
 from __future__ import annotations
 
 import sys
-from typing import Optional, TextIO
+import time
+from typing import Callable, List, Optional, TextIO, Tuple
 
-from application.reporting import describe_streams
+from application.reporting import describe_streams, side_labels
 from application.settings import Settings
 from domain.policies import UploadLimit
-from domain.ports import PortError
+from domain.ports import PortError, UploadLimitControl
 from domain.units import describe_kib
 
 
@@ -26,30 +27,83 @@ def describe_limits(settings: Settings) -> str:
     else:
         streaming = describe_kib(settings.streaming_upload_kbps)
     mode = " (alternative speed mode)" if settings.limit_mode == "alternative" else ""
-    return "limits%s: idle %s; streaming %s" % (mode, describe_kib(settings.idle_upload_kbps), streaming)
+    idle = ("each client's own limit (left alone; restored as found after a throttle)"
+            if settings.idle_upload_kbps is None else describe_kib(settings.idle_upload_kbps))
+    return "limits%s: idle %s; streaming %s" % (mode, idle, streaming)
 
 
-def check_plex(container) -> str:
-    source = container.stream_source()
+def check_plex(container, source=None, label: str = "Plex") -> str:
+    source = source or container.stream_source()
     rule = container.decider().rule
     version = source.server_version()
     sessions = source.read_sessions()
-    return "Plex OK: version %s at %s; %d session(s), %s" % (
-        version, source.url, len(sessions), describe_streams(rule.remote_sessions(sessions)),
+    return "%s OK: version %s at %s; %d session(s), %s" % (
+        label, version, source.url, len(sessions), describe_streams(rule.remote_sessions(sessions)),
     )
 
 
-def check_qbittorrent(container) -> str:
-    limiter = container.upload_limiter()
+def check_jellyfin(source, label: str) -> str:
+    """Jellyfin or Emby: the version, then a line per session saying where it is from and why it
+    counts as local or remote (neither server says; plex-helper decides from the address)."""
+    info = source.server_info()
+    lines = ["%s OK: %s at %s" % (label, info, source.url)]
+    lines += ["  " + line for line in source.describe_sessions()]
+    return "\n".join(lines)
+
+
+def check_qbittorrent(container, limiter=None, label: str = "qBittorrent", url: str = "") -> str:
+    limiter = limiter or container.upload_limiter()
     info = limiter.describe()
     limit = UploadLimit.from_bytes(limiter.current_upload_limit())
-    return "qBittorrent OK: %s (Web API %s) at %s, %s; upload limit %s" % (
-        info.version, info.webapi_version, container.settings().qbittorrent_url, _auth_words(info.auth), limit,
+    return "%s OK: %s (Web API %s) at %s, %s; upload limit %s" % (
+        label, info.version, info.webapi_version, url or container.settings().qbittorrent_url, _auth_words(info.auth), limit,
     )
+
+
+def check_client(adapter, label: str) -> str:
+    """Transmission, Deluge, SABnzbd, NZBGet: what describe() says, and the limit in force now."""
+    if isinstance(adapter, UploadLimitControl):
+        limit = "upload limit %s" % adapter.read_upload_limit()
+    else:
+        limit = "download limit %s" % adapter.read_download_limit()
+    return "%s OK: %s; %s" % (label, adapter.describe(), limit)
 
 
 def _auth_words(auth: str) -> str:
     return {"password": "logged in with the password", "api key": "authenticated with the API key"}.get(auth, auth)
+
+
+def _checks(settings: Settings, container) -> List[Tuple[str, Callable[[], str]]]:
+    """(label, check) for every configured server and client, in the config's order."""
+    from application.composition import DOWNLOAD_ONLY, make_client_adapter, make_media_server_source
+
+    labels = side_labels([(s.name, s.type) for s in settings.media_servers] +
+                         [(c.name, c.type) for c in settings.download_clients])
+    checks: List[Tuple[str, Callable[[], str]]] = []
+    for index, server in enumerate(settings.media_servers):
+        label = labels[server.name]
+
+        def source(index=index, server=server):
+            return container.stream_source() if index == 0 else make_media_server_source(server, settings)
+        if server.type == "plex":
+            checks.append((label, lambda source=source, label=label: check_plex(container, source(), label)))
+        else:
+            checks.append((label, lambda source=source, label=label: check_jellyfin(source(), label)))
+    for index, client in enumerate(settings.download_clients):
+        label = labels[client.name]
+        if client.type in DOWNLOAD_ONLY and settings.streaming_download_kbps is None:
+            checks.append((label, lambda label=label: "%s: not touched (set streaming_download_kbps to limit its "
+                                                       "downloads while streaming)" % label))
+            continue
+
+        def adapter(index=index, client=client):
+            return container.upload_limiter() if index == 0 else make_client_adapter(client, settings, time.monotonic)
+        if client.type == "qbittorrent":
+            checks.append((label, lambda adapter=adapter, label=label, url=client.url:
+                           check_qbittorrent(container, adapter(), label, url)))
+        else:
+            checks.append((label, lambda adapter=adapter, label=label: check_client(adapter(), label)))
+    return checks
 
 
 def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) -> int:
@@ -58,9 +112,9 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) 
     out = out or sys.stdout
     container = container or Container(settings=settings)
     failures = 0
-    for side, check in (("Plex", check_plex), ("qBittorrent", check_qbittorrent)):
+    for side, check in _checks(settings, container):
         try:
-            line = check(container)
+            line = check()
         except PortError as err:
             failures += 1
             line = "%s FAILED: %s" % (side, err)

@@ -207,6 +207,9 @@ def run_daemon(args: argparse.Namespace) -> int:
     if settings.notify:
         runner.observers.append(container.notification_policy())
     if settings.status_listen:
+        if settings.history_days:
+            companions.append(container.history_recorder())
+            runner.observers.append(container.history_observer())
         status = container.daemon_status()
         status.restore_override()
         runner.observers.append(status)

@@ -17,8 +17,10 @@ class ClientSlot:
     (every write is a config write there), and reads the limit back every `reconcile_interval_sec`
     to undo changes made behind its back. One client failing never holds back another."""
 
-    def __init__(self, name: str, enforcer: LimitEnforcer, share: Optional[ClientShare] = None) -> None:
+    def __init__(self, name: str, enforcer: LimitEnforcer, share: Optional[ClientShare] = None,
+                 direction: str = "upload") -> None:
         self.name = name
+        self.direction = direction  # "upload", or "download" for the Usenet clients
         self.enforcer = enforcer
         self.share = share or ClientShare(name)
         # what the client holds, as far as we know, and for which state
@@ -61,13 +63,13 @@ class ClientSlot:
                 self._enforced = wanted
                 self.enforcer.confirmed(target, idle)
                 return ClientResult(self.name, target, checked=True, latency_sec=time.perf_counter() - started)
-            self.enforcer.apply(state, target, idle)
+            written = self.enforcer.apply(state, target, idle)
         except UploadLimiterError as err:
             self._enforced = None  # unknown now: check again on the next tick
             return ClientResult(self.name, target, error=err, checked=True, latency_sec=time.perf_counter() - started)
         self._enforced = wanted
         return ClientResult(
-            self.name, target, applied=target, drifted_from=found if reconciling else None, checked=True,
+            self.name, target, applied=written if written is not None else target, drifted_from=found if reconciling else None, checked=True,
             latency_sec=time.perf_counter() - started,
         )
 

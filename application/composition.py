@@ -9,7 +9,7 @@ import os
 from typing import Any, Callable, List, Optional
 
 from application.client_slot import ClientSlot
-from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, LimitEnforcer, in_bytes
+from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, LimitEnforcer, download_limit_of, in_bytes
 from application.service import MediaServer
 from application.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
@@ -79,11 +79,16 @@ def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str) -> A
     return JsonStateFile(os.path.join(state_dir or default_state_dir(), name))
 
 
-def make_enforcer(client: DownloadClientSettings, adapter: Any, state_dir: Optional[str]) -> LimitEnforcer:
-    memory = enforcer_memory(state_dir, client.name, client.limit_mode)
-    if client.limit_mode == "alternative":
+DOWNLOAD_ONLY = frozenset({"sabnzbd", "nzbget"})
+
+
+def make_enforcer(client: DownloadClientSettings, adapter: Any, settings: Settings) -> LimitEnforcer:
+    memory = enforcer_memory(settings.state_dir, client.name, client.limit_mode)
+    if client.type in DOWNLOAD_ONLY:  # their download limit; idle is always their own
+        return GlobalLimitEnforcer(download_limit_of(adapter), memory, own_idle=True)
+    if client.limit_mode == "alternative":  # puts back what it changed: idle is the user's own anyway
         return AlternativeModeEnforcer(in_bytes(adapter), memory)
-    return GlobalLimitEnforcer(in_bytes(adapter), memory)
+    return GlobalLimitEnforcer(in_bytes(adapter), memory, own_idle=settings.idle_upload_kbps is None)
 
 
 def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[[], LimitEnforcer],
@@ -91,10 +96,13 @@ def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[
     """Every configured client with its enforcer and share; the first one's come from the container."""
     slots = []
     for index, client in enumerate(settings.download_clients):
+        if client.type in DOWNLOAD_ONLY and settings.streaming_download_kbps is None:
+            continue  # downloads are touched only when the config sets a download budget
         if index == 0:
             enforcer = first_enforcer()
         else:
-            enforcer = make_enforcer(client, make_client_adapter(client, settings, clock), settings.state_dir)
+            enforcer = make_enforcer(client, make_client_adapter(client, settings, clock), settings)
         fixed = None if client.streaming_upload_kbps is None else SpeedLimit(client.streaming_upload_kbps)
-        slots.append(ClientSlot(client.name, enforcer, ClientShare(client.name, client.weight, fixed)))
+        direction = "download" if client.type in DOWNLOAD_ONLY else "upload"
+        slots.append(ClientSlot(client.name, enforcer, ClientShare(client.name, client.weight, fixed), direction))
     return slots

@@ -28,6 +28,7 @@ from application.config_fields import (
     WEEK,
     NotifyTarget,
     RateField,
+    ScheduleField,
     StrictBoolean,
     StrictInteger,
     StrictNumber,
@@ -41,6 +42,7 @@ from application.config_fields import (
     _non_empty,
     _positive,
     _readable_file,
+    _time_zone,
 )
 from application.config_lists import (
     DownloadClientSchema,
@@ -88,8 +90,11 @@ class ConfigSchema(Schema):
     qbittorrent_username = StrictString(load_default="")
     qbittorrent_password = StrictString(load_default="")
     qbittorrent_api_key = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
-    idle_upload_kbps = RateField(load_default=0)
+    # unset: idle is each client's own limit, as plex-helper found it (restored after a throttle)
+    idle_upload_kbps = RateField(load_default=None, allow_none=True)
     streaming_upload_kbps = RateField(load_default=500)
+    # the download budget of SABnzbd and NZBGet while streaming; unset: downloads are never touched
+    streaming_download_kbps = RateField(load_default=None, allow_none=True)
     poll_interval_sec = StrictNumber(load_default=10.0, validate=_between(1, HOUR))
     streaming_threshold = StrictInteger(load_default=2, validate=_between(1, MAX_COUNT))
     idle_threshold = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))
@@ -127,6 +132,9 @@ class ConfigSchema(Schema):
     status_listen = StrictString(load_default="", validate=lambda v: _listen_address(v) if v else None)
     status_token = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
     state_dir = StrictString(load_default=None, allow_none=True, validate=[_non_empty(), _no_nul])
+    schedule = ScheduleField(load_default=())
+    timezone = StrictString(load_default="", validate=_time_zone)
+    history_days = StrictInteger(load_default=30, validate=_between(0, 3650))
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _one_way_per_kind(self, data: Dict[str, Any], original: Dict[str, Any], **_: Any) -> None:

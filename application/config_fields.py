@@ -172,3 +172,26 @@ def _is_loopback(host: str) -> bool:
         return bool(host) and ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class ScheduleField(fields.Field):
+    """`schedule`: time windows that change the limits (domain/schedule.py parses and checks them)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        from domain.schedule import parse_schedule
+
+        try:
+            return parse_schedule(value, name="entry")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _time_zone(value: str) -> None:
+    if not value:
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("unknown time zone %r (for example Europe/Berlin; empty: the machine's zone)" % value) from None

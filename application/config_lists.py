@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, validate, validates_schema
 
 from application.config_fields import (
     DAY,
@@ -17,6 +17,7 @@ from application.config_fields import (
     RateField,
     StrictBoolean,
     StrictInteger,
+    StrictNumber,
     StrictString,
     _between,
     _header_safe,
@@ -29,10 +30,11 @@ from application.settings import DownloadClientSettings, MediaServerSettings
 SERVER_TYPES = ("plex", "jellyfin", "emby")
 CLIENT_TYPES = ("qbittorrent", "transmission", "deluge", "sabnzbd", "nzbget")
 LIMIT_MODES = ("global", "alternative")
+ALTERNATIVE_CAPABLE = ("qbittorrent", "transmission")
 NAME = re.compile(r"[a-z0-9_-]{1,40}")
 # the secret fields of an entry; each may also be given as <field>_file, or in the environment
 ENTRY_SECRETS = ("token", "api_key", "password")
-FLAT_SERVER_KEYS = ("plex_url", "plex_token", "plex_verify_tls", "plex_ca_file")
+FLAT_SERVER_KEYS = ("plex_url", "plex_token", "plex_verify_tls", "plex_ca_file", "plex_events")
 FLAT_CLIENT_KEYS = ("qbittorrent_url", "qbittorrent_username", "qbittorrent_password", "qbittorrent_api_key",
                     "qbittorrent_verify_tls", "qbittorrent_ca_file")
 
@@ -86,12 +88,12 @@ class DownloadClientSchema(_EntrySchema):
     weight = StrictInteger(load_default=1, validate=_between(1, MAX_COUNT))
     streaming_upload_kbps = RateField(load_default=None, allow_none=True)  # its own, out of the budget
     limit_mode = StrictString(load_default=None, allow_none=True, validate=_one_of(LIMIT_MODES))
-    login_retry_sec = fields.Float(load_default=None, allow_none=True, validate=_between(1, DAY))
+    login_retry_sec = StrictNumber(load_default=None, allow_none=True, validate=_between(1, DAY))
 
     @validates_schema(skip_on_field_errors=True)
     def _fits_the_type(self, data: Dict[str, Any], **_: Any) -> None:
         kind = data["type"]
-        if data.get("limit_mode") == "alternative" and kind not in ("qbittorrent", "transmission"):
+        if data.get("limit_mode") == "alternative" and kind not in ALTERNATIVE_CAPABLE:
             raise ValidationError("alternative needs qBittorrent or Transmission", "limit_mode")
         if kind == "sabnzbd" and not data.get("api_key"):
             raise ValidationError("is required for SABnzbd (or api_key_file)", "api_key")
@@ -209,7 +211,10 @@ def download_clients_from(data: Mapping[str, Any]) -> Tuple[DownloadClientSettin
     return tuple(DownloadClientSettings(
         name=e["name"], type=e["type"], url=e["url"], username=e["username"], password=e["password"],
         api_key=e["api_key"], verify_tls=True if e["verify_tls"] is None else e["verify_tls"], ca_file=e["ca_file"],
-        limit_mode=e["limit_mode"] or data["limit_mode"], login_retry_sec=e["login_retry_sec"] or data["login_retry_sec"],
+        # the top-level limit_mode is the default where the client has the mode (Deluge and the Usenet
+        # clients have none: for them it means nothing); set per entry, it is checked above
+        limit_mode=e["limit_mode"] or (data["limit_mode"] if e["type"] in ALTERNATIVE_CAPABLE else "global"),
+        login_retry_sec=e["login_retry_sec"] or data["login_retry_sec"],
         weight=e["weight"], streaming_upload_kbps=e["streaming_upload_kbps"],
     ) for e in entries)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from dependency_injector import containers, providers
 
@@ -16,9 +16,9 @@ from application.composition import (
     make_media_server_source,
 )
 from application.enforcers import LimitEnforcer
-from application.reporting import TickLogger
+from application.reporting import TickLogger, side_labels
 from application.runner import DaemonRunner
-from application.service import Decider, ThrottleService
+from application.service import Decider, ThrottleService, local_time_in
 from application.settings import Settings
 from application.version import __version__
 from domain.overrides import FlapGuard
@@ -86,7 +86,7 @@ def first_client_adapter(settings: Settings, clock: Callable[[], float]) -> Any:
 
 
 def first_client_enforcer(settings: Settings, adapter: Any) -> LimitEnforcer:
-    return make_enforcer(settings.download_clients[0], adapter, settings.state_dir)
+    return make_enforcer(settings.download_clients[0], adapter, settings)
 
 
 def served_metrics(status_listen: str, registry: Callable[[], Any]) -> Any:
@@ -98,6 +98,22 @@ def make_metrics_registry() -> Any:
     from application.metrics import MetricsRegistry
 
     return MetricsRegistry(version=__version__, build=version_module.BUILD)
+
+
+def make_history_recorder(state_dir: Optional[str], history_days: int) -> Any:
+    """The history in state_dir (with the status server only: the dashboard is what reads it)."""
+    import os
+
+    from adapters.history import HistoryRecorder
+    from application.state_files import default_state_dir
+
+    return HistoryRecorder(os.path.join(state_dir or default_state_dir(), "history.sqlite3"), keep_days=history_days)
+
+
+def make_history_observer(recorder: Any) -> Any:
+    from adapters.history import HistoryObserver
+
+    return HistoryObserver(recorder)
 
 
 def make_override_store(state_dir: Optional[str]) -> Any:
@@ -125,6 +141,23 @@ def make_status_client(listen: str, token: str) -> Any:
     return StatusClient(url_for_listen(listen), token=token)
 
 
+def local_time_for(timezone: str) -> Callable[[float], Any]:
+    """The schedule's local time: in `timezone`, or the machine's zone (which follows TZ)."""
+    if not timezone:
+        return local_time_in(None)
+    from zoneinfo import ZoneInfo
+
+    return local_time_in(ZoneInfo(timezone))
+
+
+def kinds_of(settings: Settings) -> Dict[str, str]:
+    return {e.name: e.type for e in (*settings.media_servers, *settings.download_clients)}
+
+
+def labels_of(settings: Settings) -> Dict[str, str]:
+    return side_labels([(s.name, s.type) for s in settings.media_servers] + [(c.name, c.type) for c in settings.download_clients])
+
+
 def current_rule_of(service: ThrottleService) -> Callable[[], RemoteStreamRule]:
     """For the --verbose poll line: the rule the service uses now (a reload replaces it)."""
     return lambda: service.decider.rule
@@ -148,11 +181,15 @@ def build_decider(settings: Settings) -> Decider:
         policy=build_policy(settings),
         deadband=Deadband(settings.dynamic_deadband_percent if settings.limit_policy == "dynamic" else 0.0),
         flap_guard=FlapGuard(settings.max_transitions_per_hour),
+        # an event-triggered observation sooner than half a poll interval advances no streak
+        min_count_interval_sec=settings.poll_interval_sec / 2,
+        schedule=tuple(settings.schedule),
     )
 
 
 def build_policy(settings: Settings) -> LimitPolicy:
-    idle = UploadLimit(settings.idle_upload_kbps)
+    # without an idle limit the clients keep their own (the enforcers restore it): the budget is 0
+    idle = UploadLimit(settings.idle_upload_kbps or 0)
     if settings.limit_policy == "tiers":
         tiers = tuple(StreamTier(streams, UploadLimit(kbps)) for streams, kbps in settings.streaming_tiers)
         return TieredLimitPolicy(idle=idle, tiers=tiers)
@@ -189,10 +226,16 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         dry_run=dry_run,
         reconcile_interval_sec=settings.provided.reconcile_interval_sec,
-        min_count_interval_sec=providers.Callable(lambda interval: interval / 2, settings.provided.poll_interval_sec),
+        local_time=providers.Callable(local_time_for, settings.provided.timezone),
+        download_budget=providers.Callable(lambda kib: None if kib is None else UploadLimit(kib),
+                                           settings.provided.streaming_download_kbps),
     )
     # the rule in force, read at each poll: a reload replaces the service's decider
-    tick_logger = providers.Singleton(TickLogger, current_rule=providers.Callable(current_rule_of, service))
+    tick_logger = providers.Singleton(
+        TickLogger,
+        current_rule=providers.Callable(current_rule_of, service),
+        labels=providers.Callable(labels_of, settings),
+    )
     notification_dispatcher = providers.Singleton(
         make_notification_dispatcher, specs=settings.provided.notify, timeout_sec=settings.provided.http_timeout_sec
     )
@@ -215,8 +258,14 @@ class Container(containers.DeclarativeContainer):
     )
 
     override_store = providers.Singleton(make_override_store, state_dir=settings.provided.state_dir)
+    history_recorder = providers.Singleton(make_history_recorder, settings.provided.state_dir, settings.provided.history_days)
+    history_observer = providers.Singleton(make_history_observer, history_recorder)
     daemon_status = providers.Singleton(
-        make_daemon_status, runner=runner, metrics=metrics, override_store=override_store, notifications=notification_policy
+        make_daemon_status, runner=runner, metrics=metrics, override_store=override_store,
+        notifications=notification_policy, kinds=providers.Callable(kinds_of, settings),
+        current_rule=providers.Callable(current_rule_of, service),
+        history=providers.Callable(lambda days, recorder: recorder() if days else None,
+                                   settings.provided.history_days, history_recorder.provider),
     )
     status_server = providers.Singleton(
         make_status_server,

@@ -33,7 +33,9 @@ class LimitEnforcer(Protocol):
         """None when qBittorrent already holds `target` for `state`; else what it holds instead."""
         ...
 
-    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> None: ...
+    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> Optional[UploadLimit]:
+        """Returns what was written when that is not `target` (None: the target was)."""
+        ...
 
     def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
         """qBittorrent was found holding `target` already (no write was needed)."""
@@ -86,9 +88,12 @@ class GlobalLimitEnforcer:
     a start after a crash or kill -9 still restores it: at exit, or once Plex is idle."""
 
     def __init__(self, limiter: UploadLimiter, memory: Optional[StateMemory] = None,
-                 logger: Optional[logging.Logger] = None) -> None:
+                 logger: Optional[logging.Logger] = None, own_idle: bool = False) -> None:
         self._limiter = limiter
         self._memory = memory
+        # no idle limit configured: idle is the user's own limit, restored as found and else left alone
+        self._own_idle = own_idle
+        self._logger = logger or logging.getLogger("plex_helper")
         self._seen: Optional[int] = None  # the limit qBittorrent held at the last read
         record, damaged = _recall(
             memory,
@@ -118,11 +123,17 @@ class GlobalLimitEnforcer:
             self._remember()
 
     def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
+        if self._own_idle and state is StreamState.IDLE:
+            # the user's own limit: nothing to read or change, unless plex-helper lowered it
+            return "plex-helper's throttle" if self._lowered else None
         self._seen = self._limiter.current_upload_limit()
         found = UploadLimit.from_bytes(self._seen)
         return None if found == target else str(found)
 
-    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> None:
+    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> Optional[UploadLimit]:
+        """Returns what was written when that is not `target` (the user's own limit, restored)."""
+        if self._own_idle and state is StreamState.IDLE:
+            return self._restore_own()
         if target != idle:
             if not self._lowered:
                 self._found_before = self._seen
@@ -131,6 +142,17 @@ class GlobalLimitEnforcer:
         self._limiter.set_upload_limit(target.bytes_per_sec)
         if target == idle:
             self._forget()
+        return None
+
+    def _restore_own(self) -> UploadLimit:
+        """Put back the limit found before plex-helper first lowered it."""
+        own = self._found_before
+        if own is None:  # a record from before this was kept, or a damaged one: never leave it throttled
+            self._logger.warning("the upload limit from before plex-helper lowered it is unknown; setting unlimited")
+            own = 0
+        self._limiter.set_upload_limit(own)
+        self._forget()
+        return UploadLimit.from_bytes(own)
 
     def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
         if target == idle:
@@ -148,6 +170,8 @@ class GlobalLimitEnforcer:
     def release(self, idle: UploadLimit) -> Optional[str]:
         if not self._lowered:
             return None
+        if self._own_idle:
+            return "upload limit restored to %s, as plex-helper found it" % self._restore_own()
         self._limiter.set_upload_limit(idle.bytes_per_sec)
         self._forget()
         return "upload limit restored to %s" % idle
@@ -268,3 +292,21 @@ class _SpeedLimitPortInBytes:
 def in_bytes(adapter: Any) -> Any:
     """The adapter as the enforcers use it (qBittorrent's speaks bytes already)."""
     return adapter if hasattr(adapter, "current_upload_limit") else _SpeedLimitPortInBytes(adapter)
+
+
+class _DownloadLimitInBytes:
+    """A download-only client (SABnzbd, NZBGet) seen by the global-limit enforcer: its download limit
+    takes the place of the upload limit."""
+
+    def __init__(self, adapter: Any) -> None:
+        self._adapter = adapter
+
+    def current_upload_limit(self) -> int:
+        return self._adapter.read_download_limit().bytes_per_sec
+
+    def set_upload_limit(self, bytes_per_sec: int) -> None:
+        self._adapter.write_download_limit(UploadLimit.from_bytes(bytes_per_sec))
+
+
+def download_limit_of(adapter: Any) -> Any:
+    return _DownloadLimitInBytes(adapter)

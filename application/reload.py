@@ -3,25 +3,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import fields
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
+from application.client_slot import ClientSlot
 from application.config import ConfigError, load_settings
 from application.runner import DaemonRunner
-from application.settings import Settings
+from application.service import ThrottleService
+from application.settings import DownloadClientSettings, Settings
 from domain.ports import UploadLimiterError
 
 # changing any of these needs new adapters (new URL, credentials, TLS or timeouts)
-CONNECTION_FIELDS = frozenset(
-    f.name for f in fields(Settings) if f.name.startswith(("plex_url", "plex_token", "plex_verify", "plex_ca", "qbittorrent_"))
-) | {"http_timeout_sec", "login_retry_sec"}
+CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeout_sec", "login_retry_sec"})
 
 # the background parts are started once; changing these needs a restart
-RESTART_FIELDS = frozenset({"status_listen", "status_token", "state_dir", "notify", "notify_after_failures", "plex_events"})
-
-# the event listener keeps its own connection to Plex
-EVENT_STREAM_FIELDS = frozenset({"plex_url", "plex_token", "plex_verify_tls", "plex_ca_file", "http_timeout_sec"})
+RESTART_FIELDS = frozenset({"status_listen", "status_token", "state_dir", "notify", "notify_after_failures"})
 
 ContainerFactory = Callable[[Settings], object]
+
+
+def _same_client(old: DownloadClientSettings, new: DownloadClientSettings) -> bool:
+    """The same client in the same mode: what one enforcer changed, the next can take over."""
+    return (old.type, old.url, old.limit_mode) == (new.type, new.url, new.limit_mode)
 
 
 class ConfigReloader:
@@ -39,24 +41,32 @@ class ConfigReloader:
         self._container_factory = container_factory
         self._logger = logger or logging.getLogger("plex_helper")
 
-    def _hand_over(self, service, new_enforcer, other_qbittorrent: bool) -> bool:
-        """What plex-helper changed in qBittorrent must stay undoable. A new enforcer for the same
-        qBittorrent in the same mode takes it over; another mode or another qBittorrent (a new URL)
-        first undoes it the old way, and if that fails the reload is not applied (False)."""
-        old_enforcer = service.enforcer
-        if not other_qbittorrent:
-            new_enforcer.adopt(old_enforcer)
-            return True
-        try:
-            undone = old_enforcer.release(service.decider.policy.idle_limit)
-        except UploadLimiterError as err:
-            self._logger.error(
-                "config reload not applied: limit_mode or qbittorrent_url changed, but plex-helper's throttle "
-                "could not be undone first (%s); reload again once qBittorrent answers", err,
-            )
-            return False
-        if undone:
-            self._logger.info("before switching qBittorrent or its mode: %s", undone)
+    def _hand_over(self, service: ThrottleService, new_slots: Sequence[ClientSlot], new: Settings) -> bool:
+        """What plex-helper changed in each client must stay undoable. A client kept by name, at the same
+        URL in the same mode, is taken over by its new enforcer; one that changed URL or mode, or left
+        the config, is first undone the old way, and if that fails the reload is not applied (False)."""
+        old_settings = {c.name: c for c in self.settings.download_clients}
+        new_settings = {c.name: c for c in new.download_clients}
+        idle = service.idle_shares()
+        for slot in service.clients:
+            kept = new_settings.get(slot.name)
+            if kept is not None and slot.name in old_settings and _same_client(old_settings[slot.name], kept):
+                continue
+            try:
+                undone = slot.release(idle.get(slot.name, service.throttle.idle_limit))
+            except UploadLimiterError as err:
+                self._logger.error(
+                    "config reload not applied: %s changed (its limit_mode or URL, or it left the config), but "
+                    "plex-helper's throttle could not be undone first (%s); reload again once it answers", slot.name, err,
+                )
+                return False
+            if undone:
+                self._logger.info("before switching %s or its mode: %s", slot.name, undone)
+        old_slots = {slot.name: slot for slot in service.clients}
+        for slot in new_slots:
+            old = old_slots.get(slot.name)
+            if old is not None and slot.name in old_settings and _same_client(old_settings[slot.name], new_settings[slot.name]):
+                slot.enforcer.adopt(old.enforcer)
         return True
 
     def __call__(self) -> bool:
@@ -72,24 +82,21 @@ class ConfigReloader:
             return True
         # everything is built first, without side effects: a failure here leaves the running config
         container = self._container_factory(new)
-        decider = container.decider()
-        new_adapters = CONNECTION_FIELDS.intersection(changed) or "limit_mode" in changed
-        source, enforcer = (container.stream_source(), container.enforcer()) if new_adapters else (None, None)
         service = self._runner.service
-        if new_adapters:
-            other_qbittorrent = "limit_mode" in changed or "qbittorrent_url" in changed
-            if not self._hand_over(service, enforcer, other_qbittorrent):
+        if CONNECTION_FIELDS.intersection(changed):
+            servers, slots = container.media_servers(), container.client_slots()
+            if not self._hand_over(service, slots, new):
                 return False
-            service.replace_adapters(source, enforcer)
-        service.decider = decider
-        service.reconcile_interval_sec = new.reconcile_interval_sec
-        service.min_count_interval_sec = new.poll_interval_sec / 2
+        else:
+            servers, slots = None, None
+        service.reconfigure(container.decider(), new.reconcile_interval_sec, servers, slots)
         self._runner.interval_sec = new.poll_interval_sec
         self._runner.restore_on_exit = new.restore_on_exit
-        self.settings = new
+        old, self.settings = self.settings, new
         self._logger.info("config reloaded from %s: %s changed", self.path, ", ".join(changed))
-        restart_fields = RESTART_FIELDS | (EVENT_STREAM_FIELDS if new.plex_events else frozenset())
-        needs_restart = sorted(restart_fields.intersection(changed))
+        needs_restart = sorted(RESTART_FIELDS.intersection(changed))
+        if old.media_servers != new.media_servers and any(s.events for s in (*old.media_servers, *new.media_servers)):
+            needs_restart.append("the media servers' push channels (events)")
         if needs_restart:
             self._logger.warning("%s changed: takes effect after a restart", ", ".join(needs_restart))
         return True

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Optional, Sequence
+from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from application.service import TickReport
 from domain.overrides import Override
 from domain.ports import FailureKind, PortError
+from domain.schedule import describe_window
 from domain.sessions import PlaybackSession, RemoteStreamRule, SessionReason, SessionVerdict
 from domain.state import TransitionReason
 
@@ -69,6 +70,18 @@ def _reason_words(verdict: SessionVerdict) -> str:
     return "remote: %s" % ", ".join(signs)
 
 
+# how the flat config's server and client are named in the log, as the first version named them
+DEFAULT_LABELS = {"plex": "Plex", "qbittorrent": "qBittorrent"}
+KIND_LABELS = {"plex": "Plex", "jellyfin": "Jellyfin", "emby": "Emby", "qbittorrent": "qBittorrent",
+               "transmission": "Transmission", "deluge": "Deluge", "sabnzbd": "SABnzbd", "nzbget": "NZBGet"}
+
+
+def side_labels(entries: Iterable[Tuple[str, str]]) -> Dict[str, str]:
+    """(name, type) -> what the log calls it: 'Plex' for the shorthand's, "Jellyfin 'den'" else."""
+    return {name: KIND_LABELS.get(kind, kind) if name == kind else "%s '%s'" % (KIND_LABELS.get(kind, kind), name)
+            for name, kind in entries}
+
+
 class OutageLog:
     """Logs a side's failure once when it starts (not every poll) and once when it ends."""
 
@@ -90,6 +103,8 @@ class OutageLog:
             return
         self._failing_since_kind = error.kind
         fix = _FIXES.get((self.side, error.kind))
+        if fix is None and error.kind is FailureKind.REJECTED:
+            fix = "check the credentials of %s in the config" % self.side
         if fix:
             self._logger.error("%s; %s", message, fix)
         else:
@@ -113,48 +128,74 @@ class TickLogger:
         logger: Optional[logging.Logger] = None,
         current_rule: Optional[Callable[[], RemoteStreamRule]] = None,
         wall_clock: Callable[[], float] = time.time,
+        labels: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._logger = logger or logging.getLogger("plex_helper")
         self._current_rule = current_rule
         self._wall_clock = wall_clock
-        self.plex = OutageLog("Plex", self._logger)
-        self.qbittorrent = OutageLog("qBittorrent", self._logger)
+        # one outage record per server and per client, named as the user knows them
+        self._labels = dict(DEFAULT_LABELS, **(labels or {}))
+        self._outages: Dict[str, OutageLog] = {}
+
+    def outage(self, name: str) -> OutageLog:
+        if name not in self._outages:
+            self._outages[name] = OutageLog(self._labels.get(name, name), self._logger)
+        return self._outages[name]
+
+    @property
+    def plex(self) -> OutageLog:
+        return self.outage("plex")
+
+    @property
+    def qbittorrent(self) -> OutageLog:
+        return self.outage("qbittorrent")
 
     def report(self, report: TickReport) -> None:
         log = self._logger
-        if report.source_error is not None:
-            self.plex.failed(report.source_error)
-        else:
-            self.plex.succeeded()
-            if log.isEnabledFor(logging.DEBUG):  # built per poll: nothing of it at INFO
-                log.debug("%s", self._poll_line(report))
+        for server in report.servers:
+            if server.error is not None:
+                self.outage(server.name).failed(server.error)
+            else:
+                self.outage(server.name).succeeded()
+        if not report.decision.observation_failed and log.isEnabledFor(logging.DEBUG):  # nothing of it at INFO
+            log.debug("%s", self._poll_line(report))
         if report.state_changed and report.after.state is not None:
             old = report.before.state.value if report.before.state else "unknown"
             reason = report.after.last_reason
             why = describe_streams(report.remote_sessions)
             if reason is TransitionReason.SOURCE_DOWN:
-                why = "Plex has not answered for too long, so the throttle is lifted"
+                down = " and ".join(self._labels.get(n, n) for n in report.decision.failed_servers) or "Plex"
+                why = "%s has not answered for too long, so the throttle is lifted" % down
             log.info("state %s -> %s: %s", old, report.after.state.value, why)
+        if report.decision.window_changed:
+            window = report.decision.window
+            log.info("schedule: %s", "window %s in force" % describe_window(window) if window else "no window in force")
         if report.flap_held:
             log.info("max_transitions_per_hour reached: staying throttled instead of switching back to idle")
         if report.override_expired is not None:
             state = report.after.state.value if report.after.state else "unknown"
             log.info("override (%s) ended; the observed state %s applies again", report.override_expired.state.value, state)
-        if report.limiter_error is not None:
-            self.qbittorrent.failed(report.limiter_error)
-        elif report.limiter_checked:
-            self.qbittorrent.succeeded()
-        if report.applied is not None:
+        for client in report.clients:
+            if client.error is not None:
+                self.outage(client.name).failed(client.error)
+            elif client.checked:
+                self.outage(client.name).succeeded()
+        named = len(report.clients) > 1
+        for client in report.clients:
+            if client.applied is None:
+                continue
+            label = self._labels.get(client.name, client.name)
+            whose = "upload limit of %s" % label if named else "upload limit"
             why = self._why_this_limit(report)
             if report.dry_run:
-                log.info("dry run: would set the upload limit to %s: %s", report.applied, why)
-            elif report.drifted_from is not None:
+                log.info("dry run: would set the %s to %s: %s", whose, client.applied, why)
+            elif client.drifted_from is not None:
                 log.info(
-                    "qBittorrent's upload limit was changed to %s outside plex-helper; set it back to %s",
-                    report.drifted_from, report.applied,
+                    "%s's upload limit was changed to %s outside plex-helper; set it back to %s",
+                    label, client.drifted_from, client.applied,
                 )
             else:
-                log.info("upload limit set to %s: %s", report.applied, why)
+                log.info("%s set to %s: %s", whose, client.applied, why)
 
     def _why_this_limit(self, report: TickReport) -> str:
         if report.override is not None:  # the override decided the state, whatever the streams

@@ -315,7 +315,7 @@ class DaemonRunner:
                 raise error
             else:
                 why = ("stop requested again" if self._restore_interrupted
-                       else "qBittorrent did not answer within %g s" % self.restore_deadline_sec)
+                       else "the download client did not answer within %g s" % self.restore_deadline_sec)
                 self._logger.error("stopping, but the upload limit was not restored to %s (%s); it may still be "
                                    "throttled until plex-helper runs again", self._idle_limit_text(), why)
             return 0

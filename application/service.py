@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from typing import Callable, Dict, List, Optional, Sequence
 
 from application.client_slot import ClientSlot
@@ -14,10 +15,16 @@ from domain.allocation import allocate
 from domain.overrides import Override
 from domain.policies import SpeedLimit
 from domain.ports import StreamSource, StreamSourceError, UploadLimiterError
+from domain.schedule import LocalTime
 from domain.state import MachineState, StreamState
 from domain.throttle import ServerReading, Throttle, ThrottleRules
 
 Decider = ThrottleRules  # the name the configuration side knows the rules by
+
+
+def local_time_in(zone: Optional[tzinfo]) -> Callable[[float], LocalTime]:
+    """Epoch seconds -> LocalTime in `zone` (None: the machine's zone, which follows TZ)."""
+    return lambda wall: LocalTime.of(datetime.fromtimestamp(wall, zone) if zone else datetime.fromtimestamp(wall))
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class ThrottleService:
         reconcile_interval_sec: float = 60.0,
         wall_clock: Callable[[], float] = time.time,
         min_count_interval_sec: Optional[float] = None,
+        local_time: Callable[[float], LocalTime] = local_time_in(None),
+        download_budget: Optional[SpeedLimit] = None,
     ) -> None:
         # one server and one client (the flat config) may be given bare: they are named as its keys
         self.servers: List[MediaServer] = (
@@ -54,6 +63,8 @@ class ThrottleService:
         self.throttle = Throttle(decider)
         self._clock = clock
         self._wall_clock = wall_clock
+        self._local_time = local_time  # epoch seconds -> the local time the schedule is written in
+        self.download_budget = download_budget  # while streaming, for the download-only clients
         self.dry_run = dry_run
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
@@ -63,9 +74,11 @@ class ThrottleService:
     def tick(self, triggered: bool = False) -> TickReport:
         now = self._clock()
         servers = tuple(self._read(server) for server in self.servers)
+        wall = self._wall_clock()
+        local = self._local_time(wall) if self.throttle.rules.schedule else None
         with self._override_lock:
-            decision = self.throttle.step([s.reading for s in servers], now, self._wall_clock(), triggered)
-        clients = self._enforce(decision.effective, decision.budget, now)
+            decision = self.throttle.step([s.reading for s in servers], now, wall, triggered, local)
+        clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit)
         if any(c.error is not None for c in clients):
             self.throttle.forget_budget()  # what the client holds is unknown: no deadband next tick
         return TickReport(decision=decision, servers=servers, clients=clients, dry_run=self.dry_run)
@@ -78,22 +91,27 @@ class ThrottleService:
             return ServerResult(server.name, ServerReading(server.name, failure=str(err)), err, time.perf_counter() - started)
         return ServerResult(server.name, ServerReading(server.name, sessions), None, time.perf_counter() - started)
 
-    def _enforce(self, state, budget: Optional[SpeedLimit], now: float) -> tuple:
+    def _enforce(self, state, budget: Optional[SpeedLimit], now: float, idle_limit: Optional[SpeedLimit]) -> tuple:
         if budget is None:
             return tuple(ClientResult(slot.name) for slot in self.clients)
-        shares = self._shares(budget, streaming=state is StreamState.STREAMING)
-        idle = self._shares(self.throttle.idle_limit)
+        streaming = state is StreamState.STREAMING
+        shares = self._shares(budget, streaming)
+        idle = self._shares(idle_limit if idle_limit is not None else self.throttle.idle_limit)
+        if self.download_budget is not None:  # the Usenet clients share a budget of their own
+            shares.update(self._shares(self.download_budget if streaming else SpeedLimit(0), streaming, "download"))
+            idle.update(self._shares(SpeedLimit(0), False, "download"))
         return tuple(
             slot.enforce(state, shares[slot.name], idle[slot.name], now, self.dry_run, self.reconcile_interval_sec)
             for slot in self.clients
         )
 
-    def _shares(self, budget: SpeedLimit, streaming: bool = False) -> Dict[str, SpeedLimit]:
-        """Each client's part of the budget. A client's own fixed limit is a streaming limit: while
-        idle it shares the idle budget like the others."""
-        if len(self.clients) == 1 and (self.clients[0].share.fixed is None or not streaming):
-            return {self.clients[0].name: budget}  # the whole budget: nothing to split
-        return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in self.clients])
+    def _shares(self, budget: SpeedLimit, streaming: bool = False, direction: str = "upload") -> Dict[str, SpeedLimit]:
+        """Each client's part of the budget (of the clients limited in `direction`). A client's own
+        fixed limit is a streaming limit: while idle it shares the idle budget like the others."""
+        slots = [slot for slot in self.clients if slot.direction == direction]
+        if len(slots) == 1 and (slots[0].share.fixed is None or not streaming):
+            return {slots[0].name: budget}  # the whole budget: nothing to split
+        return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in slots])
 
     # ---------------------------------------------------------------- exit
 
@@ -103,7 +121,7 @@ class ThrottleService:
         what could not be, after trying every client."""
         if self.dry_run:
             return None
-        idle = self._shares(self.throttle.idle_limit)
+        idle = self.idle_shares()
         named = len(self.clients) > 1
         done, failed = [], []
         for slot in self.clients:
@@ -159,6 +177,24 @@ class ThrottleService:
     @property
     def enforced_limit(self) -> Optional[SpeedLimit]:
         return self.clients[0].enforced_limit if self.clients else None
+
+    def idle_shares(self) -> Dict[str, SpeedLimit]:
+        """Each client's part of the idle limit: what it gets back when a throttle is undone."""
+        shares = self._shares(self.throttle.idle_limit)
+        shares.update(self._shares(SpeedLimit(0), False, "download"))
+        return shares
+
+    def reconfigure(self, rules: Decider, reconcile_interval_sec: float,
+                    servers: Optional[Sequence[MediaServer]] = None, clients: Optional[Sequence[ClientSlot]] = None) -> None:
+        """A reload: new rules keep the state, the streaks and the override; new servers and clients
+        (built, and handed over, by the reload) replace the old ones, whose limits are checked afresh."""
+        self.throttle.reconfigure(rules)
+        self.reconcile_interval_sec = reconcile_interval_sec
+        if servers is not None:
+            self.servers = list(servers)
+        if clients is not None:
+            self.clients = list(clients)
+            self.throttle.forget_budget()
 
     def replace_adapters(self, source: StreamSource, enforcer: LimitEnforcer) -> None:
         """New connection settings (flat config): keep the state, but check the client afresh."""

@@ -51,8 +51,9 @@ class Settings:
     qbittorrent_username: str = ""
     qbittorrent_password: str = field(default="", repr=False)
     qbittorrent_api_key: str = field(default="", repr=False)
-    idle_upload_kbps: int = 0
+    idle_upload_kbps: Optional[int] = None  # None: each client's own limit, as found
     streaming_upload_kbps: int = 500
+    streaming_download_kbps: Optional[int] = None  # SABnzbd's and NZBGet's, while streaming
     poll_interval_sec: float = 10.0
     streaming_threshold: int = 2
     idle_threshold: int = 3
@@ -82,6 +83,9 @@ class Settings:
     status_listen: str = ""
     status_token: str = field(default="", repr=False)
     state_dir: Optional[str] = None
+    schedule: Tuple[Any, ...] = ()  # domain.schedule.Window values
+    timezone: str = ""  # the schedule's zone; empty: the machine's
+    history_days: int = 30  # 0: no history
     media_servers: Tuple[MediaServerSettings, ...] = ()
     download_clients: Tuple[DownloadClientSettings, ...] = ()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from application.metrics import MetricsRegistry
 from application.notifications import NotificationPolicy
@@ -12,6 +12,7 @@ from application.state_files import OverrideStore
 from application.runner import DaemonRunner
 from application.service import TickReport
 from domain.overrides import Override
+from domain.schedule import describe_window
 from domain.ports import PortError
 from domain.state import StreamState
 
@@ -30,6 +31,7 @@ class SideHealth:
         self.last_error: Optional[str] = None
         self.latency_ms: Optional[float] = None
         self.failing = False
+        self.wanted: Any = None  # a client's share of the budget, as of the last poll
 
     def record(self, error: Optional[PortError], latency_sec: Optional[float], wall: float) -> None:
         if latency_sec is not None:
@@ -59,6 +61,9 @@ class DaemonStatus:
         notifications: Optional[NotificationPolicy] = None,
         wall_clock: Callable[[], float] = time.time,
         logger: Optional[logging.Logger] = None,
+        kinds: Optional[Mapping[str, str]] = None,
+        history: Any = None,
+        current_rule: Optional[Callable[[], Any]] = None,
     ) -> None:
         self._runner = runner
         self._metrics = metrics
@@ -68,8 +73,12 @@ class DaemonStatus:
         self._logger = logger or logging.getLogger("plex_helper")
         self._lock = threading.Lock()
         self._override_lock = threading.Lock()  # the service's override and the file change together
-        self._plex = SideHealth()
-        self._qbittorrent = SideHealth()
+        # one health record per media server and per download client, by name
+        self._servers: Dict[str, SideHealth] = {}
+        self._clients: Dict[str, SideHealth] = {}
+        self._kinds = dict(kinds or {"plex": "plex", "qbittorrent": "qbittorrent"})
+        self._history = history  # the history recorder, when there is one: /health says how it is
+        self._current_rule = current_rule
         self._last: Optional[TickReport] = None
         self._last_observation: Optional[float] = None
         self._flap_holding = False  # the flap guard keeps the throttle on, until the next change
@@ -95,11 +104,15 @@ class DaemonStatus:
                 self._flap_holding = True
             elif report.state_changed or report.remote_sessions:  # switched, or streams are back
                 self._flap_holding = False
-            self._plex.record(report.source_error, report.plex_latency_sec, wall)
-            if report.source_error is None:
+            for server in report.servers:
+                self._servers.setdefault(server.name, SideHealth()).record(server.error, server.latency_sec, wall)
+            if not report.decision.observation_failed:
                 self._last_observation = wall
-            if report.limiter_checked:  # qBittorrent was asked (an error implies it was)
-                self._qbittorrent.record(report.limiter_error, report.qbittorrent_latency_sec, wall)
+            for client in report.clients:
+                health = self._clients.setdefault(client.name, SideHealth())
+                if client.checked:  # the client was asked (an error implies it was)
+                    health.record(client.error, client.latency_sec, wall)
+                health.wanted = client.target
         if report.override_expired is not None:
             with self._override_lock:  # a new override set meanwhile must not be erased from disk
                 if self._service.override is None:
@@ -116,10 +129,16 @@ class DaemonStatus:
         window = 3 * max(self._runner.interval_sec, 1.0)
         with self._lock:
             report = self._last
-            # Plex is read every poll; qBittorrent only when the limit changes or is reconciled,
+            # a server is read every poll; a client only when its limit changes or is reconciled,
             # so it counts as answering while its last request succeeded
-            plex_ok = self._plex.last_success is not None and wall - self._plex.last_success <= window and not self._plex.failing
-            qbt_ok = not self._qbittorrent.failing and (self._qbittorrent.last_success is not None or report is not None)
+            servers = {name: h.last_success is not None and wall - h.last_success <= window and not h.failing
+                       for name, h in self._servers.items()}
+            clients = {name: not h.failing and (h.last_success is not None or report is not None)
+                       for name, h in self._clients.items()}
+            plex_ok = bool(servers) and all(servers.values())
+            qbt_ok = bool(clients) and all(clients.values())
+            first_server = next(iter(self._servers.values()), SideHealth())
+            first_client = next(iter(self._clients.values()), SideHealth())
             body: Dict[str, Any] = {
                 "state": report.after.state.value if report and report.after.state else None,
                 "effective_state": report.effective_state.value if report and report.effective_state else None,
@@ -128,10 +147,61 @@ class DaemonStatus:
                 "last_observation": _iso(self._last_observation),
                 "override": self._override_dict(),
                 "flap_guard_holding": self._flap_holding,
-                "plex": self._plex.as_dict(plex_ok),
-                "qbittorrent": self._qbittorrent.as_dict(qbt_ok),
+                "why": self._why(report),
+                "schedule": ({"window": describe_window(report.decision.window)}
+                             if report is not None and report.decision.window is not None else None),
+                "flap_held": self._flap_holding,
+                # the first server and client under the first version's names
+                "plex": first_server.as_dict(next(iter(servers.values()), False)),
+                "qbittorrent": first_client.as_dict(next(iter(clients.values()), False)),
+                "servers": [self._server_dict(report, name, h, servers[name]) for name, h in self._servers.items()],
+                "clients": [self._client_dict(name, h, clients[name]) for name, h in self._clients.items()],
+                "history": self._history.status() if self._history is not None else {"enabled": False, "error": None},
             }
         return (200 if plex_ok and qbt_ok else 503), body
+
+    def _why(self, report: Optional[TickReport]) -> str:
+        if report is None:
+            return "starting"
+        if report.override is not None:
+            return "override: %s until %s" % (report.override.state.value, _iso(report.override.until))
+        if report.decision.window is not None:
+            return "schedule: %s" % describe_window(report.decision.window)
+        if self._flap_holding:
+            return "the flap guard keeps the throttle on (max_transitions_per_hour)"
+        if report.decision.observation_failed:
+            return "%s not answering: the state is held" % ", ".join(report.decision.failed_servers)
+        count = len(report.remote_sessions)
+        return "%d remote stream%s" % (count, "" if count == 1 else "s") if count else "no remote streams"
+
+    def _server_dict(self, report: Optional[TickReport], name: str, health: SideHealth, ok: bool) -> Dict[str, Any]:
+        body = dict(health.as_dict(ok), name=name, type=self._kinds.get(name, ""), error=health.last_error if health.failing else None)
+        sessions = []
+        result = next((s for s in report.servers if s.name == name), None) if report else None
+        if result is not None and result.error is None:
+            rule = self._current_rule() if self._current_rule else None
+            verdicts = rule.classify(result.reading.sessions) if rule is not None else ()
+            for index, session in enumerate(result.reading.sessions):
+                verdict = verdicts[index] if index < len(verdicts) else None
+                sessions.append({
+                    "user": session.user, "player": session.player, "state": session.state,
+                    "remote": verdict.counts if verdict else None,
+                    "reason": verdict.reason.value if verdict else None,
+                    "bandwidth_kbps": session.bandwidth_kbps,
+                })
+        body["sessions"] = sessions
+        return body
+
+    def _client_dict(self, name: str, health: SideHealth, ok: bool) -> Dict[str, Any]:
+        slot = next((c for c in self._service.clients if c.name == name), None)
+        held = slot.enforced_limit if slot is not None else None
+        wanted = getattr(health, "wanted", None)
+        return dict(
+            health.as_dict(ok), name=name, type=self._kinds.get(name, ""), error=health.last_error if health.failing else None,
+            limit_kib=None if held is None else held.kib_per_sec,
+            wanted_kib=None if wanted is None else wanted.kib_per_sec,
+            unlimited=held is not None and held.unlimited,
+        )
 
     def _limit_kib(self) -> Optional[int]:
         limit = self._service.enforced_limit
@@ -145,6 +215,12 @@ class DaemonStatus:
 
     def metrics_text(self) -> str:
         return self._metrics.render()
+
+    def history(self, since: float, until: Optional[float], max_points: int) -> Dict[str, Any]:
+        if self._history is None:
+            return {"enabled": False, "error": "history is off (history_days is 0)", "states": [], "limits": [],
+                    "samples": []}
+        return self._history.query(since, until, max_points)
 
     def trigger_observation(self, reason: str) -> None:
         self._logger.debug("observing now: %s", reason)  # a flood of webhooks must not flood the log

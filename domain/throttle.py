@@ -13,6 +13,7 @@ from typing import Deque, Optional, Sequence, Tuple
 
 from domain.overrides import FlapGuard, Override, effective_state
 from domain.policies import Deadband, LimitPolicy, SpeedLimit
+from domain.schedule import LocalTime, Window, policy_in_window, window_at
 from domain.sessions import PlaybackSession, RemoteStreamRule
 from domain.state import MachineState, StreamingStateMachine, StreamState, TransitionReason
 
@@ -65,6 +66,9 @@ class Decision:
     flap_held: bool = False  # the flap guard kept the throttle on instead of going idle
     override: Optional[Override] = None  # active this step
     override_expired: Optional[Override] = None  # ended this step
+    window: Optional[Window] = None  # the schedule window in force (none while an override is)
+    window_changed: bool = False
+    idle_limit: Optional[SpeedLimit] = None  # idle's limit now (a window may change it)
 
     @property
     def state_changed(self) -> bool:
@@ -85,6 +89,7 @@ class ThrottleRules:
     deadband: Deadband = Deadband()
     flap_guard: FlapGuard = FlapGuard()
     min_count_interval_sec: float = 0.0  # half the poll interval: see Throttle.step
+    schedule: Tuple[Window, ...] = ()
 
 
 class Throttle:
@@ -100,7 +105,9 @@ class Throttle:
     - past the flap guard's limit a switch to idle is held (a source that is down is not);
     - an active override decides the effective state; when it ends, the observed state applies;
     - the budget is the policy's limit for the effective state, held back by the deadband while the
-      effective state stays the same (a change of state always applies at once).
+      effective state stays the same (a change of state always applies at once);
+    - a schedule window in force (none during an override) replaces the policy's fields it names,
+      and one with `throttle: false` makes the effective state idle; its edges apply at once.
     """
 
     def __init__(self, rules: ThrottleRules) -> None:
@@ -112,10 +119,13 @@ class Throttle:
         self._effective: Optional[StreamState] = None
         self._budget: Optional[SpeedLimit] = None
         self._remote: Tuple[PlaybackSession, ...] = ()
+        self._window: Optional[Window] = None
 
-    def step(self, readings: Sequence[ServerReading], now: float, wall_now: float, triggered: bool = False) -> Decision:
+    def step(self, readings: Sequence[ServerReading], now: float, wall_now: float, triggered: bool = False,
+             local: Optional[LocalTime] = None) -> Decision:
         """`now` is monotonic seconds (hysteresis, failures, the flap guard); `wall_now` is epoch
-        seconds (the override, which must survive a restart)."""
+        seconds (the override, which must survive a restart); `local` is the local time of day and
+        week that picks the schedule's window (none given: no window applies)."""
         rules = self.rules
         before = self.state
         evidence = weigh(readings, rules.rule)
@@ -130,11 +140,18 @@ class Throttle:
         if after.state is not before.state and before.state is not None:  # the first decision is no switch
             self._transitions.append(now)
         override, expired = self._current_override(wall_now)
+        # an override means exactly what it says: no window applies while one is active
+        window = None if override is not None or local is None else window_at(rules.schedule, local)
+        window_changed, self._window = window != self._window, window
         effective = effective_state(after.state, override, wall_now)
+        if window is not None and not window.throttle and effective is StreamState.STREAMING:
+            effective = StreamState.IDLE  # the machine keeps counting, so the window's end applies at once
         changed = effective is not self._effective
         self._effective = effective
-        desired = None if effective is None else rules.policy.limit_for(effective, self._remote)
-        if desired is None or changed or self._budget is None or rules.deadband.worth_applying(self._budget, desired):
+        policy = policy_in_window(rules.policy, window)
+        desired = None if effective is None else policy.limit_for(effective, self._remote)
+        if (desired is None or changed or window_changed or self._budget is None
+                or rules.deadband.worth_applying(self._budget, desired)):
             self._budget = desired
         return Decision(
             before=before,
@@ -149,6 +166,9 @@ class Throttle:
             flap_held=flap_held,
             override=override,
             override_expired=expired,
+            window=window,
+            window_changed=window_changed,
+            idle_limit=policy.idle_limit,
         )
 
     def forget_budget(self) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 import logging
 import os
 import socket
@@ -791,3 +792,42 @@ def test_client_never_shows_credentials_from_the_url():
     with pytest.raises(StatusClientError) as caught:
         StatusClient("http://user:pw@127.0.0.1:%d/" % port, timeout_sec=1).health()
     assert "pw" not in str(caught.value) and "127.0.0.1:%d" % port in str(caught.value)
+
+
+@pytest.mark.parametrize("body, triggered", [
+    (b'{"NotificationType": "PlaybackStart", "UserName": "friend"}', True),
+    (b'{"Event": "playback.start", "User": {"Name": "friend"}}', True),
+    (b'{"NotificationType": "ItemAdded"}', False),
+])
+def test_jellyfin_and_emby_webhooks_trigger_an_observation(body, triggered):
+    backend = _WebhookBackend()
+    with StatusHttpServer("127.0.0.1:0", backend, token="") as server:
+        request = urllib.request.Request(server.url + "/webhook", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+            assert json.loads(response.read())["triggered"] is triggered
+    assert bool(backend.triggers) is triggered
+
+
+class _WebhookBackend:
+    def __init__(self):
+        self.triggers = []
+
+    def health(self):
+        return 200, {}
+
+    def metrics_text(self):
+        return ""
+
+    def trigger_observation(self, reason):
+        self.triggers.append(reason)
+
+    def set_override(self, state, minutes):
+        return {}
+
+    def clear_override(self):
+        return {}
+
+    def history(self, since, until, max_points):
+        return {}

@@ -1,4 +1,5 @@
 import io
+import time
 
 from application.check import run_check
 from tests.application.builders import settings
@@ -52,3 +53,38 @@ def test_check_with_api_key_on_52(plex_server):
         assert run_check(s, out=out) == 0
     assert "qBittorrent OK: v5.2.0 (Web API 2.15.1)" in out.getvalue() and "API key" in out.getvalue()
     assert key not in out.getvalue()
+
+
+def test_check_says_one_line_per_server_and_client_of_the_lists(tmp_path, fake_qbt):
+    import json
+
+    from application.check import run_check
+    from application.config import load_settings
+    from tests.support.jellyfin_payloads import direct_play_remote, lan_session, proxied_sessions
+    from tests.support.jellyfin_server import JellyfinTestServer
+    from tests.support.sabnzbd_server import SabnzbdStandIn
+
+    with JellyfinTestServer() as jellyfin, SabnzbdStandIn() as sab:
+        now = time.time()  # the daemon judges check-ins against the real clock
+        jellyfin.set_sessions([direct_play_remote(now=now), lan_session(now=now)])
+        config = {
+            "media_servers": [{"name": "den", "type": "jellyfin", "url": jellyfin.url, "api_key": jellyfin.api_key}],
+            "download_clients": [
+                {"name": "seedbox", "type": "qbittorrent", "url": fake_qbt.url, "username": fake_qbt.username,
+                 "password": fake_qbt.password},
+                {"name": "sab", "type": "sabnzbd", "url": sab.url, "api_key": sab.api_key}],
+        }
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(config))
+        out = io.StringIO()
+        assert run_check(load_settings(str(path), {}), out) == 0
+        text = out.getvalue()
+        assert "Jellyfin 'den' OK: Jellyfin Server 10.10.7" in text
+        assert "remote" in text and "LAN = " in text
+        assert "qBittorrent 'seedbox' OK: v5.2.0" in text
+        assert "SABnzbd 'sab': not touched (set streaming_download_kbps" in text
+        jellyfin.set_sessions(proxied_sessions())  # the proxy warning looks at addresses, fresh or not
+        out = io.StringIO()
+        run_check(load_settings(str(path), {}), out)
+        assert "a reverse proxy may hide the clients" in out.getvalue()
+        assert jellyfin.api_key not in out.getvalue() and sab.api_key not in out.getvalue()

@@ -34,7 +34,8 @@ class FakeQBittorrentModes(RecordingUploadLimiter):
 
 def config(tmp_path, **fields):
     data = {"plex_url": "http://plex:32400", "plex_token": "t", "qbittorrent_url": "http://qbt:8080",
-            "streaming_threshold": 1, "idle_threshold": 1, "plex_events": False, "state_dir": str(tmp_path / "state")}
+            "streaming_threshold": 1, "idle_threshold": 1, "plex_events": False, "state_dir": str(tmp_path / "state"),
+            "idle_upload_kbps": 0}
     data.update(fields)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data))

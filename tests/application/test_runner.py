@@ -54,19 +54,12 @@ def test_a_burst_of_events_gives_one_observation():
 
 
 def test_the_poll_timer_restarts_from_a_triggered_observation():
-    runner, thread, source = start_runner(interval_sec=0.6)
-    try:
-        assert wait_for(lambda: source.reads == 1)
-        time.sleep(0.3)
-        runner.request_observation("plex event")
-        assert wait_for(lambda: source.reads == 2, timeout=2)
-        triggered = time.monotonic()
-        assert wait_for(lambda: source.reads == 3, timeout=3)
-        # the next poll comes a full interval after the triggered one, not 0.3 s later
-        assert time.monotonic() - triggered >= 0.55
-    finally:
-        runner.request_stop()
-        thread.join(2)
+    from tests.application.test_trigger_rate import run_simulated
+
+    # simulated time: polls every 10 s; an event at 5 s is observed after the debounce, and the
+    # next poll comes a full interval after that observation, not at 10 s
+    times, _ = run_simulated(10.0, [(5.0, "plex event")], until=20.0)
+    assert times[:3] == [0.0, 5.25, 15.25]
 
 
 def test_a_reload_during_the_debounce_window_is_not_lost():

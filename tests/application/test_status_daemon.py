@@ -218,3 +218,18 @@ def test_an_override_that_could_not_survive_a_restart_is_refused(tmp_path, daemo
     assert status == 503, body
     assert "could not save" in body["error"] and "override.json" in body["error"]
     assert json.loads(get(base + "/health")[1])["override"] is None  # refused, not half-kept
+
+
+def test_the_page_the_history_and_one_record_per_server_and_client(daemon):
+    base, _, _ = daemon
+    status, page = get(base + "/")
+    assert status == 200 and page.lstrip().lower().startswith("<!doctype html")
+    assert wait_until(lambda: json.loads(get(base + "/health")[1])["history"]["enabled"], timeout=10)
+    health = json.loads(get(base + "/health")[1])
+    assert [s["name"] for s in health["servers"]] == ["plex"] and health["servers"][0]["type"] == "plex"
+    assert [c["name"] for c in health["clients"]] == ["qbittorrent"]
+    assert health["why"] == "no remote streams"
+    assert wait_until(lambda: json.loads(get(base + "/api/history?since=0")[1])["states"], timeout=10)
+    history = json.loads(get(base + "/api/history?since=0")[1])
+    assert history["states"][0]["to"] == "idle"
+    assert get(base + "/api/history?since=yesterday")[0] == 400

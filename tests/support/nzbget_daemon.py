@@ -255,7 +255,9 @@ def _kill_leftovers() -> None:
         instance.kill()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Debian's nzbget 21 keeps one thread busy (a full core, seen in
+# /proc/PID/task) while it runs without a news server, which would slow every later test.
+@pytest.fixture(scope="module")
 def nzbget_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., NzbgetInstance]]:
     """nzbget_factory(username="nzbget", password=<random>, extra={...}) -> a started instance;
     all are stopped and their directories removed at the end of the session."""
@@ -278,7 +280,7 @@ def nzbget_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
             shutil.rmtree(instance.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nzbget_daemon(nzbget_factory: Callable[..., NzbgetInstance]) -> NzbgetInstance:
     """One default instance for the session (user `nzbget`, a random password)."""
     return nzbget_factory()
