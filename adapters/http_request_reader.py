@@ -76,6 +76,8 @@ def read_head(
         lines.append(line)
         if line in (b"\r\n", b"\n"):
             return request_line, b"".join(lines)
+        if b":" not in line and line[:1] not in (b" ", b"\t"):  # neither a header nor a folded one
+            raise RequestError(400, "a request header line without a colon")
         if len(lines) > limits.max_headers:
             raise RequestError(431, "more than %d request headers" % limits.max_headers)
 
