@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from domain.policies import SpeedLimit
 from domain.ports import FailureKind, UploadLimiterError
 
 log = logging.getLogger("plex_helper.qbittorrent")
@@ -215,6 +216,19 @@ class QBittorrentUploadLimiter:
     def set_alternative_upload_limit(self, bytes_per_sec: int) -> None:
         bytes_per_sec = self._checked_limit(bytes_per_sec)
         self._request("POST", "app/setPreferences", {"json": json.dumps({"alt_up_limit": bytes_per_sec})})
+
+    def current_upload_rate(self) -> SpeedLimit:
+        """What qBittorrent uploads right now (transfer/info up_info_speed, bytes/s), for `rebalance`."""
+        body = self._request("GET", "transfer/info").body
+        try:
+            value = json.loads(body).get("up_info_speed")
+        except (ValueError, AttributeError, RecursionError):
+            value = None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UploadLimiterError(
+                FailureKind.MALFORMED, "qBittorrent returned transfer info without an upload rate at %s" % self._url
+            )
+        return SpeedLimit.from_bytes(max(value, 0))
 
     def describe(self) -> QBittorrentInfo:
         version = self._request("GET", "app/version").body.strip()[:40]

@@ -8,7 +8,7 @@ from application.enforcers import LimitEnforcer
 from application.tick_report import ClientResult
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit
-from domain.ports import UploadLimiterError
+from domain.ports import TransferRates, UploadLimiterError
 from domain.state import StreamState
 
 
@@ -18,8 +18,9 @@ class ClientSlot:
     to undo changes made behind its back. One client failing never holds back another."""
 
     def __init__(self, name: str, enforcer: LimitEnforcer, share: Optional[ClientShare] = None,
-                 direction: str = "upload") -> None:
+                 direction: str = "upload", rates: Optional[TransferRates] = None) -> None:
         self.name = name
+        self.rates = rates  # the client's transfer rates, where it reports them (for `rebalance`)
         self.direction = direction  # "upload", or "download" for the Usenet clients
         self.enforcer = enforcer
         self.share = share or ClientShare(name)

@@ -15,7 +15,7 @@ from application.settings import DownloadClientSettings, MediaServerSettings, Se
 from application.version import __version__
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit
-from domain.ports import StreamSource
+from domain.ports import StreamSource, TransferRates
 
 
 def make_media_server_source(server: MediaServerSettings, settings: Settings) -> StreamSource:
@@ -99,10 +99,12 @@ def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[
         if client.type in DOWNLOAD_ONLY and settings.streaming_download_kbps is None:
             continue  # downloads are touched only when the config sets a download budget
         if index == 0:
-            enforcer = first_enforcer()
+            adapter, enforcer = first, first_enforcer()
         else:
-            enforcer = make_enforcer(client, make_client_adapter(client, settings, clock), settings)
+            adapter = make_client_adapter(client, settings, clock)
+            enforcer = make_enforcer(client, adapter, settings)
         fixed = None if client.streaming_upload_kbps is None else SpeedLimit(client.streaming_upload_kbps)
         direction = "download" if client.type in DOWNLOAD_ONLY else "upload"
-        slots.append(ClientSlot(client.name, enforcer, ClientShare(client.name, client.weight, fixed), direction))
+        rates = adapter if isinstance(adapter, TransferRates) else None
+        slots.append(ClientSlot(client.name, enforcer, ClientShare(client.name, client.weight, fixed), direction, rates))
     return slots

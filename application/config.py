@@ -95,6 +95,8 @@ class ConfigSchema(Schema):
     streaming_upload_kbps = RateField(load_default=500)
     # the download budget of SABnzbd and NZBGet while streaming; unset: downloads are never touched
     streaming_download_kbps = RateField(load_default=None, allow_none=True)
+    # share the upload budget by activity: an idle client keeps 10% of its share, the rest goes to the others
+    rebalance = StrictBoolean(load_default=False)
     poll_interval_sec = StrictNumber(load_default=10.0, validate=_between(1, HOUR))
     streaming_threshold = StrictInteger(load_default=2, validate=_between(1, MAX_COUNT))
     idle_threshold = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))

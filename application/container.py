@@ -229,6 +229,7 @@ class Container(containers.DeclarativeContainer):
         local_time=providers.Callable(local_time_for, settings.provided.timezone),
         download_budget=providers.Callable(lambda kib: None if kib is None else UploadLimit(kib),
                                            settings.provided.streaming_download_kbps),
+        rebalance=settings.provided.rebalance,
     )
     # the rule in force, read at each poll: a reload replaces the service's decider
     tick_logger = providers.Singleton(

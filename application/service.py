@@ -50,6 +50,7 @@ class ThrottleService:
         min_count_interval_sec: Optional[float] = None,
         local_time: Callable[[float], LocalTime] = local_time_in(None),
         download_budget: Optional[SpeedLimit] = None,
+        rebalance: bool = False,
     ) -> None:
         # one server and one client (the flat config) may be given bare: they are named as its keys
         self.servers: List[MediaServer] = (
@@ -65,6 +66,9 @@ class ThrottleService:
         self._wall_clock = wall_clock
         self._local_time = local_time  # epoch seconds -> the local time the schedule is written in
         self.download_budget = download_budget  # while streaming, for the download-only clients
+        self.rebalance = rebalance  # share the upload budget by activity (read at the reconcile interval)
+        self._activity: Optional[Dict[str, bool]] = None
+        self._activity_read: Optional[float] = None
         self.dry_run = dry_run
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
@@ -95,6 +99,8 @@ class ThrottleService:
         if budget is None:
             return tuple(ClientResult(slot.name) for slot in self.clients)
         streaming = state is StreamState.STREAMING
+        if streaming and self.rebalance:
+            self._read_activity(now)
         shares = self._shares(budget, streaming)
         idle = self._shares(idle_limit if idle_limit is not None else self.throttle.idle_limit)
         if self.download_budget is not None:  # the Usenet clients share a budget of their own
@@ -111,7 +117,27 @@ class ThrottleService:
         slots = [slot for slot in self.clients if slot.direction == direction]
         if len(slots) == 1 and (slots[0].share.fixed is None or not streaming):
             return {slots[0].name: budget}  # the whole budget: nothing to split
-        return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in slots])
+        activity = self._activity if streaming and direction == "upload" else None
+        return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in slots],
+                        activity=activity)
+
+    # a client that moves less than this is "not uploading": it keeps a small share (allocate)
+    ACTIVE_KIB = 5
+
+    def _read_activity(self, now: float) -> None:
+        """Each client's upload rate, at most once per reconcile interval: who uses its share."""
+        if self._activity_read is not None and now - self._activity_read < max(self.reconcile_interval_sec, 1.0):
+            return
+        self._activity_read = now
+        activity = {}
+        for slot in self.clients:
+            if slot.rates is None or slot.direction != "upload":
+                continue
+            try:
+                activity[slot.name] = slot.rates.current_upload_rate().kib_per_sec >= self.ACTIVE_KIB
+            except UploadLimiterError:
+                continue  # unknown: counted as active (allocate's default), never starved
+        self._activity = activity
 
     # ---------------------------------------------------------------- exit
 

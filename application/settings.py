@@ -54,6 +54,7 @@ class Settings:
     idle_upload_kbps: Optional[int] = None  # None: each client's own limit, as found
     streaming_upload_kbps: int = 500
     streaming_download_kbps: Optional[int] = None  # SABnzbd's and NZBGet's, while streaming
+    rebalance: bool = False
     poll_interval_sec: float = 10.0
     streaming_threshold: int = 2
     idle_threshold: int = 3
