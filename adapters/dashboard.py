@@ -59,6 +59,7 @@ th{font-weight:600}
 form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}
 select,button{font:inherit;padding:.35rem .6rem;border-radius:.3rem;border:1px solid var(--line);background:var(--bg);color:var(--fg);min-height:2.5rem}
 button{cursor:pointer;border-color:var(--accent);color:var(--accent);font-weight:600}
+button:disabled{cursor:not-allowed;opacity:.55;border-color:var(--line);color:var(--muted)}
 button:focus-visible,select:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .chart{width:100%}
 .chart svg{display:block;width:100%;height:auto;color:var(--fg)}
@@ -235,14 +236,14 @@ td[data-label]::before{content:attr(data-label) ": ";font-weight:600}}
     say("Setting the override\u2026");
     send("POST", {state: state, minutes: minutes}).then(function () {
       say("Override set: " + state + " for " + byId("override-minutes").selectedOptions[0].textContent + ".");
-      refreshHealth();
+      refreshHealth(); setTimeout(refreshHealth, 1500);  // the daemon applies it at its next observation
     }).catch(function (e) { say("Could not set the override: " + e.message); });
   });
   byId("override-clear").addEventListener("click", function () {
     say("Clearing the override\u2026");
     send("DELETE", null).then(function (a) {
       say(a && a.warning ? "Override cleared, but: " + a.warning : "Override cleared.");
-      refreshHealth();
+      refreshHealth(); setTimeout(refreshHealth, 1500);
     }).catch(function (e) { say("Could not clear the override: " + e.message); });
   });
 
@@ -456,7 +457,7 @@ td[data-label]::before{content:attr(data-label) ": ";font-weight:600}}
       renderHealth(r.body, r.status);
       byId("updated").textContent = "Updated " + clock(Date.now() / 1000, false) + (r.status === 503 ? " (unhealthy)" : "");
       var eff = r.body.effective_state || r.body.state || null;
-      if (seen.effective !== undefined && eff !== seen.effective) refreshHistory("day");
+      if (seen.effective !== undefined && eff !== seen.effective) { refreshHistory("day"); refreshHistory("week"); }
       seen.effective = eff;
     }).catch(function (e) {
       byId("updated").textContent = "Cannot reach plex-helper (" + e.message + "); retrying.";

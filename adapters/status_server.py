@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from typing import Any, Dict, Iterable, Optional, Protocol, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from urllib3 import exceptions as u3
@@ -46,7 +46,7 @@ from adapters.http_request_reader import (
     HeadLimits, HeadTimeout, RequestError, content_length, read_body, read_head,
 )
 from adapters.webhook_body import override_request, webhook_payload
-from application.errors import UserFacingError
+from domain.ports import StatusBackend, UserFacingError
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
@@ -58,35 +58,6 @@ DEFAULT_HEAD_DEADLINE_SEC = 10.0  # for the request line and headers together, h
 
 # Plex webhook events that mean a stream may have started or stopped.
 TRIGGER_EVENTS = frozenset({"media.play", "media.resume", "media.stop", "media.pause", "playback.started"})
-
-
-class StatusBackend(Protocol):
-    """What the status server needs from the application. Every method is called from a server
-    thread: it must be thread-safe and must not block on Plex or qBittorrent."""
-
-    def health(self) -> Tuple[int, Dict[str, Any]]:
-        """(200 or 503, a JSON-able dict)."""
-        ...
-
-    def metrics_text(self) -> str:
-        """All metrics in Prometheus text format 0.0.4."""
-        ...
-
-    def trigger_observation(self, reason: str) -> None:
-        """Ask the loop to observe now; returns at once."""
-        ...
-
-    def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
-        """Force `state` for `minutes`; raises ValueError with a message for the user on bad input,
-        OSError (a complete sentence) when the override could not be saved to survive a restart."""
-        ...
-
-    def clear_override(self) -> Dict[str, Any]:
-        ...
-
-    def history(self, since: float, until: Optional[float], max_points: int) -> Dict[str, Any]:
-        """What happened between `since` and `until` (epoch seconds), JSON-ready."""
-        ...
 
 
 def history_request(query: str) -> Tuple[float, Optional[float], int]:

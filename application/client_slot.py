@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Optional, Tuple
 
-from application.enforcers import LimitEnforcer
+from domain.ports import LimitEnforcer
 from application.tick_report import ClientResult
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit

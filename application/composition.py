@@ -9,13 +9,13 @@ import os
 from typing import Any, Callable, List, Optional
 
 from application.client_slot import ClientSlot
-from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, LimitEnforcer, download_limit_of, in_bytes
+from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of, in_bytes
 from application.service import MediaServer
 from application.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit
-from domain.ports import StreamSource, TransferRates
+from domain.ports import LimitEnforcer, StreamSource, TransferRates
 
 
 def make_media_server_source(server: MediaServerSettings, settings: Settings) -> StreamSource:

@@ -15,7 +15,7 @@ from application.composition import (
     make_enforcer,
     make_media_server_source,
 )
-from application.enforcers import LimitEnforcer
+from domain.ports import LimitEnforcer
 from application.reporting import TickLogger, side_labels
 from application.runner import DaemonRunner
 from application.service import Decider, ThrottleService, local_time_in

@@ -2,52 +2,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from domain.policies import UploadLimit
-from domain.ports import UploadLimiter
+from domain.ports import AlternativeSpeedControl, StateMemory, UploadLimiter
 from domain.state import StreamState
-
-
-class AlternativeSpeedControl(Protocol):
-    """qBittorrent's alternative speed mode (the turtle button). Raises UploadLimiterError."""
-
-    def alternative_mode(self) -> bool: ...
-    def set_alternative_mode(self, on: bool) -> None: ...
-    def alternative_upload_limit(self) -> int: ...
-    def set_alternative_upload_limit(self, bytes_per_sec: int) -> None: ...
-
-
-class StateMemory(Protocol):
-    """A small dict kept across restarts (a JSON file under the state directory). `load` raises
-    ValueError for a file that is there but unreadable; `save` warns rather than raises."""
-
-    def load(self) -> Optional[Dict[str, Any]]: ...
-    def save(self, data: Optional[Mapping[str, Any]]) -> object: ...
-
-
-class LimitEnforcer(Protocol):
-    """Puts the limit for a state into qBittorrent. Methods raise UploadLimiterError."""
-
-    def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
-        """None when qBittorrent already holds `target` for `state`; else what it holds instead."""
-        ...
-
-    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> Optional[UploadLimit]:
-        """Returns what was written when that is not `target` (None: the target was)."""
-        ...
-
-    def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
-        """qBittorrent was found holding `target` already (no write was needed)."""
-        ...
-
-    def release(self, idle: UploadLimit) -> Optional[str]:
-        """On exit: undo a throttle plex-helper put in place; says what was restored, or None."""
-        ...
-
-    def adopt(self, previous: object) -> None:
-        """Take over what the enforcer this one replaces (on reload) had changed."""
-        ...
 
 
 # The largest limit qBittorrent (libtorrent: a 32-bit int of bytes/s) accepts; above it wraps or

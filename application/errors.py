@@ -1,5 +1,4 @@
 """Failures that are expected and explained: the CLI prints them as one line, never a traceback."""
+from domain.ports import UserFacingError
 
-
-class UserFacingError(Exception):
-    """`str(error)` is a complete sentence for the user, without any secret."""
+__all__ = ["UserFacingError"]

@@ -12,12 +12,12 @@ import math
 import signal
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
 
 from application.reporting import TickLogger
 from application.service import ThrottleService, TickReport
 from application.stopping import StopRequested
-from domain.ports import UploadLimiterError
+from domain.ports import LifecycleNotifier, TickObserver, TriggerCounter, UploadLimiterError
 
 ReloadHandler = Callable[[], None]
 Waiter = Callable[[threading.Event, float], bool]  # waits on the event for at most the timeout
@@ -25,13 +25,6 @@ MAX_INTERNAL_ERRORS_IN_A_ROW = 10
 TRIGGER_MIN_GAP_SEC = 1.0  # at most one triggered observation a second...
 TRIGGERS_PER_INTERVAL = 4  # ...and at most this many per poll interval
 DEFAULT_RESTORE_DEADLINE_SEC = 10.5  # http_timeout_sec's default + 0.5 s
-
-
-class TriggerCounter(Protocol):
-    """Where triggers are counted (the metrics registry)."""
-
-    def count_trigger(self, source: str) -> None: ...
-    def count_trigger_coalesced(self) -> None: ...
 
 
 def trigger_source(reason: str) -> str:
@@ -46,22 +39,6 @@ def trigger_source(reason: str) -> str:
 
 def _wait_on(event: threading.Event, timeout: float) -> bool:
     return event.wait(timeout)
-
-
-class TickObserver(Protocol):
-    def report(self, report: TickReport) -> None: ...
-
-
-class LifecycleNotifier(Protocol):
-    """What the loop tells a service manager (systemd's sd_notify, or nothing)."""
-
-    watchdog_interval_sec: Optional[float]
-
-    def ready(self, status: str) -> None: ...
-    def status(self, status: str) -> None: ...
-    def watchdog(self) -> None: ...
-    def reloading(self) -> None: ...
-    def stopping(self) -> None: ...
 
 
 class SilentNotifier:

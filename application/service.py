@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Callable, Dict, List, Optional, Sequence
 
 from application.client_slot import ClientSlot
-from application.enforcers import LimitEnforcer
+from domain.ports import LimitEnforcer
 from application.tick_report import ClientResult, ServerResult, TickReport
 from domain.allocation import allocate
 from domain.overrides import Override

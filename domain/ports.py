@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import enum
-from typing import Protocol, Tuple, runtime_checkable
+from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
 
-from domain.policies import SpeedLimit
+from domain.policies import SpeedLimit, UploadLimit
 from domain.sessions import PlaybackSession
+from domain.state import StreamState
 
 
 class FailureKind(enum.Enum):
@@ -125,4 +126,106 @@ class TransferRates(Protocol):
 
     def current_upload_rate(self) -> SpeedLimit:
         """The upload rate now, as a SpeedLimit value (KiB/s). Raises SpeedLimiterError."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- the application's
+
+class UserFacingError(Exception):
+    """An expected failure: `str(error)` is a complete sentence for the user, without any secret;
+    the CLI prints it as one line, never a traceback."""
+
+
+class AlternativeSpeedControl(Protocol):
+    """qBittorrent's alternative speed mode (the turtle button). Raises UploadLimiterError."""
+
+    def alternative_mode(self) -> bool: ...
+    def set_alternative_mode(self, on: bool) -> None: ...
+    def alternative_upload_limit(self) -> int: ...
+    def set_alternative_upload_limit(self, bytes_per_sec: int) -> None: ...
+
+
+class StateMemory(Protocol):
+    """A small dict kept across restarts (a JSON file under the state directory). `load` raises
+    ValueError for a file that is there but unreadable; `save` warns rather than raises."""
+
+    def load(self) -> Optional[Dict[str, Any]]: ...
+    def save(self, data: Optional[Mapping[str, Any]]) -> object: ...
+
+
+class LimitEnforcer(Protocol):
+    """Puts the limit for a state into qBittorrent. Methods raise UploadLimiterError."""
+
+    def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
+        """None when qBittorrent already holds `target` for `state`; else what it holds instead."""
+        ...
+
+    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> Optional[UploadLimit]:
+        """Returns what was written when that is not `target` (None: the target was)."""
+        ...
+
+    def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
+        """qBittorrent was found holding `target` already (no write was needed)."""
+        ...
+
+    def release(self, idle: UploadLimit) -> Optional[str]:
+        """On exit: undo a throttle plex-helper put in place; says what was restored, or None."""
+        ...
+
+    def adopt(self, previous: object) -> None:
+        """Take over what the enforcer this one replaces (on reload) had changed."""
+        ...
+
+
+class TickObserver(Protocol):
+    def report(self, report: Any) -> None:
+        """`report` is the application's TickReport of one poll."""
+        ...
+
+
+class LifecycleNotifier(Protocol):
+    """What the loop tells a service manager (systemd's sd_notify, or nothing)."""
+
+    watchdog_interval_sec: Optional[float]
+
+    def ready(self, status: str) -> None: ...
+    def status(self, status: str) -> None: ...
+    def watchdog(self) -> None: ...
+    def reloading(self) -> None: ...
+    def stopping(self) -> None: ...
+
+
+class TriggerCounter(Protocol):
+    """Where triggers are counted (the metrics registry)."""
+
+    def count_trigger(self, source: str) -> None: ...
+    def count_trigger_coalesced(self) -> None: ...
+
+
+class StatusBackend(Protocol):
+    """What the status server needs from the application. Every method is called from a server
+    thread: it must be thread-safe and must not block on Plex or qBittorrent."""
+
+    def health(self) -> Tuple[int, Dict[str, Any]]:
+        """(200 or 503, a JSON-able dict)."""
+        ...
+
+    def metrics_text(self) -> str:
+        """All metrics in Prometheus text format 0.0.4."""
+        ...
+
+    def trigger_observation(self, reason: str) -> None:
+        """Ask the loop to observe now; returns at once."""
+        ...
+
+    def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
+        """Force `state` for `minutes`; raises ValueError with a message for the user on bad input,
+        OSError (a complete sentence) when the override could not be saved to survive a restart."""
+        ...
+
+    def clear_override(self) -> Dict[str, Any]:
+        ...
+
+    def history(self, since: float, until: Optional[float], max_points: int) -> Dict[str, Any]:
+        """What happened between `since` and `until` (epoch seconds), JSON-ready."""
         ...
