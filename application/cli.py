@@ -189,46 +189,13 @@ def run_daemon(args: argparse.Namespace) -> int:
         return run_check(settings)
 
     from application.container import Container
-    from application.errors import UserFacingError
 
-    container = Container(settings=settings, dry_run=args.dry_run)
-    runner = container.runner()
+    container = Container(settings=settings, dry_run=args.dry_run, config_path=args.config)
     if args.once:
-        report = runner.run_once()
+        report = container.runner().run_once()
         failed = report.source_error is not None or report.limiter_error is not None
         return EXIT_UNREACHABLE if failed else EXIT_OK
-
-    from application.reload import ConfigReloader
-
-    runner.reload_handler = ConfigReloader(
-        args.config, settings, runner, lambda new: Container(settings=new, dry_run=args.dry_run), logger
-    )
-    companions = []
-    if settings.notify:
-        runner.observers.append(container.notification_policy())
-    if settings.status_listen:
-        if settings.history_days:
-            companions.append(container.history_recorder())
-            runner.observers.append(container.history_observer())
-        status = container.daemon_status()
-        status.restore_override()
-        runner.observers.append(status)
-        companions.append(container.status_server())
-    companions.extend(container.event_listeners())
-    if settings.notify:
-        companions.append(container.notification_dispatcher())
-    started = []
-    try:
-        for companion in companions:
-            companion.start()
-            started.append(companion)
-        return runner.run()
-    except UserFacingError as err:  # e.g. the status server's address is taken
-        logger.error("%s", err)
-        return EXIT_CONFIG
-    finally:
-        for companion in reversed(started):
-            companion.stop()
+    return container.daemon().run()
 
 
 if __name__ == "__main__":

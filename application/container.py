@@ -100,6 +100,39 @@ def make_metrics_registry() -> Any:
     return MetricsRegistry(version=__version__, build=version_module.BUILD)
 
 
+def make_reloader(config_path: Optional[str], settings: Settings, runner: DaemonRunner, dry_run: bool) -> Any:
+    """SIGHUP: a new container per reload builds the new parts; only with a config file to re-read."""
+    if not config_path:
+        return None
+    from application.reload import ConfigReloader
+
+    return ConfigReloader(config_path, settings, runner, lambda new: Container(settings=new, dry_run=dry_run,
+                                                                                config_path=config_path))
+
+
+def make_daemon(settings: Settings, runner: DaemonRunner, reloader: Any, **parts: Callable[[], Any]) -> Any:
+    """The observers and companions the config asks for; the optional ones are built only then."""
+    from application.daemon import Daemon
+
+    observers: List[Any] = []
+    companions: List[Any] = []
+    on_start: List[Callable[[], None]] = []
+    if settings.notify:
+        observers.append(parts["notification_policy"]())
+    if settings.status_listen:
+        if settings.history_days:
+            companions.append(parts["history_recorder"]())
+            observers.append(parts["history_observer"]())
+        status = parts["daemon_status"]()
+        on_start.append(status.restore_override)
+        observers.append(status)
+        companions.append(parts["status_server"]())
+    companions.extend(parts["event_listeners"]())
+    if settings.notify:
+        companions.append(parts["notification_dispatcher"]())
+    return Daemon(runner, observers, companions, reloader, on_start)
+
+
 def make_history_recorder(state_dir: Optional[str], history_days: int) -> Any:
     """The history in state_dir (with the status server only: the dashboard is what reads it)."""
     import os
@@ -281,3 +314,20 @@ class Container(containers.DeclarativeContainer):
 
     # Companions: optional background parts, started and stopped around the loop
     event_listeners = providers.Singleton(make_event_listeners, settings, runner.provided.request_observation)
+
+    # The daemon: the loop with what observes it, what runs beside it, and the reload on SIGHUP
+    config_path = providers.Object(None)
+    reloader = providers.Singleton(make_reloader, config_path, settings, runner, dry_run)
+    daemon = providers.Singleton(
+        make_daemon,
+        settings=settings,
+        runner=runner,
+        reloader=reloader,
+        notification_policy=notification_policy.provider,
+        notification_dispatcher=notification_dispatcher.provider,
+        daemon_status=daemon_status.provider,
+        status_server=status_server.provider,
+        history_recorder=history_recorder.provider,
+        history_observer=history_observer.provider,
+        event_listeners=event_listeners.provider,
+    )
