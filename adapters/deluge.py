@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.login_gate import LoginGate
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
@@ -188,11 +188,7 @@ def parse_host_status(result: Any) -> str:
 def json_url(base_url: str) -> str:
     """`<base>/json` for a configured URL, safe to print (no `user:pass@`). A URL already ending in
     `/json` is kept; a base path (a reverse proxy's `/deluge`) is kept in front of `/json`."""
-    url = base_url.strip().rstrip("/")
-    scheme, sep, rest = url.partition("://")
-    if sep:
-        authority, slash, path = rest.partition("/")
-        url = scheme + sep + authority.rpartition("@")[2] + slash + path
+    url = printable_url(base_url)
     return url if url.endswith(JSON_PATH) else url + JSON_PATH
 
 

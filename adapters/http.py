@@ -340,6 +340,21 @@ def _discard(response: urllib3.BaseHTTPResponse) -> None:
         pass
 
 
+# ---------------------------------------------------------------------------------------- URLs
+
+
+def printable_url(url: str) -> str:
+    """A URL as it may appear in a log line or a message: without `user:pass@`, query and fragment
+    (where secrets hide: a Plex token copied with the URL, an API key), and without a trailing slash.
+    The one place every adapter cleans its URLs."""
+    url = url.strip().split("#", 1)[0].split("?", 1)[0].rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return scheme + sep + authority.rpartition("@")[2] + slash + path
+
+
 # ---------------------------------------------------------------------------------------- errors
 
 

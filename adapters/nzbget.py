@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, Sequence
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.login_gate import LoginGate
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
@@ -95,16 +95,6 @@ def _printable(message: Any) -> str:
 # ------------------------------------------------------------------------------------ the client
 
 
-def _printable_url(url: str) -> str:
-    """The URL without `user:pass@`, query or fragment, and without a trailing slash."""
-    url = url.strip().split("#", 1)[0].split("?", 1)[0].rstrip("/")
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    return scheme + sep + authority.rpartition("@")[2] + slash + path
-
-
 class NzbgetClient:
     """NZBGet's download limit as a SpeedLimit (KiB/s, 0 = unlimited). A ClientAdapter and a
     DownloadLimitControl; every failure is a SpeedLimiterError with a secret-free sentence."""
@@ -120,7 +110,7 @@ class NzbgetClient:
         login_retry_sec: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = _printable_url(base_url)
+        self._url = printable_url(base_url)
         self._username = username
         # with an empty ControlPassword NZBGet 21 asks for no login at all (any user, any password)
         self._auth_words = "logged in as %s" % username if password else "with no password"

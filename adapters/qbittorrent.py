@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, UploadLimiterError
 
@@ -61,17 +61,6 @@ def _looks_like_plex(answer: HttpAnswer) -> bool:
     if any(name.lower().startswith("x-plex-") for name in answer.headers):
         return True
     return answer.status == 401 and answer.body.lstrip()[:1] == b"<"
-
-
-def _strip_userinfo(url: str) -> str:
-    """The URL without `user:pass@` and without a trailing slash, so it is safe to print."""
-    url = url.strip().rstrip("/")
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    authority = authority.rpartition("@")[2]
-    return scheme + sep + authority + slash + path
 
 
 def _shape_of(body: str) -> str:
@@ -141,7 +130,7 @@ class QBittorrentUploadLimiter:
         login_retry_sec: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = _strip_userinfo(base_url)
+        self._url = printable_url(base_url)
         self._username = username
         self._password = password
         self._api_key = api_key.strip()

@@ -24,7 +24,7 @@ import time
 from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlencode
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.login_gate import LoginGate
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
@@ -106,16 +106,6 @@ def _bytes_per_sec(value: Any) -> Optional[int]:
 # ------------------------------------------------------------------------------------ the client
 
 
-def _printable_url(url: str) -> str:
-    """The URL without `user:pass@`, query or fragment, and without a trailing slash."""
-    url = url.strip().split("#", 1)[0].split("?", 1)[0].rstrip("/")
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    return scheme + sep + authority.rpartition("@")[2] + slash + path
-
-
 class SabnzbdClient:
     """SABnzbd's download limit as a SpeedLimit (KiB/s, 0 = unlimited). A ClientAdapter and a
     DownloadLimitControl; every failure is a SpeedLimiterError with a secret-free sentence."""
@@ -130,7 +120,7 @@ class SabnzbdClient:
         login_retry_sec: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = _printable_url(base_url)
+        self._url = printable_url(base_url)
         self._api_key = api_key.strip()
         self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_ANSWER_BYTES)
         # SABnzbd bans nobody, but every refused key is a WARNING in the user's SABnzbd log

@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from urllib3 import exceptions as u3
 
-from adapters.http import describe_transport_error, make_pool
+from adapters.http import describe_transport_error, make_pool, printable_url
 from adapters.http_request_reader import (
     HeadLimits, HeadTimeout, RequestError, content_length, read_body, read_head,
 )
@@ -635,8 +635,7 @@ class StatusClient:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise StatusClientError("the status URL must look like http://127.0.0.1:9911, not %r" % url)
-        netloc = parts.netloc.rpartition("@")[2]  # never show credentials in messages
-        self.url = "%s://%s%s" % (parts.scheme, netloc, parts.path.rstrip("/"))
+        self.url = printable_url(url)  # never show credentials in messages
         self._base = url.strip().rstrip("/")
         self._token = token or ""
         self._pool = make_pool(timeout_sec)

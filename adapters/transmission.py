@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.login_gate import LoginGate
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
@@ -164,14 +164,10 @@ def rpc_url(base_url: str) -> str:
     it is (a custom `rpc-url`, or the full address copied from a guide); `.../transmission` and
     `.../transmission/web` (the web UI's address) get the `/rpc` next to them.
     """
-    url = base_url.strip().rstrip("/")
+    url = printable_url(base_url)
     scheme, sep, rest = url.partition("://")
-    if sep:
-        authority, slash, path = rest.partition("/")
-        url = scheme + sep + authority.rpartition("@")[2] + slash + path
-        path = "/" + path if slash else ""
-    else:
-        path = ""
+    _, slash, path = rest.partition("/")
+    path = "/" + path if sep and slash else ""
     if path.endswith("/rpc"):
         return url
     if path.endswith("/transmission/web"):

@@ -23,6 +23,8 @@ import time
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import SplitResult, urlsplit
 
+from adapters.http import printable_url
+
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HANDSHAKE_BYTES = 16 * 1024  # the status line and headers of the server's answer
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -74,16 +76,8 @@ def mask(key: bytes, data: bytes) -> bytes:
 
 
 def url_for_log(url: str) -> str:
-    """scheme://host[:port]/path: what of a WebSocket URL may appear in a log (query and userinfo
-    can hold secrets and are dropped)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(an invalid URL)"
-    host = "[%s]" % host if ":" in host else host
-    return "%s://%s%s%s" % (parts.scheme, host, "" if port is None else ":%d" % port, parts.path)
+    """What of a WebSocket URL may appear in a log: no userinfo, no query (the API key travels there)."""
+    return printable_url(url)
 
 
 def tls_context(verify_tls: bool = True, ca_file: Optional[str] = None) -> ssl.SSLContext:
