@@ -15,6 +15,7 @@ import pytest
 from adapters.deluge import DelugeClient
 from adapters.qbittorrent import QBittorrentUploadLimiter
 from adapters.transmission import TransmissionClient
+from domain.policies import SpeedLimit
 from domain.ports import SpeedLimiterError
 from tests.application.daemon import start, stop, wait_until
 from tests.support.plex_payloads import remote_movie
@@ -89,6 +90,7 @@ def write_config(tmp_path, plex: PlexTestServer, clients: Clients, **overrides: 
         "state_dir": str(tmp_path / "state"),
     }
     config.update(overrides)
+    config = {key: value for key, value in config.items() if value is not None}  # None: leave it unset
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     os.chmod(path, 0o600)
@@ -191,3 +193,49 @@ def test_a_stopped_client_never_holds_back_the_others_and_gets_its_limit_once_ba
     assert all_unlimited(clients), "SIGTERM left limits: %s\n%s" % (clients.limits(), stderr)
     # the client that failed is named in the log, once when it fails and once when it is back
     assert "Transmission not reachable" in stderr and "Transmission answers again" in stderr, stderr
+
+
+USER_CAPS = {"qbittorrent": 2000, "transmission": 1500, "deluge": 1200}  # KiB/s, set in each client's UI
+
+
+def set_user_caps(clients: Clients) -> None:
+    clients._qbt.set_upload_limit(USER_CAPS["qbittorrent"] * 1024)
+    clients._transmission.write_upload_limit(SpeedLimit(USER_CAPS["transmission"]))
+    clients._deluge.write_upload_limit(SpeedLimit(USER_CAPS["deluge"]))
+
+
+def at_user_caps(clients: Clients) -> bool:
+    return clients.limits() == USER_CAPS
+
+
+def test_without_an_idle_limit_the_users_caps_come_back_exactly_also_after_kill_9(tmp_path, idle_clients):
+    clients = idle_clients
+    set_user_caps(clients)
+    try:
+        with PlexTestServer() as plex:
+            config = write_config(tmp_path, plex, clients, idle_upload_kbps=None)
+            plex.set_sessions([remote_movie()])
+            daemon = start("--config", config)
+            try:
+                assert wait_until(lambda: all_at_shares(clients), timeout=20), clients.limits()
+                plex.set_sessions([])
+                assert wait_until(lambda: at_user_caps(clients), timeout=15), "caps not restored: %s" % clients.limits()
+                plex.set_sessions([remote_movie()])
+                assert wait_until(lambda: all_at_shares(clients), timeout=15), clients.limits()
+            finally:
+                stop(daemon, signal.SIGKILL)
+            assert all_at_shares(clients)  # killed while throttled: nothing restored yet
+            plex.set_sessions([])
+            daemon = start("--config", config)
+            stderr = ""
+            try:
+                assert wait_until(lambda: at_user_caps(clients), timeout=20), \
+                    "caps not restored after kill -9: %s" % clients.limits()
+            finally:
+                _, stderr = stop(daemon, signal.SIGTERM)
+        assert daemon.returncode == 0, stderr
+        assert at_user_caps(clients), stderr
+    finally:
+        clients._qbt.set_upload_limit(0)
+        clients._transmission.write_upload_limit(SpeedLimit(0))
+        clients._deluge.write_upload_limit(SpeedLimit(0))
