@@ -93,14 +93,12 @@ class HistoryRecorder:
         path: str,
         keep_days: float = DEFAULT_KEEP_DAYS,
         max_queue: int = DEFAULT_MAX_QUEUE,
-        flush_interval_sec: float = 1.0,
         busy_timeout_sec: float = 2.0,
         wall_clock: Callable[[], float] = time.time,
         logger: Optional[logging.Logger] = None,
     ) -> None:
         self.path = str(path)
         self.keep_days = keep_days
-        self.flush_interval_sec = flush_interval_sec
         self.busy_timeout_sec = busy_timeout_sec
         self._wall_clock = wall_clock
         self._logger = logger or logging.getLogger("plex_helper.history")
@@ -125,6 +123,8 @@ class HistoryRecorder:
         with self._cond:
             if len(self._queue) == self._queue.maxlen:
                 self._dropped += 1
+            elif not self._queue:
+                self._cond.notify()  # the writer sleeps while there is nothing to write
             self._queue.append(event)
 
     def status(self) -> Dict[str, Any]:
@@ -183,7 +183,8 @@ class HistoryRecorder:
             while True:
                 with self._cond:
                     if not self._queue and not self._wake and not self._stopping:
-                        self._cond.wait(self.flush_interval_sec)
+                        # no timeout: an idle writer costs no wake-ups (record, flush and stop wake it)
+                        self._cond.wait()
                     batch = list(self._queue)
                     self._queue.clear()
                     self._wake, stopping = False, self._stopping
@@ -218,6 +219,8 @@ class HistoryRecorder:
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError("could not switch to WAL (journal mode %s)" % mode)
             conn.execute("PRAGMA synchronous=NORMAL")
+            # a small page cache: the quick check reads the whole file, and the cache would keep it
+            conn.execute("PRAGMA cache_size=-256")
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("the database is damaged: %s" % "; ".join(map(str, problems)))

@@ -21,6 +21,18 @@ Figures: requests per poll, CPU per poll (0, 10, 100, 1000 sessions), reaction (
 1 and 2), memory (peak RSS vs. a bare import of the dependencies), start-up (.pyz warm and cold,
 virtualenv, `python3 -c pass`) and the size of the .pyz. Times are medians; no figure is asserted by
 any test.
+
+Sections for many servers and clients (each alone with `--only NAME`; with `--json` a partial run
+replaces only its own rows and details in the file):
+
+* many (issue 12, bench/multi.py): a poll with 1 server + 1 client vs Plex + 2 Jellyfin and
+  qBittorrent + Transmission + Deluge; the memory floor and the peak RSS in `python -I` with only
+  requirements.lock installed.
+* kinds (issue 13, bench/multi.py): a poll per server kind (Plex, Jellyfin, Emby) at 10 sessions;
+  the reaction to a Jellyfin playback start pushed on its WebSocket, at a 60 s poll interval.
+* clients (issue 14, bench/multi.py): requests per poll with three servers and the three real
+  torrent daemons, counted on the wire.
+* history (issue 15, bench/history_cost.py): the history's CPU per poll and its memory at rest.
 """
 from __future__ import annotations
 
@@ -114,10 +126,13 @@ def worker_polls(args) -> int:
             if clock is not None:
                 clock.now += args.poll_interval
             report = runner.run_once()
-            if report.source_error is not None or report.limiter_error is not None:
+            # every server and client (the single-value fields describe the first of each only)
+            failed = [r.error for r in (*getattr(report, "servers", ()), *getattr(report, "clients", ()))
+                      if r.error is not None] or [e for e in (report.source_error, report.limiter_error) if e is not None]
+            if failed:
                 errors += 1
                 if not first_error:
-                    first_error.append(str(report.source_error or report.limiter_error))
+                    first_error.append(str(failed[0]))
         return errors, report
 
     _, _ = poll(1)
@@ -152,6 +167,9 @@ def worker_polls(args) -> int:
                             "warm-up": hwm_warm},
         "vmrss_kb": _status_kb("VmRSS"),
         "modules": len(sys.modules),
+        "client_targets_kib": {c.name: (c.target.kib_per_sec if getattr(c, "target", None) is not None else None)
+                               for c in getattr(report, "clients", ())} if report else None,
+        "servers_read": len(getattr(report, "servers", ())) if report else None,
     }
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
@@ -237,11 +255,29 @@ def _make_plex_server(plex_server_module):
     return TimedPlexServer(token=PLEX_TOKEN)
 
 
-class CountingProxy:
-    """An HTTP proxy in front of qBittorrent that counts requests per (method, endpoint) and
-    timestamps every setUploadLimit (arrival, and when qBittorrent's answer came back)."""
+def qbt_label(method: str, path: str, body, status: int) -> str:
+    """qBittorrent's endpoint, without /api/v2/ and the query."""
+    endpoint = path.split("?", 1)[0]
+    return endpoint[len("/api/v2/"):] if endpoint.startswith("/api/v2/") else endpoint
 
-    def __init__(self, upstream_port: int) -> None:
+
+def qbt_category(endpoint: str) -> str:
+    """"write", "login" or "read" for a qBittorrent endpoint."""
+    if endpoint.startswith("transfer/set") or endpoint == "app/setPreferences":
+        return "write"
+    if endpoint.startswith("auth/"):
+        return "login"
+    return "read"
+
+
+class CountingProxy:
+    """An HTTP proxy in front of a download client that counts requests per (method, label) and
+    timestamps every limit write (arrival, and when the client's answer came back).
+
+    By default it speaks qBittorrent (label: the endpoint; a limit write: setUploadLimit); bench/multi.py
+    passes `label`, `category` and `is_limit_set` for Transmission's and Deluge's JSON-RPC."""
+
+    def __init__(self, upstream_port: int, label=None, category=None, is_limit_set=None) -> None:
         import collections
         import http.client
         import socket
@@ -250,6 +286,9 @@ class CountingProxy:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.upstream_port = upstream_port
+        self.label = label or qbt_label
+        self.category = category or qbt_category
+        self.is_limit_set = is_limit_set or (lambda endpoint: endpoint == "transfer/setUploadLimit")
         self.counts = collections.Counter()
         self.sets = []  # (arrival, answered, limit form value)
         self.lock = threading.Lock()
@@ -278,9 +317,6 @@ class CountingProxy:
                 arrival = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                endpoint = self.path.split("?", 1)[0]
-                if endpoint.startswith("/api/v2/"):
-                    endpoint = endpoint[len("/api/v2/"):]
                 # As a reverse proxy does: qBittorrent checks that Host names its own port, and
                 # that Referer/Origin match Host (CSRF), so both are rewritten to the upstream.
                 here = self.headers.get("Host", "")
@@ -309,9 +345,10 @@ class CountingProxy:
                             self.send_error(502)
                             return
                 answered = time.monotonic()
+                endpoint = proxy.label(self.command, self.path, body, resp.status)
                 with proxy.lock:
                     proxy.counts[(self.command, endpoint)] += 1
-                    if endpoint == "transfer/setUploadLimit":
+                    if proxy.is_limit_set(endpoint):
                         proxy.sets.append((arrival, answered, (body or b"").decode("latin-1")))
                 self.send_response_only(resp.status, resp.reason)
                 for k, v in resp.getheaders():
@@ -344,12 +381,16 @@ class CountingProxy:
             self.sets.clear()
 
     def snapshot(self):
+        import collections
+
         with self.lock:
             counts = dict(self.counts)
-        writes = sum(n for (m, e), n in counts.items() if e.startswith("transfer/set") or e == "app/setPreferences")
-        logins = sum(n for (m, e), n in counts.items() if e.startswith("auth/"))
-        reads = sum(counts.values()) - writes - logins
-        return {"reads": reads, "writes": writes, "logins": logins,
+        by_category = collections.Counter()
+        for (_, endpoint), n in counts.items():
+            by_category[self.category(endpoint)] += n
+        # "session": handshakes that are neither a read nor a write (Transmission's 409, Deluge's web.connect)
+        return {"reads": by_category["read"], "writes": by_category["write"], "logins": by_category["login"],
+                "session": by_category["session"],
                 "by_endpoint": {"%s %s" % k: v for k, v in sorted(counts.items())}}
 
     def stop(self) -> None:
@@ -454,6 +495,8 @@ class Bench:
         self.details = {}
         self.notes = []
         self.daemon_hwm = {}  # streaming_threshold -> (VmHWM kB of the real daemon, Plex polls so far)
+        self.section = None  # the section running now: rows are tagged with it
+        self.section_runs = {}  # section -> when it ran, how long it took
 
     # ------------------------------------------------------------------ helpers
     def log(self, msg: str) -> None:
@@ -462,7 +505,8 @@ class Bench:
 
     def row(self, figure: str, measured: str, target: str, ok) -> None:
         self.rows.append({"figure": figure, "measured": measured, "target": target,
-                          "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")})
+                          "result": "n/a" if ok is None else ("PASS" if ok else "FAIL"),
+                          "section": getattr(self, "section", None)})
 
     def run_worker(self, sessions: int, polls: int, warmup: int, virtual_clock: bool = False,
                    poll_interval: float = 10.0, reconcile: float = 60.0):
@@ -1035,6 +1079,39 @@ class Bench:
 
         WholeDaemon(self).run()
 
+    def sides(self):
+        """The extra servers and clients of bench/multi.py (Jellyfin/Emby stand-ins, Transmission,
+        Deluge), started on first use and stopped at the end of the run."""
+        if getattr(self, "_sides", None) is None:
+            from bench.multi import Sides
+
+            self._sides = Sides(self)
+        return self._sides
+
+    def fig_many(self) -> None:
+        """Issue 12: a poll with 1 server + 1 client vs 3 + 3; the memory floor in `python -I`."""
+        from bench.multi import ManySides
+
+        ManySides(self, self.sides()).run()
+
+    def fig_kinds(self) -> None:
+        """Issue 13: a poll per server kind; the reaction to a Jellyfin playback start."""
+        from bench.multi import ServerKinds
+
+        ServerKinds(self, self.sides()).run()
+
+    def fig_clients(self) -> None:
+        """Issue 14: requests per poll with qBittorrent + Transmission + Deluge."""
+        from bench.multi import ClientRequests
+
+        ClientRequests(self, self.sides()).run()
+
+    def fig_history(self) -> None:
+        """Issue 15: what the history costs per poll and at rest."""
+        from bench.history_cost import HistoryCost
+
+        HistoryCost(self, self.sides()).run()
+
     def fig_size(self) -> None:
         import subprocess
         import time
@@ -1069,11 +1146,14 @@ class Bench:
                 self.notes.append(self.qbt.note)
             self.details["machine"] = self.machine()
             self.log("qBittorrent: %s; Plex: test server at %s" % (self.details["machine"]["qbittorrent"], self.plex.url))
-            figures = {"requests": self.fig_requests, "cpu": self.fig_cpu, "reaction": self.fig_reaction,
-                       "memory": self.fig_memory, "startup": self.fig_startup, "size": self.fig_size,
-                       "whole_daemon": self.fig_whole_daemon}
+            figures = self.figures()
             only = self.args.only.split(",") if self.args.only else list(figures)
+            unknown = [name for name in only if name not in figures]
+            if unknown:
+                raise SystemExit("--only: unknown section(s) %s; choose from %s" % (", ".join(unknown), ", ".join(figures)))
             for name in only:
+                self.section = name
+                started = time.monotonic()
                 try:
                     figures[name]()
                 except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
@@ -1081,7 +1161,13 @@ class Bench:
 
                     traceback.print_exc()
                     self.row(name, "ERROR: %s" % exc, "", False)
+                self.section_runs[name] = {"elapsed_sec": round(time.monotonic() - started, 1),
+                                           "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": self.args.quick}
+                self.log("section %s: %.0f s" % (name, time.monotonic() - started))
+            self.section = None
         finally:
+            if getattr(self, "_sides", None) is not None:
+                self._sides.stop()
             self.qbt.stop()
             self.plex.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -1089,16 +1175,61 @@ class Bench:
         text = self.table(elapsed)
         print(text)
         if self.args.json:
-            doc = {"command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
+            command = " ".join(["python3", "bench/run.py"] + sys.argv[1:])
+            for run in self.section_runs.values():
+                run["command"] = command
+            doc = {"command": command,
                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "elapsed_sec": round(elapsed, 1),
                    "quick": self.args.quick, "machine": self.details.get("machine"), "table": self.rows,
-                   "notes": self.notes, "details": {k: v for k, v in self.details.items() if k != "machine"}}
+                   "notes": self.notes, "details": {k: v for k, v in self.details.items() if k != "machine"},
+                   "sections": self.section_runs}
+            if self.args.only:
+                doc = self.merged(doc)
             os.makedirs(os.path.dirname(os.path.abspath(self.args.json)), exist_ok=True)
             with open(self.args.json, "w") as f:
                 json.dump(doc, f, indent=2, sort_keys=False, default=str)
                 f.write("\n")
             self.log("wrote %s" % self.args.json)
         return 0 if all(r["result"] != "FAIL" for r in self.rows) else 1
+
+    def figures(self):
+        return {"requests": self.fig_requests, "cpu": self.fig_cpu, "reaction": self.fig_reaction,
+                "memory": self.fig_memory, "startup": self.fig_startup, "size": self.fig_size,
+                "whole_daemon": self.fig_whole_daemon, "many": self.fig_many, "kinds": self.fig_kinds,
+                "clients": self.fig_clients, "history": self.fig_history}
+
+    # which details keys each section writes (a partial run replaces only these)
+    DETAIL_KEYS = {"requests": ("requests",), "cpu": ("cpu",), "reaction": ("reaction",),
+                   "memory": ("memory",), "startup": ("startup", "venv", "venv_error"), "size": ("size",),
+                   "whole_daemon": ("whole_daemon",), "many": ("many",), "kinds": ("kinds",),
+                   "clients": ("clients",), "history": ("history",)}
+
+    def merged(self, doc):
+        """A run of some sections (--only) into the existing JSON file: the rows and details of the
+        sections run replace theirs, everything else is kept as it was (the top-level command and
+        date stay those of the last full run; `sections` says when each section last ran)."""
+        import json
+
+        try:
+            with open(self.args.json) as f:
+                old = json.load(f)
+        except (OSError, ValueError):
+            return doc
+        ran = set(doc["sections"])
+        # rows of sections not run now stay; old rows without a section tag belong to the first seven
+        kept = [r for r in old.get("table", []) if r.get("section") not in ran]
+        details = dict(old.get("details", {}))
+        for name in ran:
+            for key in self.DETAIL_KEYS.get(name, (name,)):
+                details.pop(key, None)
+        details.update(doc["details"])
+        sections = dict(old.get("sections", {}))
+        sections.update(doc["sections"])
+        notes = [n for n in old.get("notes", []) if n not in doc["notes"]] + doc["notes"]
+        merged = dict(old)
+        merged.update({"table": kept + doc["table"], "details": details, "sections": sections, "notes": notes})
+        merged.setdefault("machine", doc["machine"])
+        return merged
 
     def table(self, elapsed: float) -> str:
         m = self.details.get("machine", {})
@@ -1144,7 +1275,11 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer iterations (100 polls, 5 start-ups, 2 trials)")
     p.add_argument("--qbt", choices=("auto", "nox", "fake"), default="auto",
                    help="qBittorrent to drive: the real qbittorrent-nox (auto: if installed) or the fake")
-    p.add_argument("--only", help="comma-separated subset: requests,cpu,reaction,memory,startup,size,whole_daemon")
+    p.add_argument("--only", help="comma-separated subset: requests,cpu,reaction,memory,startup,size,whole_daemon,"
+                                  "many (issue 12: 1+1 vs 3+3, memory floor in python -I), kinds (13: a poll per "
+                                  "server kind, Jellyfin push reaction), clients (14: requests with three clients), "
+                                  "history (15: per poll and at rest); with --json, only these sections' rows and "
+                                  "details are replaced in the file")
     p.add_argument("--whole-daemon", action="store_true",
                    help="only the whole-daemon section (the built .pyz per poll over a window, and its profile)")
     p.add_argument("--window", type=int, help="whole daemon: polls per measured window (default 40; --quick 15)")

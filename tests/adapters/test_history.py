@@ -43,7 +43,6 @@ def recorder_at(tmp_path):
 
     def make(path=None, **kwargs):
         kwargs.setdefault("wall_clock", Clock())
-        kwargs.setdefault("flush_interval_sec", 0.05)
         r = HistoryRecorder(str(path or tmp_path / "state" / "history.sqlite3"), **kwargs)
         made.append(r)
         return r
@@ -243,7 +242,7 @@ WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, sys.argv[2])
     from adapters.history import HistoryRecorder, LimitApplied
-    r = HistoryRecorder(sys.argv[1], flush_interval_sec=0.002, max_queue=100000).start()
+    r = HistoryRecorder(sys.argv[1], max_queue=100000).start()
     i = 0
     while True:
         for _ in range(50):
@@ -282,7 +281,7 @@ def test_sigkill_mid_write_leaves_a_readable_database_intact_to_the_last_commit(
         conn.close()
     assert len(values) >= committed
     assert values == list(range(len(values)))  # whole batches in order, no gap: intact to the last commit
-    reopened = HistoryRecorder(str(path), flush_interval_sec=0.05).start()
+    reopened = HistoryRecorder(str(path)).start()
     try:
         assert reopened.flush() and reopened.status()["enabled"] and reopened.status()["rows"] == len(values)
     finally:
