@@ -5,6 +5,8 @@ Every number has bounds, so nothing the file holds can pass `--check` and then f
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import MISSING
+from dataclasses import fields as dataclass_fields
 import json
 import os
 import re
@@ -77,66 +79,70 @@ class TierSchema(Schema):
     upload_kbps = RateField(required=True)
 
 
+# Every default lives in Settings (application/settings.py); the schema takes it from there.
+DEFAULTS = {f.name: f.default for f in dataclass_fields(Settings) if f.default is not MISSING}
+
+
 class ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
 
     # required unless media_servers / download_clients say the same (see _one_way_per_kind)
-    plex_url = StrictString(load_default="", validate=_http_url)
-    plex_token = StrictString(load_default="", validate=_header_safe)
-    qbittorrent_url = StrictString(load_default="", validate=_http_url)
+    plex_url = StrictString(load_default=DEFAULTS["plex_url"], validate=_http_url)
+    plex_token = StrictString(load_default=DEFAULTS["plex_token"], validate=_header_safe)
+    qbittorrent_url = StrictString(load_default=DEFAULTS["qbittorrent_url"], validate=_http_url)
     media_servers = fields.List(fields.Nested(MediaServerSchema), load_default=None, validate=no_entries)
     download_clients = fields.List(fields.Nested(DownloadClientSchema), load_default=None, validate=no_entries)
-    qbittorrent_username = StrictString(load_default="")
-    qbittorrent_password = StrictString(load_default="")
-    qbittorrent_api_key = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
+    qbittorrent_username = StrictString(load_default=DEFAULTS["qbittorrent_username"])
+    qbittorrent_password = StrictString(load_default=DEFAULTS["qbittorrent_password"])
+    qbittorrent_api_key = StrictString(load_default=DEFAULTS["qbittorrent_api_key"], validate=lambda v: _header_safe(v) if v else None)
     # unset: idle is each client's own limit, as plex-helper found it (restored after a throttle)
-    idle_upload_kbps = RateField(load_default=None, allow_none=True)
-    streaming_upload_kbps = RateField(load_default=500)
+    idle_upload_kbps = RateField(load_default=DEFAULTS["idle_upload_kbps"], allow_none=True)
+    streaming_upload_kbps = RateField(load_default=DEFAULTS["streaming_upload_kbps"])
     # the download budget of SABnzbd and NZBGet while streaming; unset: downloads are never touched
-    streaming_download_kbps = RateField(load_default=None, allow_none=True)
+    streaming_download_kbps = RateField(load_default=DEFAULTS["streaming_download_kbps"], allow_none=True)
     # share the upload budget by activity: an idle client keeps 10% of its share, the rest goes to the others
-    rebalance = StrictBoolean(load_default=False)
-    poll_interval_sec = StrictNumber(load_default=10.0, validate=_between(1, HOUR))
-    streaming_threshold = StrictInteger(load_default=2, validate=_between(1, MAX_COUNT))
-    idle_threshold = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))
+    rebalance = StrictBoolean(load_default=DEFAULTS["rebalance"])
+    poll_interval_sec = StrictNumber(load_default=DEFAULTS["poll_interval_sec"], validate=_between(1, HOUR))
+    streaming_threshold = StrictInteger(load_default=DEFAULTS["streaming_threshold"], validate=_between(1, MAX_COUNT))
+    idle_threshold = StrictInteger(load_default=DEFAULTS["idle_threshold"], validate=_between(1, MAX_COUNT))
     count_states = fields.List(
         StrictString(validate=validate.OneOf(COUNTABLE_STATES, error="must be one of " + ", ".join(COUNTABLE_STATES))),
-        load_default=["playing"],
+        load_default=list(DEFAULTS["count_states"]),
         validate=_non_empty("must name at least one state"),
     )
-    plex_down_restore_after_sec = StrictNumber(load_default=300.0, validate=_between(0, WEEK))
-    restore_on_exit = StrictBoolean(load_default=True)
-    reconcile_interval_sec = StrictNumber(load_default=60.0, validate=_between(0, DAY))
+    plex_down_restore_after_sec = StrictNumber(load_default=DEFAULTS["plex_down_restore_after_sec"], validate=_between(0, WEEK))
+    restore_on_exit = StrictBoolean(load_default=DEFAULTS["restore_on_exit"])
+    reconcile_interval_sec = StrictNumber(load_default=DEFAULTS["reconcile_interval_sec"], validate=_between(0, DAY))
     # at most 30: a poll (Plex, then qBittorrent) must end well within systemd's WatchdogSec
-    http_timeout_sec = StrictNumber(load_default=10.0, validate=[_positive(), validate.Range(max=30, error="must be at most {max}")])
-    login_retry_sec = StrictNumber(load_default=300.0, validate=_between(1, DAY))
-    plex_verify_tls = StrictBoolean(load_default=True)
-    plex_ca_file = StrictString(load_default=None, allow_none=True, validate=_readable_file)
-    qbittorrent_verify_tls = StrictBoolean(load_default=True)
-    qbittorrent_ca_file = StrictString(load_default=None, allow_none=True, validate=_readable_file)
-    lan_networks = fields.List(StrictString(validate=_cidr), load_default=[])
-    ignore_users = fields.List(StrictString(), load_default=[])
+    http_timeout_sec = StrictNumber(load_default=DEFAULTS["http_timeout_sec"], validate=[_positive(), validate.Range(max=30, error="must be at most {max}")])
+    login_retry_sec = StrictNumber(load_default=DEFAULTS["login_retry_sec"], validate=_between(1, DAY))
+    plex_verify_tls = StrictBoolean(load_default=DEFAULTS["plex_verify_tls"])
+    plex_ca_file = StrictString(load_default=DEFAULTS["plex_ca_file"], allow_none=True, validate=_readable_file)
+    qbittorrent_verify_tls = StrictBoolean(load_default=DEFAULTS["qbittorrent_verify_tls"])
+    qbittorrent_ca_file = StrictString(load_default=DEFAULTS["qbittorrent_ca_file"], allow_none=True, validate=_readable_file)
+    lan_networks = fields.List(StrictString(validate=_cidr), load_default=DEFAULTS["lan_networks"])
+    ignore_users = fields.List(StrictString(), load_default=DEFAULTS["ignore_users"])
 
-    limit_policy = StrictString(load_default="fixed", validate=validate.OneOf(LIMIT_POLICIES, error="must be one of " + ", ".join(LIMIT_POLICIES)))
+    limit_policy = StrictString(load_default=DEFAULTS["limit_policy"], validate=validate.OneOf(LIMIT_POLICIES, error="must be one of " + ", ".join(LIMIT_POLICIES)))
     streaming_tiers = fields.List(
         fields.Nested(TierSchema), load_default=[], validate=validate.Length(max=100, error="must list at most {max} tiers"),
     )
-    upload_capacity_kbps = RateField(load_default=0, unlimited=False)  # 0: not set
-    stream_overhead_factor = StrictNumber(load_default=1.2, validate=_between(1, 10))
-    min_upload_kbps = RateField(load_default=10, minimum=1, unlimited=False)
-    dynamic_deadband_percent = StrictNumber(load_default=10.0, validate=validate.Range(min=0, max=100, error="must be between {min} and {max}"))
-    limit_mode = StrictString(load_default="global", validate=validate.OneOf(LIMIT_MODES, error="must be one of " + ", ".join(LIMIT_MODES)))
-    plex_events = StrictBoolean(load_default=True)
-    max_transitions_per_hour = StrictInteger(load_default=0, validate=_between(0, HOUR))
-    notify = fields.List(NotifyTarget(), load_default=[])
-    notify_after_failures = StrictInteger(load_default=3, validate=_between(1, MAX_COUNT))
-    status_listen = StrictString(load_default="", validate=lambda v: _listen_address(v) if v else None)
-    status_token = StrictString(load_default="", validate=lambda v: _header_safe(v) if v else None)
-    state_dir = StrictString(load_default=None, allow_none=True, validate=[_non_empty(), _no_nul])
+    upload_capacity_kbps = RateField(load_default=DEFAULTS["upload_capacity_kbps"], unlimited=False)  # 0: not set
+    stream_overhead_factor = StrictNumber(load_default=DEFAULTS["stream_overhead_factor"], validate=_between(1, 10))
+    min_upload_kbps = RateField(load_default=DEFAULTS["min_upload_kbps"], minimum=1, unlimited=False)
+    dynamic_deadband_percent = StrictNumber(load_default=DEFAULTS["dynamic_deadband_percent"], validate=validate.Range(min=0, max=100, error="must be between {min} and {max}"))
+    limit_mode = StrictString(load_default=DEFAULTS["limit_mode"], validate=validate.OneOf(LIMIT_MODES, error="must be one of " + ", ".join(LIMIT_MODES)))
+    plex_events = StrictBoolean(load_default=DEFAULTS["plex_events"])
+    max_transitions_per_hour = StrictInteger(load_default=DEFAULTS["max_transitions_per_hour"], validate=_between(0, HOUR))
+    notify = fields.List(NotifyTarget(), load_default=DEFAULTS["notify"])
+    notify_after_failures = StrictInteger(load_default=DEFAULTS["notify_after_failures"], validate=_between(1, MAX_COUNT))
+    status_listen = StrictString(load_default=DEFAULTS["status_listen"], validate=lambda v: _listen_address(v) if v else None)
+    status_token = StrictString(load_default=DEFAULTS["status_token"], validate=lambda v: _header_safe(v) if v else None)
+    state_dir = StrictString(load_default=DEFAULTS["state_dir"], allow_none=True, validate=[_non_empty(), _no_nul])
     schedule = ScheduleField(load_default=())
-    timezone = StrictString(load_default="", validate=_time_zone)
-    history_days = StrictInteger(load_default=30, validate=_between(0, 3650))
+    timezone = StrictString(load_default=DEFAULTS["timezone"], validate=_time_zone)
+    history_days = StrictInteger(load_default=DEFAULTS["history_days"], validate=_between(0, 3650))
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _one_way_per_kind(self, data: Dict[str, Any], original: Dict[str, Any], **_: Any) -> None:
