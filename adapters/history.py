@@ -214,13 +214,13 @@ class HistoryRecorder:
             if directory:
                 os.makedirs(directory, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_sec, isolation_level=None,
-                                   check_same_thread=False)
+                                   check_same_thread=False, cached_statements=16)
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError("could not switch to WAL (journal mode %s)" % mode)
             conn.execute("PRAGMA synchronous=NORMAL")
             # a small page cache: the quick check reads the whole file, and the cache would keep it
-            conn.execute("PRAGMA cache_size=-256")
+            conn.execute("PRAGMA cache_size=-64")
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("the database is damaged: %s" % "; ".join(map(str, problems)))

@@ -69,7 +69,7 @@ def _http_url(value: str) -> None:
         raise ValidationError("must not contain a user name or password; use the separate fields")
     if parts.query or parts.fragment:
         # a URL copied from Plex's "View XML" carries ?X-Plex-Token=...: it must not be printed anywhere
-        raise ValidationError("must not contain a query (?...) or fragment (#...); the token goes in plex_token")
+        raise ValidationError("must not contain a query (?...) or fragment (#...); tokens and keys go in their own fields")
     try:
         parts.port
     except ValueError:
