@@ -197,10 +197,6 @@ class ThrottleService:
             self.throttle.set_override(override)
 
     @property
-    def enforcer(self) -> LimitEnforcer:
-        return self.clients[0].enforcer
-
-    @property
     def enforced_limit(self) -> Optional[SpeedLimit]:
         return self.clients[0].enforced_limit if self.clients else None
 
@@ -221,10 +217,3 @@ class ThrottleService:
         if clients is not None:
             self.clients = list(clients)
             self.throttle.forget_budget()
-
-    def replace_adapters(self, source: StreamSource, enforcer: LimitEnforcer) -> None:
-        """New connection settings (flat config): keep the state, but check the client afresh."""
-        self.servers[0] = MediaServer(self.servers[0].name, source)
-        slot = self.clients[0]
-        self.clients[0] = ClientSlot(slot.name, enforcer, slot.share)
-        self.throttle.forget_budget()
