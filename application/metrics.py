@@ -19,6 +19,12 @@ except the two gauges that stay absent until their value is known):
     plex_helper_triggers_total{source="events"|"webhook"|"override"}   counter of observation requests
     plex_helper_triggers_coalesced_total            counter of requests that joined an observation
                                                     already pending (a burst, or while rate-limited)
+
+One series per configured server and client (named as in the config), from the first poll on:
+
+    plex_helper_up{kind="server"|"client", name}    gauge: 1 when its last request succeeded
+    plex_helper_errors_total{kind, name}            counter of its failed polls or requests
+    plex_helper_client_limit_bytes{name}            gauge: the limit plex-helper holds for the client
 """
 from __future__ import annotations
 
@@ -43,6 +49,11 @@ POLL_DURATION_BUCKETS: Tuple[float, ...] = (
 )
 
 _HELP = {
+    "plex_helper_up": "1 when the server's or client's last request succeeded, else 0 (kind: server or client).",
+    "plex_helper_errors_total": "Failed polls of a media server, or failed requests to a download client, by name.",
+    "plex_helper_client_limit_bytes": (
+        "The limit plex-helper holds in a download client, in bytes per second (0 = unlimited), by name."
+    ),
     "plex_helper_build_info": "plex-helper's version and build id (the value is always 1).",
     "plex_helper_state": (
         "Current state, one-hot: the series whose state label is the current state is 1, the others 0. "
@@ -120,6 +131,10 @@ class MetricsRegistry:
         self._poll_errors: Dict[str, int] = {side: 0 for side in POLL_SIDES}
         self._triggers: Dict[str, int] = {source: 0 for source in TRIGGER_SOURCES}
         self._triggers_coalesced = 0
+        # per configured server and client: (kind, name) -> 1/0, failures; client name -> limit
+        self._up: Dict[Tuple[str, str], int] = {}
+        self._errors: Dict[Tuple[str, str], int] = {}
+        self._client_limits: Dict[str, int] = {}
         self._buckets = POLL_DURATION_BUCKETS
         self._bucket_counts: List[int] = [0] * len(self._buckets)  # not cumulative; summed on render
         self._duration_sum = 0.0
@@ -198,6 +213,14 @@ class MetricsRegistry:
         """
         state = report.after.state
         self.set_state(state)
+        with self._lock:
+            for server in report.servers:
+                self._side(("server", server.name), server.error is None)
+            for client in report.clients:
+                if client.checked:
+                    self._side(("client", client.name), client.error is None)
+                if client.applied is not None:
+                    self._client_limits[client.name] = client.applied.bytes_per_sec
         if report.state_changed and state is not None and report.before.state is not None:
             self.count_transition(state)
         if report.source_error is not None:
@@ -211,6 +234,13 @@ class MetricsRegistry:
         limit = enforced_limit if enforced_limit is not None else report.applied
         if limit is not None:
             self.set_upload_limit_bytes(limit.bytes_per_sec)
+
+    def _side(self, key: Tuple[str, str], ok: bool) -> None:
+        """Under the lock: one server's or client's answer this tick."""
+        self._up[key] = 1 if ok else 0
+        self._errors.setdefault(key, 0)
+        if not ok:
+            self._errors[key] += 1
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -242,6 +272,7 @@ class MetricsRegistry:
             duration_count = self._duration_count
             triggers = dict(self._triggers)
             coalesced = self._triggers_coalesced
+            up, side_errors, client_limits = dict(self._up), dict(self._errors), dict(self._client_limits)
         lines: List[str] = []
 
         def family(name: str, kind: str, samples: Iterable[Tuple[str, Sequence[Tuple[str, str]], float]]) -> None:
@@ -281,5 +312,15 @@ class MetricsRegistry:
         ])
         family("plex_helper_triggers_coalesced_total", "counter", [
             ("plex_helper_triggers_coalesced_total", (), coalesced),
+        ])
+        family("plex_helper_up", "gauge", [
+            ("plex_helper_up", (("kind", kind), ("name", name)), value) for (kind, name), value in sorted(up.items())
+        ])
+        family("plex_helper_errors_total", "counter", [
+            ("plex_helper_errors_total", (("kind", kind), ("name", name)), value)
+            for (kind, name), value in sorted(side_errors.items())
+        ])
+        family("plex_helper_client_limit_bytes", "gauge", [
+            ("plex_helper_client_limit_bytes", (("name", name),), value) for name, value in sorted(client_limits.items())
         ])
         return "\n".join(lines) + "\n"

@@ -48,6 +48,9 @@ def test_a_fresh_registry_exposes_every_family_with_its_type():
         "plex_helper_poll_duration_seconds": "histogram",
         "plex_helper_triggers": "counter",
         "plex_helper_triggers_coalesced": "counter",
+        "plex_helper_up": "gauge",  # one series per configured server and client, once polled
+        "plex_helper_errors": "counter",
+        "plex_helper_client_limit_bytes": "gauge",
     }
     assert all(f.documentation for f in found.values())
     assert text.endswith("\n")
@@ -252,3 +255,31 @@ def test_triggers_are_counted_by_source():
     assert m.snapshot()["triggers"] == {"events": 2, "webhook": 1, "override": 1}
     with pytest.raises(ValueError):
         m.count_trigger("carrier pigeon")
+
+
+def test_one_series_per_server_and_client_by_name():
+    from application.tick_report import ClientResult, ServerResult, TickReport
+    from domain.policies import SpeedLimit
+    from domain.ports import FailureKind, StreamSourceError, UploadLimiterError
+    from domain.state import MachineState, StreamState
+    from domain.throttle import Decision, ServerReading
+
+    decision = Decision(before=MachineState(), after=MachineState(state=StreamState.STREAMING), remote=(),
+                        failed_servers=("den",), effective=StreamState.STREAMING, budget=SpeedLimit(900),
+                        desired=SpeedLimit(900), changed=True)
+    report = TickReport(
+        decision=decision,
+        servers=(ServerResult("plex", ServerReading("plex")),
+                 ServerResult("den", ServerReading("den", failure="down"), StreamSourceError(FailureKind.UNREACHABLE, "down"))),
+        clients=(ClientResult("seedbox", SpeedLimit(600), applied=SpeedLimit(600), checked=True),
+                 ClientResult("vpn", SpeedLimit(300), error=UploadLimiterError(FailureKind.UNREACHABLE, "x"), checked=True)),
+    )
+    registry = MetricsRegistry(version="1", build="b")
+    registry.record_tick(report)
+    families = {f.name: f for f in parser.text_string_to_metric_families(registry.render())}
+    up = {(s.labels["kind"], s.labels["name"]): s.value for s in families["plex_helper_up"].samples}
+    assert up == {("server", "plex"): 1, ("server", "den"): 0, ("client", "seedbox"): 1, ("client", "vpn"): 0}
+    errors = {s.labels["name"]: s.value for s in families["plex_helper_errors"].samples if s.name.endswith("_total")}
+    assert errors == {"plex": 0, "den": 1, "seedbox": 0, "vpn": 1}
+    limits = {s.labels["name"]: s.value for s in families["plex_helper_client_limit_bytes"].samples}
+    assert limits == {"seedbox": 600 * 1024}
