@@ -45,11 +45,11 @@ def make_notification_dispatcher(specs: Sequence[Mapping[str, Any]], timeout_sec
     return NotificationDispatcher([build_target(spec) for spec in specs], timeout_sec=timeout_sec)
 
 
-def make_notification_policy(dispatcher: Any, after_failures: int) -> Any:
+def make_notification_policy(dispatcher: Any, after_failures: int, labels: Mapping[str, str]) -> Any:
     from adapters.notifiers import Notification
     from application.notifications import NotificationPolicy
 
-    return NotificationPolicy(dispatcher, Notification, after_failures=after_failures)
+    return NotificationPolicy(dispatcher, Notification, after_failures=after_failures, labels=labels)
 
 
 def make_event_listeners(settings: Settings, request_observation: Callable[..., None]) -> List[Any]:
@@ -274,7 +274,8 @@ class Container(containers.DeclarativeContainer):
         make_notification_dispatcher, specs=settings.provided.notify, timeout_sec=settings.provided.http_timeout_sec
     )
     notification_policy = providers.Singleton(
-        make_notification_policy, dispatcher=notification_dispatcher, after_failures=settings.provided.notify_after_failures
+        make_notification_policy, dispatcher=notification_dispatcher, after_failures=settings.provided.notify_after_failures,
+        labels=providers.Callable(labels_of, settings),
     )
     notifier = providers.Singleton(SystemdNotifier)
     # Status: /health, /metrics, webhooks and the override (status_listen)

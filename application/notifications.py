@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
-from application.reporting import clock_time, describe_override, describe_streams
+from application.reporting import DEFAULT_LABELS, clock_time, describe_override, describe_streams
 from application.service import TickReport
 from domain.overrides import Override
 from domain.state import StreamState, TransitionReason
@@ -47,22 +47,32 @@ class NotificationPolicy:
         notification_type: NotificationFactory,
         after_failures: int = 3,
         wall_clock: Callable[[], float] = time.time,
+        labels: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._sink = sink
         self._wall_clock = wall_clock
         self._make = notification_type
-        self._plex = FailureStreak(after_failures)
-        self._qbittorrent = FailureStreak(after_failures)
+        self._after_failures = after_failures
+        # one streak per configured server and client, named as the log names them
+        self._labels = dict(DEFAULT_LABELS, **(labels or {}))
+        self._streaks: Dict[str, FailureStreak] = {}
         self._last_effective: Optional[StreamState] = None
         self._pending: Optional[StreamState] = None  # a change not announced yet
 
     def _send(self, event: str, message: str, **details: Any) -> None:
         self._sink.notify(self._make(event=event, message=message, details=details))
 
+    def _streak(self, name: str) -> FailureStreak:
+        if name not in self._streaks:
+            self._streaks[name] = FailureStreak(self._after_failures)
+        return self._streaks[name]
+
     def report(self, report: TickReport) -> None:
-        self._side("Plex", self._plex, report.source_error)
-        if report.limiter_checked:  # qBittorrent was asked (an error implies it was)
-            self._side("qBittorrent", self._qbittorrent, report.limiter_error)
+        for server in report.servers:
+            self._side(self._labels.get(server.name, server.name), self._streak(server.name), server.error)
+        for client in report.clients:
+            if client.checked:  # the client was asked (an error implies it was)
+                self._side(self._labels.get(client.name, client.name), self._streak(client.name), client.error)
         effective = report.effective_state
         # starting up idle changes nothing worth a message; starting up throttled does
         first_throttle = self._last_effective is None and effective is StreamState.STREAMING

@@ -72,3 +72,34 @@ def test_overrides_are_announced():
     assert event == "override" and message.startswith("Override: streaming until ")
     assert details["state"] == "streaming" and details["until"] == 2_000_000_000.0
     assert (event2, message2) == ("override", "Override ended: plex-helper follows Plex again")
+
+
+def test_each_client_has_its_own_failure_streak_named_as_in_the_config():
+    from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+    from application.client_slot import ClientSlot
+    from application.container import build_decider
+    from application.enforcers import GlobalLimitEnforcer
+    from application.service import MediaServer, ThrottleService
+    from tests.application.builders import ManualClock, settings
+
+    good, bad = RecordingUploadLimiter(), RecordingUploadLimiter()
+    bad.fail_with("Transmission not reachable at http://nas:9091/transmission/rpc: connection refused")
+    clock = ManualClock()
+    service = ThrottleService(
+        [MediaServer("plex", ScriptedStreamSource([[REMOTE]]))],
+        [ClientSlot("seedbox", GlobalLimitEnforcer(good)), ClientSlot("vpn", GlobalLimitEnforcer(bad))],
+        build_decider(settings(streaming_threshold=1, idle_threshold=1)), clock=clock, reconcile_interval_sec=0,
+    )
+    sink = Sink()
+    policy = NotificationPolicy(sink, make, after_failures=2, labels={"seedbox": "qBittorrent 'seedbox'",
+                                                                       "vpn": "Transmission 'vpn'"})
+    for _ in range(3):
+        clock.advance(10)
+        policy.report(service.tick())
+    failing = [m for e, m, _ in sink.sent if e == "side_failing"]
+    assert failing == ["Transmission 'vpn' has failed 2 polls in a row: Transmission not reachable at "
+                       "http://nas:9091/transmission/rpc: connection refused"]
+    bad.recover()
+    clock.advance(10)
+    policy.report(service.tick())
+    assert [m for e, m, _ in sink.sent if e == "side_recovered"] == ["Transmission 'vpn' answers again"]
