@@ -177,7 +177,9 @@ class DaemonRunner:
 
     def run(self) -> int:
         self.install_signal_handlers()
-        self._logger.info("plex-helper running: polling Plex every %g s", self.interval_sec)
+        servers = [server.name for server in getattr(self.service, "servers", ())]
+        what = "Plex" if servers in ([], ["plex"]) else "the media servers (%s)" % ", ".join(servers)
+        self._logger.info("plex-helper running: polling %s every %g s", what, self.interval_sec)
         code = 0
         triggered = False
         try:
