@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from typing import Iterable, List, Sequence, Tuple, Union
 
+from domain.policies import SpeedLimit
 from domain.ports import FailureKind, StreamSourceError, UploadLimiterError
 from domain.sessions import PlaybackSession
 
@@ -51,6 +52,12 @@ class RecordingUploadLimiter:
             raise self.failure
         self.reads += 1
         return self.limit_bytes
+
+    def read_upload_limit(self) -> SpeedLimit:
+        return SpeedLimit.from_bytes(self.current_upload_limit())
+
+    def write_upload_limit(self, limit: SpeedLimit) -> None:
+        self.set_upload_limit(limit.bytes_per_sec)
 
     def set_upload_limit(self, bytes_per_sec: int) -> None:
         if self.failure is not None:

@@ -206,6 +206,20 @@ class QBittorrentUploadLimiter:
         bytes_per_sec = self._checked_limit(bytes_per_sec)
         self._request("POST", "app/setPreferences", {"json": json.dumps({"alt_up_limit": bytes_per_sec})})
 
+    # ---------------------------------------------------------------- the ports, in the domain's type
+
+    def read_upload_limit(self) -> SpeedLimit:
+        return SpeedLimit.from_bytes(self.current_upload_limit())
+
+    def write_upload_limit(self, limit: SpeedLimit) -> None:
+        self.set_upload_limit(limit.bytes_per_sec)
+
+    def read_alternative_upload_limit(self) -> SpeedLimit:
+        return SpeedLimit.from_bytes(self.alternative_upload_limit())
+
+    def write_alternative_upload_limit(self, limit: SpeedLimit) -> None:
+        self.set_alternative_upload_limit(limit.bytes_per_sec)
+
     def current_upload_rate(self) -> SpeedLimit:
         """What qBittorrent uploads right now (transfer/info up_info_speed, bytes/s), for `rebalance`."""
         body = self._request("GET", "transfer/info").body

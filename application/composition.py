@@ -9,7 +9,7 @@ import os
 from typing import Any, Callable, List, Optional
 
 from application.client_slot import ClientSlot
-from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of, in_bytes
+from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
 from application.service import MediaServer
 from application.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
@@ -87,8 +87,8 @@ def make_enforcer(client: DownloadClientSettings, adapter: Any, settings: Settin
     if client.type in DOWNLOAD_ONLY:  # their download limit; idle is always their own
         return GlobalLimitEnforcer(download_limit_of(adapter), memory, own_idle=True)
     if client.limit_mode == "alternative":  # puts back what it changed: idle is the user's own anyway
-        return AlternativeModeEnforcer(in_bytes(adapter), memory)
-    return GlobalLimitEnforcer(in_bytes(adapter), memory, own_idle=settings.idle_upload_kbps is None)
+        return AlternativeModeEnforcer(adapter, memory)
+    return GlobalLimitEnforcer(adapter, memory, own_idle=settings.idle_upload_kbps is None)
 
 
 def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[[], LimitEnforcer],

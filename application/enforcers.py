@@ -5,7 +5,7 @@ import logging
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from domain.policies import UploadLimit
-from domain.ports import AlternativeSpeedControl, StateMemory, UploadLimiter
+from domain.ports import AlternativeSpeedMode, StateMemory, UploadLimitControl
 from domain.state import StreamState
 
 
@@ -46,7 +46,7 @@ class GlobalLimitEnforcer:
     Remembers in `memory` (a file under state_dir) that it lowered the limit, before the write, so
     a start after a crash or kill -9 still restores it: at exit, or once Plex is idle."""
 
-    def __init__(self, limiter: UploadLimiter, memory: Optional[StateMemory] = None,
+    def __init__(self, limiter: UploadLimitControl, memory: Optional[StateMemory] = None,
                  logger: Optional[logging.Logger] = None, own_idle: bool = False) -> None:
         self._limiter = limiter
         self._memory = memory
@@ -85,7 +85,7 @@ class GlobalLimitEnforcer:
         if self._own_idle and state is StreamState.IDLE:
             # the user's own limit: nothing to read or change, unless plex-helper lowered it
             return "plex-helper's throttle" if self._lowered else None
-        self._seen = self._limiter.current_upload_limit()
+        self._seen = self._limiter.read_upload_limit().bytes_per_sec
         found = UploadLimit.from_bytes(self._seen)
         return None if found == target else str(found)
 
@@ -98,7 +98,7 @@ class GlobalLimitEnforcer:
                 self._found_before = self._seen
             self._lowered, self._lowered_to = True, target.bytes_per_sec
             self._remember()  # before the write: a lost answer may still have changed it
-        self._limiter.set_upload_limit(target.bytes_per_sec)
+        self._limiter.write_upload_limit(target)
         if target == idle:
             self._forget()
         return None
@@ -109,7 +109,7 @@ class GlobalLimitEnforcer:
         if own is None:  # a record from before this was kept, or a damaged one: never leave it throttled
             self._logger.warning("the upload limit from before plex-helper lowered it is unknown; setting unlimited")
             own = 0
-        self._limiter.set_upload_limit(own)
+        self._limiter.write_upload_limit(UploadLimit.from_bytes(own))
         self._forget()
         return UploadLimit.from_bytes(own)
 
@@ -131,7 +131,7 @@ class GlobalLimitEnforcer:
             return None
         if self._own_idle:
             return "upload limit restored to %s, as plex-helper found it" % self._restore_own()
-        self._limiter.set_upload_limit(idle.bytes_per_sec)
+        self._limiter.write_upload_limit(idle)
         self._forget()
         return "upload limit restored to %s" % idle
 
@@ -141,7 +141,7 @@ class AlternativeModeEnforcer:
     changed is put back (the mode switched off only if it switched it on, the user's own alternative
     limit restored), so a user's or the scheduler's use of the mode is left as it was."""
 
-    def __init__(self, control: AlternativeSpeedControl, memory: Optional[StateMemory] = None,
+    def __init__(self, control: AlternativeSpeedMode, memory: Optional[StateMemory] = None,
                  logger: Optional[logging.Logger] = None) -> None:
         self._control = control
         # kept on disk, so that after a crash or kill -9 the next start still undoes it
@@ -176,7 +176,7 @@ class AlternativeModeEnforcer:
     def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
         mode_on = self._control.alternative_mode()
         if state is StreamState.STREAMING:
-            limit = UploadLimit.from_bytes(self._control.alternative_upload_limit())
+            limit = self._control.read_alternative_upload_limit()
             if mode_on and limit == target:
                 return None
             return "alternative mode %s, alternative limit %s" % ("on" if mode_on else "off", limit)
@@ -190,12 +190,12 @@ class AlternativeModeEnforcer:
         if state is not StreamState.STREAMING:
             self._undo()
             return
-        current = self._control.alternative_upload_limit()
+        current = self._control.read_alternative_upload_limit().bytes_per_sec
         if UploadLimit.from_bytes(current) != target:
             if self._original_limit is None:
                 self._original_limit = current
                 self._remember()  # before the write: a lost answer may still have changed it
-            self._control.set_alternative_upload_limit(target.bytes_per_sec)
+            self._control.write_alternative_upload_limit(target)
         if not self._control.alternative_mode():
             self._switched_on = True
             self._remember()
@@ -211,7 +211,7 @@ class AlternativeModeEnforcer:
             self._switched_on = False
             done.append("alternative speed mode switched off")
         if self._original_limit is not None:
-            self._control.set_alternative_upload_limit(self._original_limit)
+            self._control.write_alternative_upload_limit(UploadLimit.from_bytes(self._original_limit))
             done.append("alternative upload limit restored to %s" % UploadLimit.from_bytes(self._original_limit))
             self._original_limit = None
         if done:
@@ -222,50 +222,19 @@ class AlternativeModeEnforcer:
         return "; ".join(self._undo()) or None
 
 
-class _SpeedLimitPortInBytes:
-    """The enforcers' view (bytes per second) of a client adapter that speaks the domain's SpeedLimit
-    ports (Transmission, Deluge, ...): one conversion, here, instead of one per enforcer method."""
-
-    def __init__(self, adapter: Any) -> None:
-        self._adapter = adapter
-
-    def current_upload_limit(self) -> int:
-        return self._adapter.read_upload_limit().bytes_per_sec
-
-    def set_upload_limit(self, bytes_per_sec: int) -> None:
-        self._adapter.write_upload_limit(UploadLimit.from_bytes(bytes_per_sec))
-
-    def alternative_mode(self) -> bool:
-        return self._adapter.alternative_mode()
-
-    def set_alternative_mode(self, on: bool) -> None:
-        self._adapter.set_alternative_mode(on)
-
-    def alternative_upload_limit(self) -> int:
-        return self._adapter.read_alternative_upload_limit().bytes_per_sec
-
-    def set_alternative_upload_limit(self, bytes_per_sec: int) -> None:
-        self._adapter.write_alternative_upload_limit(UploadLimit.from_bytes(bytes_per_sec))
-
-
-def in_bytes(adapter: Any) -> Any:
-    """The adapter as the enforcers use it (qBittorrent's speaks bytes already)."""
-    return adapter if hasattr(adapter, "current_upload_limit") else _SpeedLimitPortInBytes(adapter)
-
-
-class _DownloadLimitInBytes:
+class _DownloadLimitAsUpload:
     """A download-only client (SABnzbd, NZBGet) seen by the global-limit enforcer: its download limit
     takes the place of the upload limit."""
 
     def __init__(self, adapter: Any) -> None:
         self._adapter = adapter
 
-    def current_upload_limit(self) -> int:
-        return self._adapter.read_download_limit().bytes_per_sec
+    def read_upload_limit(self) -> UploadLimit:
+        return self._adapter.read_download_limit()
 
-    def set_upload_limit(self, bytes_per_sec: int) -> None:
-        self._adapter.write_download_limit(UploadLimit.from_bytes(bytes_per_sec))
+    def write_upload_limit(self, limit: UploadLimit) -> None:
+        self._adapter.write_download_limit(limit)
 
 
 def download_limit_of(adapter: Any) -> Any:
-    return _DownloadLimitInBytes(adapter)
+    return _DownloadLimitAsUpload(adapter)

@@ -42,17 +42,6 @@ class StreamSource(Protocol):
         ...
 
 
-class UploadLimiter(Protocol):
-    """The global upload limit of the torrent client, in bytes per second (0 = unlimited)."""
-
-    def current_upload_limit(self) -> int:
-        """The limit in force now. Raises UploadLimiterError."""
-        ...
-
-    def set_upload_limit(self, bytes_per_sec: int) -> None:
-        """Set the limit (0 = unlimited). Raises UploadLimiterError."""
-        ...
-
 
 # ---------------------------------------------------------------------------------- download clients
 #
@@ -135,14 +124,6 @@ class UserFacingError(Exception):
     """An expected failure: `str(error)` is a complete sentence for the user, without any secret;
     the CLI prints it as one line, never a traceback."""
 
-
-class AlternativeSpeedControl(Protocol):
-    """qBittorrent's alternative speed mode (the turtle button). Raises UploadLimiterError."""
-
-    def alternative_mode(self) -> bool: ...
-    def set_alternative_mode(self, on: bool) -> None: ...
-    def alternative_upload_limit(self) -> int: ...
-    def set_alternative_upload_limit(self, bytes_per_sec: int) -> None: ...
 
 
 class StateMemory(Protocol):

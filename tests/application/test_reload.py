@@ -6,6 +6,7 @@ import os
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
 from application.container import Container
 from application.reload import ConfigReloader
+from domain.policies import SpeedLimit
 from tests.application.builders import REMOTE, ManualClock
 
 KIB = 1024
@@ -30,6 +31,12 @@ class FakeQBittorrentModes(RecordingUploadLimiter):
 
     def set_alternative_upload_limit(self, bytes_per_sec):
         self.alt_limit = bytes_per_sec
+
+    def read_alternative_upload_limit(self):
+        return SpeedLimit.from_bytes(self.alt_limit)
+
+    def write_alternative_upload_limit(self, limit):
+        self.alt_limit = limit.bytes_per_sec
 
 
 def config(tmp_path, **fields):

@@ -42,6 +42,19 @@ class FakeQBittorrent:
     def alternative_upload_limit(self) -> int:
         return self.alt_limit
 
+    # the ports in the domain's type, as the enforcers use them
+    def read_upload_limit(self) -> UploadLimit:
+        return UploadLimit.from_bytes(self.current_upload_limit())
+
+    def write_upload_limit(self, limit: UploadLimit) -> None:
+        self.set_upload_limit(limit.bytes_per_sec)
+
+    def read_alternative_upload_limit(self) -> UploadLimit:
+        return UploadLimit.from_bytes(self.alternative_upload_limit())
+
+    def write_alternative_upload_limit(self, limit: UploadLimit) -> None:
+        self.set_alternative_upload_limit(limit.bytes_per_sec)
+
     def set_alternative_upload_limit(self, value: int) -> None:
         self.writes.append(("alt_limit", value))
         self.alt_limit = value
