@@ -23,15 +23,17 @@ MAX_UNTIL_EPOCH = 4102444800.0  # 2100-01-01: an override is minutes or days lon
 
 
 def default_state_dir(environ: Optional[Mapping[str, str]] = None) -> str:
-    """systemd's $STATE_DIRECTORY, else the cache directory the .pyz uses."""
+    """systemd's $STATE_DIRECTORY, else the cache directory the .pyz unpacks into, by the same rules
+    as its bootstrap (packaging/zipapp_main.py `cache_root`, which must run before this package can be
+    imported): PLEX_HELPER_CACHE_DIR, systemd's CACHE_DIRECTORY, an absolute XDG_CACHE_HOME, ~/.cache."""
     environ = os.environ if environ is None else environ
     for variable in ("STATE_DIRECTORY", "PLEX_HELPER_CACHE_DIR", "CACHE_DIRECTORY"):
-        value = environ.get(variable, "")
+        value = environ.get(variable, "").split(":")[0]  # systemd may list several directories
         if value:
-            return value.split(":")[0]  # systemd may list several directories
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), "Library/Caches" if sys.platform == "darwin" else ".cache"
-    )
+            return os.path.abspath(value)
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
+        base = os.path.join(os.path.expanduser("~"), "Library/Caches" if sys.platform == "darwin" else ".cache")
     return os.path.join(base, "plex-helper")
 
 
