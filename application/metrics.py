@@ -214,11 +214,10 @@ class MetricsRegistry:
         state = report.after.state
         self.set_state(state)
         with self._lock:
-            for server in report.servers:
-                self._side(("server", server.name), server.error is None)
+            for side in report.health:  # the service's health record of each server and client
+                if side.asked:
+                    self._side((side.kind, side.name), not side.failing)
             for client in report.clients:
-                if client.checked:
-                    self._side(("client", client.name), client.error is None)
                 if client.applied is not None:
                     self._client_limits[client.name] = client.applied.bytes_per_sec
         if report.state_changed and state is not None and report.before.state is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
+from application.health import SideHealth
 from application.reporting import DEFAULT_LABELS, clock_time, describe_override, describe_streams
 from application.service import TickReport
 from domain.overrides import Override
@@ -20,26 +21,6 @@ class NotificationSink(Protocol):
 NotificationFactory = Callable[..., Any]
 
 
-class FailureStreak:
-    """Counts one side's consecutive failed polls; says when to tell the user, once each way."""
-
-    def __init__(self, threshold: int) -> None:
-        self.threshold = threshold
-        self.count = 0
-        self.announced = False
-
-    def failed(self) -> bool:
-        self.count += 1
-        if self.count >= self.threshold and not self.announced:
-            self.announced = True
-            return True
-        return False
-
-    def succeeded(self) -> bool:
-        recovered, self.count, self.announced = self.announced, 0, False
-        return recovered
-
-
 class NotificationPolicy:
     def __init__(
         self,
@@ -53,26 +34,16 @@ class NotificationPolicy:
         self._wall_clock = wall_clock
         self._make = notification_type
         self._after_failures = after_failures
-        # one streak per configured server and client, named as the log names them
-        self._labels = dict(DEFAULT_LABELS, **(labels or {}))
-        self._streaks: Dict[str, FailureStreak] = {}
+        self._labels = dict(DEFAULT_LABELS, **(labels or {}))  # named as the log names them
         self._last_effective: Optional[StreamState] = None
         self._pending: Optional[StreamState] = None  # a change not announced yet
 
     def _send(self, event: str, message: str, **details: Any) -> None:
         self._sink.notify(self._make(event=event, message=message, details=details))
 
-    def _streak(self, name: str) -> FailureStreak:
-        if name not in self._streaks:
-            self._streaks[name] = FailureStreak(self._after_failures)
-        return self._streaks[name]
-
     def report(self, report: TickReport) -> None:
-        for server in report.servers:
-            self._side(self._labels.get(server.name, server.name), self._streak(server.name), server.error)
-        for client in report.clients:
-            if client.checked:  # the client was asked (an error implies it was)
-                self._side(self._labels.get(client.name, client.name), self._streak(client.name), client.error)
+        for side in report.health:
+            self._side(side)
         effective = report.effective_state
         # starting up idle changes nothing worth a message; starting up throttled does
         first_throttle = self._last_effective is None and effective is StreamState.STREAMING
@@ -86,15 +57,16 @@ class NotificationPolicy:
             self._state_change(report, effective)
             self._pending = None
 
-    def _side(self, side: str, streak: FailureStreak, error: Optional[Exception]) -> None:
-        if error is None:
-            if streak.succeeded():
-                self._send("side_recovered", "%s answers again" % side, side=side)
-        elif streak.failed():
+    def _side(self, side: SideHealth) -> None:
+        """Once when a side has failed `after_failures` times in a row, once when it answers again."""
+        label = self._labels.get(side.name, side.name)
+        if side.asked and side.failures == self._after_failures:
             self._send(
-                "side_failing", "%s has failed %d polls in a row: %s" % (side, streak.count, error),
-                side=side, error=str(error),
+                "side_failing", "%s has failed %d polls in a row: %s" % (label, side.failures, side.error),
+                side=label, error=str(side.error),
             )
+        elif side.recovered_after >= self._after_failures:
+            self._send("side_recovered", "%s answers again" % label, side=label)
 
     def _state_change(self, report: TickReport, effective: StreamState) -> None:
         limit = report.desired

@@ -7,7 +7,8 @@ from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from application.service import TickReport
 from domain.overrides import Override
-from domain.ports import FailureKind, PortError
+from application.health import SideHealth
+from domain.ports import FailureKind
 from domain.schedule import describe_window
 from domain.sessions import PlaybackSession, RemoteStreamRule, SessionReason, SessionVerdict
 from domain.state import TransitionReason
@@ -82,40 +83,6 @@ def side_labels(entries: Iterable[Tuple[str, str]]) -> Dict[str, str]:
             for name, kind in entries}
 
 
-class OutageLog:
-    """Logs a side's failure once when it starts (not every poll) and once when it ends."""
-
-    def __init__(self, side: str, logger: logging.Logger) -> None:
-        self.side = side
-        self._logger = logger
-        self._failing_since_kind: Optional[FailureKind] = None
-
-    @property
-    def failing(self) -> bool:
-        return self._failing_since_kind is not None
-
-    def failed(self, error: PortError) -> None:
-        message = str(error)
-        # one line per outage: the wording may change from poll to poll ("next attempt in 287 s"),
-        # only a different kind of failure (down instead of rejected) is news
-        if self._failing_since_kind is error.kind:
-            self._logger.debug("%s still failing: %s", self.side, message)
-            return
-        self._failing_since_kind = error.kind
-        fix = _FIXES.get((self.side, error.kind))
-        if fix is None and error.kind is FailureKind.REJECTED:
-            fix = "check the credentials of %s in the config" % self.side
-        if fix:
-            self._logger.error("%s; %s", message, fix)
-        else:
-            self._logger.warning("%s", message)
-
-    def succeeded(self) -> None:
-        if self._failing_since_kind is not None:
-            self._logger.info("%s answers again", self.side)
-        self._failing_since_kind = None
-
-
 class TickLogger:
     """Logs what a tick saw and did.
 
@@ -133,30 +100,34 @@ class TickLogger:
         self._logger = logger or logging.getLogger("plex_helper")
         self._current_rule = current_rule
         self._wall_clock = wall_clock
-        # one outage record per server and per client, named as the user knows them
+        # servers and clients named as the user knows them
         self._labels = dict(DEFAULT_LABELS, **(labels or {}))
-        self._outages: Dict[str, OutageLog] = {}
 
-    def outage(self, name: str) -> OutageLog:
-        if name not in self._outages:
-            self._outages[name] = OutageLog(self._labels.get(name, name), self._logger)
-        return self._outages[name]
-
-    @property
-    def plex(self) -> OutageLog:
-        return self.outage("plex")
-
-    @property
-    def qbittorrent(self) -> OutageLog:
-        return self.outage("qbittorrent")
+    def _outage(self, side: SideHealth) -> None:
+        """One line when a side starts failing (not every poll; a different kind of failure, down
+        instead of rejected, is news), one when it answers again. The wording may change from poll to
+        poll ("next attempt in 287 s"): that alone is not news."""
+        label = self._labels.get(side.name, side.name)
+        if side.asked and side.failing:
+            message = str(side.error)
+            if not side.news:
+                self._logger.debug("%s still failing: %s", label, message)
+                return
+            fix = _FIXES.get((label, side.failure_kind))
+            if fix is None and side.failure_kind is FailureKind.REJECTED:
+                fix = "check the credentials of %s in the config" % label
+            if fix:
+                self._logger.error("%s; %s", message, fix)
+            else:
+                self._logger.warning("%s", message)
+        elif side.recovered_after:
+            self._logger.info("%s answers again", label)
 
     def report(self, report: TickReport) -> None:
         log = self._logger
-        for server in report.servers:
-            if server.error is not None:
-                self.outage(server.name).failed(server.error)
-            else:
-                self.outage(server.name).succeeded()
+        for side in report.health:
+            if side.kind == "server":
+                self._outage(side)
         if not report.decision.observation_failed and log.isEnabledFor(logging.DEBUG):  # nothing of it at INFO
             log.debug("%s", self._poll_line(report))
         if report.state_changed and report.after.state is not None:
@@ -175,11 +146,9 @@ class TickLogger:
         if report.override_expired is not None:
             state = report.after.state.value if report.after.state else "unknown"
             log.info("override (%s) ended; the observed state %s applies again", report.override_expired.state.value, state)
-        for client in report.clients:
-            if client.error is not None:
-                self.outage(client.name).failed(client.error)
-            elif client.checked:
-                self.outage(client.name).succeeded()
+        for side in report.health:
+            if side.kind == "client":
+                self._outage(side)
         named = len(report.clients) > 1
         for client in report.clients:
             if client.applied is None:

@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Callable, Dict, List, Optional, Sequence
 
 from application.client_slot import ClientSlot
+from application.health import HealthBook
 from domain.ports import LimitEnforcer
 from application.tick_report import ClientResult, ServerResult, TickReport
 from domain.allocation import allocate
@@ -72,6 +73,7 @@ class ThrottleService:
         self.dry_run = dry_run
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
+        self.health = HealthBook()  # one record per server and client, for everything that reports
 
     # ---------------------------------------------------------------- the tick
 
@@ -85,7 +87,9 @@ class ThrottleService:
         clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit)
         if any(c.error is not None for c in clients):
             self.throttle.forget_budget()  # what the client holds is unknown: no deadband next tick
-        return TickReport(decision=decision, servers=servers, clients=clients, dry_run=self.dry_run)
+        health = tuple(self.health.update("server", s.name, True, s.error, s.latency_sec, wall) for s in servers) + tuple(
+            self.health.update("client", c.name, c.checked, c.error, c.latency_sec, wall) for c in clients)
+        return TickReport(decision=decision, servers=servers, clients=clients, dry_run=self.dry_run, health=health)
 
     def _read(self, server: MediaServer) -> ServerResult:
         started = time.perf_counter()

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from application.health import SideHealth
 from application.metrics import MetricsRegistry
 from application.notifications import NotificationPolicy
 from application.state_files import OverrideStore
@@ -13,7 +14,6 @@ from application.runner import DaemonRunner
 from application.service import TickReport
 from domain.overrides import Override
 from domain.schedule import describe_window
-from domain.ports import PortError
 from domain.state import StreamState
 
 MAX_OVERRIDE_MINUTES = 7 * 24 * 60
@@ -23,31 +23,14 @@ def _iso(wall: Optional[float]) -> Optional[str]:
     return None if wall is None else time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(wall))
 
 
-class SideHealth:
-    """One side's answers as /health shows them."""
-
-    def __init__(self) -> None:
-        self.last_success: Optional[float] = None  # wall clock
-        self.last_error: Optional[str] = None
-        self.latency_ms: Optional[float] = None
-        self.failing = False
-        self.wanted: Any = None  # a client's share of the budget, as of the last poll
-
-    def record(self, error: Optional[PortError], latency_sec: Optional[float], wall: float) -> None:
-        if latency_sec is not None:
-            self.latency_ms = round(latency_sec * 1000, 1)
-        if error is None:
-            self.last_success, self.failing = wall, False
-        else:
-            self.last_error, self.failing = str(error), True
-
-    def as_dict(self, healthy: bool) -> Dict[str, Any]:
-        return {
-            "reachable": healthy,
-            "last_success": _iso(self.last_success),
-            "last_error": self.last_error,
-            "latency_ms": self.latency_ms,
-        }
+def _side_dict(side: Optional[SideHealth], healthy: bool) -> Dict[str, Any]:
+    """One server's or client's health record as /health shows it."""
+    return {
+        "reachable": healthy,
+        "last_success": _iso(side.last_success if side else None),
+        "last_error": side.last_error if side else None,
+        "latency_ms": None if side is None or side.latency_sec is None else round(side.latency_sec * 1000, 1),
+    }
 
 
 class DaemonStatus:
@@ -73,9 +56,10 @@ class DaemonStatus:
         self._logger = logger or logging.getLogger("plex_helper")
         self._lock = threading.Lock()
         self._override_lock = threading.Lock()  # the service's override and the file change together
-        # one health record per media server and per download client, by name
+        # the service's health record of each media server and download client, as of the last tick
         self._servers: Dict[str, SideHealth] = {}
         self._clients: Dict[str, SideHealth] = {}
+        self._wanted: Dict[str, Any] = {}  # each client's share of the budget, as of the last tick
         self._kinds = dict(kinds or {"plex": "plex", "qbittorrent": "qbittorrent"})
         self._history = history  # the history recorder, when there is one: /health says how it is
         self._current_rule = current_rule
@@ -104,15 +88,12 @@ class DaemonStatus:
                 self._flap_holding = True
             elif report.state_changed or report.remote_sessions:  # switched, or streams are back
                 self._flap_holding = False
-            for server in report.servers:
-                self._servers.setdefault(server.name, SideHealth()).record(server.error, server.latency_sec, wall)
+            for side in report.health:
+                (self._servers if side.kind == "server" else self._clients)[side.name] = side
             if not report.decision.observation_failed:
                 self._last_observation = wall
             for client in report.clients:
-                health = self._clients.setdefault(client.name, SideHealth())
-                if client.checked:  # the client was asked (an error implies it was)
-                    health.record(client.error, client.latency_sec, wall)
-                health.wanted = client.target
+                self._wanted[client.name] = client.target
         if report.override_expired is not None:
             with self._override_lock:  # a new override set meanwhile must not be erased from disk
                 if self._service.override is None:
@@ -137,8 +118,8 @@ class DaemonStatus:
                        for name, h in self._clients.items()}
             plex_ok = bool(servers) and all(servers.values())
             qbt_ok = bool(clients) and all(clients.values())
-            first_server = next(iter(self._servers.values()), SideHealth())
-            first_client = next(iter(self._clients.values()), SideHealth())
+            first_server = next(iter(self._servers.values()), None)
+            first_client = next(iter(self._clients.values()), None)
             body: Dict[str, Any] = {
                 "state": report.after.state.value if report and report.after.state else None,
                 "effective_state": report.effective_state.value if report and report.effective_state else None,
@@ -152,8 +133,8 @@ class DaemonStatus:
                              if report is not None and report.decision.window is not None else None),
                 "flap_held": self._flap_holding,
                 # the first server and client under the first version's names
-                "plex": first_server.as_dict(next(iter(servers.values()), False)),
-                "qbittorrent": first_client.as_dict(next(iter(clients.values()), False)),
+                "plex": _side_dict(first_server, next(iter(servers.values()), False)),
+                "qbittorrent": _side_dict(first_client, next(iter(clients.values()), False)),
                 "servers": [self._server_dict(report, name, h, servers[name]) for name, h in self._servers.items()],
                 "clients": [self._client_dict(name, h, clients[name]) for name, h in self._clients.items()],
                 "history": self._history.status() if self._history is not None else {"enabled": False, "error": None},
@@ -175,7 +156,8 @@ class DaemonStatus:
         return "%d remote stream%s" % (count, "" if count == 1 else "s") if count else "no remote streams"
 
     def _server_dict(self, report: Optional[TickReport], name: str, health: SideHealth, ok: bool) -> Dict[str, Any]:
-        body = dict(health.as_dict(ok), name=name, type=self._kinds.get(name, ""), error=health.last_error if health.failing else None)
+        body = dict(_side_dict(health, ok), name=name, type=self._kinds.get(name, ""),
+                    error=str(health.error) if health.failing else None)
         sessions = []
         result = next((s for s in report.servers if s.name == name), None) if report else None
         if result is not None and result.error is None:
@@ -195,9 +177,10 @@ class DaemonStatus:
     def _client_dict(self, name: str, health: SideHealth, ok: bool) -> Dict[str, Any]:
         slot = next((c for c in self._service.clients if c.name == name), None)
         held = slot.enforced_limit if slot is not None else None
-        wanted = getattr(health, "wanted", None)
+        wanted = self._wanted.get(name)
         return dict(
-            health.as_dict(ok), name=name, type=self._kinds.get(name, ""), error=health.last_error if health.failing else None,
+            _side_dict(health, ok), name=name, type=self._kinds.get(name, ""),
+            error=str(health.error) if health.failing else None,
             limit_kib=None if held is None else held.kib_per_sec,
             wanted_kib=None if wanted is None else wanted.kib_per_sec,
             unlimited=held is not None and held.unlimited,

@@ -9,6 +9,7 @@ from domain.policies import SpeedLimit
 from domain.ports import StreamSourceError, UploadLimiterError
 from domain.sessions import Observation, PlaybackSession
 from domain.state import MachineState, StreamState
+from application.health import SideHealth
 from domain.throttle import Decision, ServerReading
 
 
@@ -44,6 +45,7 @@ class TickReport:
     servers: Tuple[ServerResult, ...]
     clients: Tuple[ClientResult, ...]
     dry_run: bool = False
+    health: Tuple[SideHealth, ...] = ()  # every server's and client's record after this tick
 
     # ---- the decision
     @property

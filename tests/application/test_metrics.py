@@ -267,7 +267,15 @@ def test_one_series_per_server_and_client_by_name():
     decision = Decision(before=MachineState(), after=MachineState(state=StreamState.STREAMING), remote=(),
                         failed_servers=("den",), effective=StreamState.STREAMING, budget=SpeedLimit(900),
                         desired=SpeedLimit(900), changed=True)
+    from application.health import HealthBook
+
+    book = HealthBook()
+    health = (book.update("server", "plex", True, None, 0.01, 1.0),
+              book.update("server", "den", True, StreamSourceError(FailureKind.UNREACHABLE, "down"), None, 1.0),
+              book.update("client", "seedbox", True, None, 0.01, 1.0),
+              book.update("client", "vpn", True, UploadLimiterError(FailureKind.UNREACHABLE, "x"), None, 1.0))
     report = TickReport(
+        health=health,
         decision=decision,
         servers=(ServerResult("plex", ServerReading("plex")),
                  ServerResult("den", ServerReading("den", failure="down"), StreamSourceError(FailureKind.UNREACHABLE, "down"))),
