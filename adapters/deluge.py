@@ -13,200 +13,38 @@ once its daemon went away: either way we check `web.connected`, connect and retr
 
 Limits are KiB/s floats, -1 = unlimited; Deluge hands `int(value * 1024)` bytes/s to libtorrent,
 which reads 0 as unlimited too, so a limit is never sent as 0 (nor anything below 1 KiB/s).
+
+This module is the client (the session, the daemon connection, the transport); the units and the
+answers it reads are adapters/deluge_rpc.py, whose names are re-exported here.
 """
 from __future__ import annotations
 
 import itertools
 import json
 import logging
-import math
 import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
+from adapters.deluge_rpc import (
+    DEFAULT_DAEMON_PORT, JSON_PATH, MAX_KIB, UNLIMITED, DelugeHost, DelugeRpcError, choose_host, from_deluge_kib,
+    json_url, malformed, parse_bool, parse_host_status, parse_hosts, parse_json_rpc, parse_limit, parse_rate,
+    parse_version, to_deluge_kib,
+)
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError
 from adapters.login_gate import LoginGate
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
 
 log = logging.getLogger("plex_helper.deluge")
 
-JSON_PATH = "/json"
 COOKIE = "_session_id"
-DEFAULT_DAEMON_PORT = 58846
 # core.get_config_values and web.get_hosts answer in well under 10 KB
 MAX_ANSWER_BYTES = 256 * 1024
-# libtorrent keeps a rate limit as a signed 32-bit bytes/s int, and Deluge multiplies KiB/s by 1024
-# (the value also travels to deluged as a 32-bit float, exact for whole numbers up to 2**24)
-MAX_KIB = (2**31 - 1) // 1024
-UNLIMITED = -1.0
 NOT_AUTHENTICATED = 1
 UNKNOWN_METHOD = 2
-_HOST_ID = re.compile(r"[0-9a-fA-F]{32}")
 _COOKIE_VALUE = re.compile(r"[0-9A-Za-z]{1,200}")
-
-
-# ---------------------------------------------------------------------------------------- units
-
-
-def to_deluge_kib(limit: SpeedLimit) -> float:
-    """The `max_upload_speed` / `max_download_speed` value meaning `limit`: -1.0 for unlimited, else
-    the whole KiB/s value (never 0, never below 1), capped at what libtorrent's field holds (about
-    2 GiB/s). Whole numbers are exact in every float Deluge uses, so nothing is rounded up."""
-    if limit.unlimited:
-        return UNLIMITED
-    return float(min(limit.kib_per_sec, MAX_KIB))
-
-
-def from_deluge_kib(value: float) -> SpeedLimit:
-    """The SpeedLimit a Deluge value means: what Deluge gives libtorrent is `int(value * 1024)`
-    bytes/s, and 0 or less is unlimited there (so are -1, 0, and positive values below 1/1024)."""
-    return SpeedLimit.from_bytes(int(min(value, 2.0**53) * 1024))  # (capped: no float overflow)
-
-
-# ---------------------------------------------------------------------------------------- parsing
-
-
-def _malformed(reason: str) -> SpeedLimiterError:
-    return SpeedLimiterError(FailureKind.MALFORMED, reason)
-
-
-class DelugeRpcError(Exception):
-    """An `error` object in an answer. Only the code is kept: the message can echo the request."""
-
-    def __init__(self, code: Optional[int], known_message: str) -> None:
-        super().__init__("error code %s" % code)
-        self.code = code
-        self.known_message = known_message  # one of Deluge's own fixed texts, or ""
-
-
-_SAFE_MESSAGES = ("Not authenticated", "Unknown method")
-
-
-def parse_json_rpc(body: bytes, method: str) -> Any:
-    """The `result` of an answer; DelugeRpcError for an `error` object; SpeedLimiterError(MALFORMED)
-    for anything else (never quoting the body)."""
-    try:
-        answer = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        shape = "an HTML page" if body.lstrip()[:1] == b"<" else "%d bytes that are not JSON" % len(body)
-        raise _malformed("Deluge answered %s with %s; is deluge_url its web UI address?" % (method, shape))
-    if not isinstance(answer, dict) or "result" not in answer:
-        raise _malformed("Deluge answered %s with JSON that is not a JSON-RPC answer" % method)
-    error = answer.get("error")
-    if error is not None:
-        code = error.get("code") if isinstance(error, dict) else None
-        message = error.get("message") if isinstance(error, dict) else None
-        if isinstance(code, bool) or not isinstance(code, int):
-            code = None
-        raise DelugeRpcError(code, message if message in _SAFE_MESSAGES else "")
-    return answer["result"]
-
-
-def parse_bool(result: Any, method: str) -> bool:
-    if not isinstance(result, bool):
-        raise _malformed("Deluge answered %s with something that is not true or false" % method)
-    return result
-
-
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def parse_limit(result: Any, key: str) -> SpeedLimit:
-    """`key` from a core.get_config_values answer (Deluge stores whatever it is sent: check)."""
-    value = _number(result.get(key)) if isinstance(result, dict) else None
-    if value is None:
-        raise _malformed("Deluge's %s is not a number (core.get_config_values)" % key)
-    return from_deluge_kib(value)
-
-
-def parse_rate(result: Any, key: str = "upload_rate") -> SpeedLimit:
-    """`upload_rate` (bytes/s, payload and protocol overhead, what the limit applies to) from
-    core.get_session_status, as a SpeedLimit value."""
-    value = _number(result.get(key)) if isinstance(result, dict) else None
-    if value is None or value < 0:
-        raise _malformed("Deluge answered core.get_session_status without a usable %s" % key)
-    return SpeedLimit.from_bytes(int(value))
-
-
-def parse_version(result: Any) -> str:
-    if not isinstance(result, str) or not result.strip():
-        raise _malformed("Deluge answered daemon.get_version without a version")
-    return "".join(c for c in result.split()[0] if c.isalnum() or c in ".-+")[:20] or "?"
-
-
-@dataclass(frozen=True)
-class DelugeHost:
-    """One entry of the web UI's Connection Manager (its password is never asked for)."""
-
-    host_id: str
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return "%s:%d" % (self.host, self.port)
-
-
-def parse_hosts(result: Any) -> List[DelugeHost]:
-    """web.get_hosts: `[[id, host, port, username], ...]`."""
-    if not isinstance(result, list):
-        raise _malformed("Deluge answered web.get_hosts with something that is not a list")
-    hosts = []
-    for entry in result:
-        if (
-            not isinstance(entry, list)
-            or len(entry) < 3
-            or not isinstance(entry[0], str)
-            or not _HOST_ID.fullmatch(entry[0])
-            or not isinstance(entry[1], str)
-            or isinstance(entry[2], bool)
-            or not isinstance(entry[2], int)
-            or not 0 < entry[2] < 65536
-        ):
-            raise _malformed("Deluge answered web.get_hosts with an entry that is not [id, host, port, user]")
-        host = "".join(c for c in entry[1] if c.isprintable())[:255]
-        hosts.append(DelugeHost(entry[0], host, entry[2]))
-    return hosts
-
-
-def parse_host_status(result: Any) -> str:
-    """web.get_host_status: `[id, "Online"|"Offline"|"Connected", version]` -> the status word."""
-    if not isinstance(result, list) or len(result) < 2 or not isinstance(result[1], str):
-        raise _malformed("Deluge answered web.get_host_status with something that is not [id, status, version]")
-    return "".join(c for c in result[1] if c.isalpha())[:20]
-
-
-def json_url(base_url: str) -> str:
-    """`<base>/json` for a configured URL, safe to print (no `user:pass@`). A URL already ending in
-    `/json` is kept; a base path (a reverse proxy's `/deluge`) is kept in front of `/json`."""
-    url = printable_url(base_url)
-    return url if url.endswith(JSON_PATH) else url + JSON_PATH
-
-
-def choose_host(hosts: Sequence[DelugeHost], daemon_host: Optional[str]) -> Optional[DelugeHost]:
-    """The host `daemon_host` names ("HOST:PORT", "HOST" or a host id); None when it names none
-    (also when daemon_host is None: any host will do)."""
-    if not daemon_host:
-        return None
-    wanted = daemon_host.strip()
-    if _HOST_ID.fullmatch(wanted):
-        return next((h for h in hosts if h.host_id.lower() == wanted.lower()), None)
-    name, sep, port_text = wanted.rpartition(":")
-    if not sep or not port_text.isdigit():
-        name, port = wanted, DEFAULT_DAEMON_PORT
-    else:
-        port = int(port_text)
-    name = name.strip("[]").lower()
-    return next((h for h in hosts if h.host.lower() == name and h.port == port), None)
 
 
 # ---------------------------------------------------------------------------------------- the client
@@ -332,7 +170,7 @@ class DelugeClient:
                 FailureKind.REJECTED, "Deluge's web UI rejected the password at %s" % self._url
             )
         self._gate.failed("unexpected answer")
-        raise _malformed(
+        raise malformed(
             "Deluge answered the login at %s with something unexpected; is deluge_url its web UI address?" % self._url
         )
 
@@ -390,10 +228,10 @@ class DelugeClient:
                 % (self._url, method)
             )
         if err.code == UNKNOWN_METHOD:
-            return _malformed(
+            return malformed(
                 "Deluge at %s does not know %s (is its web UI connected to its daemon?)" % (self._url, method)
             )
-        return _malformed("Deluge at %s answered %s with error code %s" % (self._url, method, err.code))
+        return malformed("Deluge at %s answered %s with error code %s" % (self._url, method, err.code))
 
     def _rpc(self, method: str, params: List[Any]) -> Any:
         body = json.dumps({"method": method, "params": params, "id": next(self._ids)}).encode("utf-8")
@@ -415,7 +253,7 @@ class DelugeClient:
             ) from None
         self._take_cookie(answer)
         if answer.truncated:
-            raise _malformed("Deluge answered with more than %d bytes at %s" % (MAX_ANSWER_BYTES, self._url))
+            raise malformed("Deluge answered with more than %d bytes at %s" % (MAX_ANSWER_BYTES, self._url))
         if answer.status >= 500:
             raise SpeedLimiterError(FailureKind.UNREACHABLE, "Deluge answered %d at %s" % (answer.status, self._url))
         if answer.status in (401, 403):
@@ -425,7 +263,7 @@ class DelugeClient:
                 % (self._url, answer.status),
             )
         if answer.status != 200:
-            raise _malformed(
+            raise malformed(
                 "Deluge answered %d at %s; is deluge_url its web UI address?" % (answer.status, self._url)
             )
         return parse_json_rpc(answer.body, method)
@@ -436,3 +274,14 @@ class DelugeClient:
             value = rest.split(";", 1)[0].strip()
             if sep and name.strip() == COOKIE and _COOKIE_VALUE.fullmatch(value):
                 self._session = value
+
+
+
+__all__ = [
+    # this module's own
+    "COOKIE", "MAX_ANSWER_BYTES", "NOT_AUTHENTICATED", "UNKNOWN_METHOD", "DelugeClient",
+    # re-exported: adapters/deluge_rpc.py
+    "DEFAULT_DAEMON_PORT", "JSON_PATH", "MAX_KIB", "UNLIMITED", "DelugeHost", "DelugeRpcError", "choose_host",
+    "from_deluge_kib", "json_url", "parse_bool", "parse_host_status", "parse_hosts", "parse_json_rpc", "parse_limit",
+    "parse_rate", "parse_version", "to_deluge_kib",
+]

@@ -10,9 +10,9 @@ Any trouble with the database (locked for longer than the busy timeout, corrupt,
 disk full) is one WARNING, and the recorder turns itself off: the daemon runs on without history,
 and `status()` says why (for /health).
 
-`query()` reads with its own short-lived connection, so the status server's threads never share the
-writer's. `HistoryObserver` is the tick observer that turns each TickReport into events; it reads
-the report's attributes only (adapters do not import application).
+`query()` reads with its own short-lived connection (adapters/history_query.py), so the status
+server's threads never share the writer's. The events, and `HistoryObserver` that turns each
+TickReport into them, are in adapters/history_events.py; their names are re-exported here.
 """
 from __future__ import annotations
 
@@ -23,18 +23,18 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
-from urllib.parse import quote
+from typing import Any, Callable, Deque, Dict, List, Optional
 
-from domain.schedule import describe_window
+from adapters.history_events import (
+    SAMPLE_EVERY_SEC, Event, EventSink, HistoryObserver, LimitApplied, Sample, StateChange, describe_reason,
+)
+from adapters.history_query import downsample, read_span
 
 DEFAULT_FILE_NAME = "history.sqlite3"
 DEFAULT_KEEP_DAYS = 30
 DEFAULT_MAX_QUEUE = 1000  # minutes of events between two writes (one a second); about 0.7 MB when full
 DEFAULT_MAX_POINTS = 2000
 PRUNE_EVERY_SEC = 3600.0
-SAMPLE_EVERY_SEC = 60.0
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -47,42 +47,6 @@ CREATE TABLE IF NOT EXISTS samples (at REAL NOT NULL, remote_streams INTEGER, li
 CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
 """
 _TABLES = ("states", "limits", "samples")
-
-
-# ---- the events (times are wall-clock seconds since the epoch)
-
-@dataclass(frozen=True)
-class StateChange:
-    """The effective state changed (None: unknown)."""
-
-    at: float
-    from_state: Optional[str]
-    to_state: Optional[str]
-    reason: str
-
-
-@dataclass(frozen=True)
-class LimitApplied:
-    """A limit written to one download client (0 = unlimited)."""
-
-    at: float
-    client: str
-    limit_kib: int
-
-
-@dataclass(frozen=True)
-class Sample:
-    """The situation once a minute: remote streams (None: the media servers could not be read),
-    each client's limit (None: not known), and whether each side answered."""
-
-    at: float
-    remote_streams: Optional[int]
-    limits: Dict[str, Optional[int]] = field(default_factory=dict)
-    servers: Dict[str, bool] = field(default_factory=dict)
-    clients: Dict[str, bool] = field(default_factory=dict)
-
-
-Event = Union[StateChange, LimitApplied, Sample]
 
 
 class HistoryRecorder:
@@ -293,149 +257,21 @@ class HistoryRecorder:
                                   "states": [], "limits": [], "samples": [], "downsampled": False, "truncated": False}
         if not self._enabled or not os.path.exists(self.path) or until < since:
             return answer
-        try:
-            conn = sqlite3.connect("file:%s?mode=ro" % _uri_path(self.path), uri=True, timeout=1.0)
-        except sqlite3.Error as err:
-            answer["error"] = "history cannot be read: %s" % err
-            return answer
-        try:
-            span = (since, until)
-            states = conn.execute("SELECT at, from_state, to_state, reason FROM states WHERE at >= ? AND at <= ? "
-                                  "ORDER BY at DESC, rowid DESC LIMIT ?", span + (max_points + 1,)).fetchall()
-            limits = conn.execute("SELECT at, client, limit_kib FROM limits WHERE at >= ? AND at <= ? "
-                                  "ORDER BY at DESC, rowid DESC LIMIT ?", span + (max_points + 1,)).fetchall()
-            samples = conn.execute("SELECT at, remote_streams, limits, servers, clients FROM samples "
-                                   "WHERE at >= ? AND at <= ? ORDER BY at, rowid", span).fetchall()
-        except sqlite3.Error as err:
-            answer["error"] = "history cannot be read: %s" % err
-            return answer
-        finally:
-            conn.close()
-        answer["truncated"] = len(states) > max_points or len(limits) > max_points
-        answer["states"] = [{"at": a, "from": f, "to": t, "reason": r} for a, f, t, r in reversed(states[:max_points])]
-        answer["limits"] = [{"at": a, "client": c, "limit_kib": k} for a, c, k in reversed(limits[:max_points])]
-        points = [{"at": a, "remote_streams": n, "limits": _loads(lim), "servers": _loads(srv), "clients": _loads(cli)}
-                  for a, n, lim, srv, cli in samples]
-        answer["samples"], answer["downsampled"] = downsample(points, since, until, max_points)
+        answer.update(read_span(self.path, since, until, max_points))
         return answer
-
-
-def downsample(points: List[Dict[str, Any]], since: float, until: float, max_points: int) -> Tuple[List[Dict[str, Any]], bool]:
-    """At most `max_points` samples: one per equal time bucket, keeping what a chart must not hide
-    (the most remote streams, each client's tightest limit, a side down at any time in it)."""
-    if len(points) <= max_points:
-        return points, False
-    width = max((until - since) / max_points, 1e-9)
-    buckets: Dict[int, Dict[str, Any]] = {}
-    for p in points:
-        key = min(int((p["at"] - since) // width), max_points - 1)
-        b = buckets.get(key)
-        if b is None:
-            buckets[key] = {"at": p["at"], "remote_streams": p["remote_streams"], "limits": dict(p["limits"]),
-                            "servers": dict(p["servers"]), "clients": dict(p["clients"])}
-            continue
-        if p["remote_streams"] is not None:
-            b["remote_streams"] = max(b["remote_streams"] or 0, p["remote_streams"])
-        for name, kib in p["limits"].items():
-            b["limits"][name] = _tighter(b["limits"].get(name), kib)
-        for side in ("servers", "clients"):
-            for name, up in p[side].items():
-                b[side][name] = b[side].get(name, True) and up
-    return [buckets[k] for k in sorted(buckets)], True
-
-
-def _tighter(a: Optional[int], b: Optional[int]) -> Optional[int]:
-    """The lower limit, where 0 is unlimited (the loosest) and None unknown."""
-    if a is None or b is None:
-        return a if b is None else b
-    if a == 0 or b == 0:
-        return max(a, b)
-    return min(a, b)
 
 
 def _dumps(value: Dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def _loads(text: str) -> Dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _uri_path(path: str) -> str:
-    return quote(os.path.abspath(path))
-
-
-# ---- from a tick to events
-
-class HistoryObserver:
-    """A tick observer: a StateChange when the effective state changes, a LimitApplied for every
-    limit written, and a Sample every `sample_every_sec`. Reads only these attributes of a report:
-    effective_state, state_changed, after.last_reason, override, override_expired, flap_held,
-    remote_sessions, decision.observation_failed, decision.window/.window_changed (when the schedule
-    is wired), dry_run, servers[].name/.error, clients[].name/.applied/.error/.checked."""
-
-    def __init__(self, recorder: HistoryRecorder, wall_clock: Callable[[], float] = time.time,
-                 sample_every_sec: float = SAMPLE_EVERY_SEC) -> None:
-        self.recorder = recorder
-        self._wall_clock = wall_clock
-        self.sample_every_sec = sample_every_sec
-        self._effective: Optional[str] = None
-        self._last_sample: Optional[float] = None
-        self._limits: Dict[str, Optional[int]] = {}
-        self._clients_up: Dict[str, bool] = {}
-
-    def report(self, report: Any) -> None:
-        for event in self.events(report, self._wall_clock()):
-            self.recorder.record(event)
-
-    def events(self, report: Any, wall: float) -> List[Event]:
-        out: List[Event] = []
-        effective = _value(report.effective_state)
-        if effective != self._effective and effective is not None:
-            out.append(StateChange(wall, self._effective, effective, describe_reason(report)))
-        self._effective = effective if effective is not None else self._effective
-        for client in report.clients:
-            if client.applied is not None and not getattr(report, "dry_run", False):
-                self._limits[client.name] = client.applied.kib_per_sec
-                out.append(LimitApplied(wall, client.name, client.applied.kib_per_sec))
-            elif client.name not in self._limits:
-                self._limits[client.name] = None
-            if client.checked or client.error is not None:
-                self._clients_up[client.name] = client.error is None
-        if self._last_sample is None or wall - self._last_sample >= self.sample_every_sec or wall < self._last_sample:
-            self._last_sample = wall
-            failed = bool(getattr(report.decision, "observation_failed", False))
-            out.append(Sample(
-                at=wall,
-                remote_streams=None if failed else len(report.remote_sessions),
-                limits={c.name: self._limits.get(c.name) for c in report.clients},
-                servers={s.name: s.error is None for s in report.servers},
-                clients={c.name: self._clients_up.get(c.name, True) for c in report.clients},
-            ))
-        return out
-
-
-def describe_reason(report: Any) -> str:
-    """Why the effective state is what it is, in a few words."""
-    if report.override is not None:
-        return "override"
-    if report.override_expired is not None:
-        return "override ended"
-    if report.flap_held:
-        return "flap guard"
-    decision = getattr(report, "decision", None)
-    window = getattr(decision, "window", None)
-    if getattr(decision, "window_changed", False):  # a schedule window began or ended
-        return "schedule: %s" % describe_window(window) if window is not None else "schedule window ended"
-    reason = getattr(report.after, "last_reason", None)
-    if reason is not None:
-        return str(_value(reason))
-    return "observation"
-
-
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
+__all__ = [
+    # this module's own
+    "DEFAULT_FILE_NAME", "DEFAULT_KEEP_DAYS", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_QUEUE", "PRUNE_EVERY_SEC",
+    "SCHEMA_VERSION", "HistoryRecorder",
+    # re-exported: adapters/history_events.py
+    "SAMPLE_EVERY_SEC", "Event", "EventSink", "HistoryObserver", "LimitApplied", "Sample", "StateChange",
+    "describe_reason",
+    # re-exported: adapters/history_query.py
+    "downsample",
+]
