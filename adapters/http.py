@@ -8,6 +8,7 @@ which wakes the blocked read at once, and the request fails like any other unrea
 """
 from __future__ import annotations
 
+import base64
 import errno
 import heapq
 import http.client
@@ -341,6 +342,11 @@ def _discard(response: urllib3.BaseHTTPResponse) -> None:
 
 
 # ---------------------------------------------------------------------------------------- URLs
+
+
+def basic_auth(username: str, password: str) -> str:
+    """The value of an `Authorization: Basic ...` header (UTF-8, as RFC 7617 recommends)."""
+    return "Basic " + base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
 
 
 def printable_url(url: str) -> str:

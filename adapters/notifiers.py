@@ -13,7 +13,6 @@ name, a status code or `describe_transport_error`, never from exception texts.
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -24,7 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import urllib3
 from urllib3 import exceptions as u3
 
-from adapters.http import describe_transport_error
+from adapters.http import basic_auth, describe_transport_error
 from adapters.notification_queue import Notification, NotificationDispatcher, NotificationError, Target, redact
 from adapters.notification_targets import NTFY_PRIORITY_NAMES, TARGET_TYPES, target_name, validate_target_spec
 
@@ -99,8 +98,7 @@ def _split_userinfo(url: str) -> Tuple[str, Optional[str]]:
     if parts.username is None and parts.password is None:
         return url.strip(), None
     netloc = parts.netloc.rpartition("@")[2]
-    credentials = "%s:%s" % (unquote(parts.username or ""), unquote(parts.password or ""))
-    basic = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+    basic = basic_auth(unquote(parts.username or ""), unquote(parts.password or ""))
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), basic
 
 

@@ -9,7 +9,6 @@ HTTP 200 with `{"error": {"name": "JSONRPCError", "code": 2, "message": "Invalid
 """
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import logging
@@ -18,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, Sequence
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth, printable_url
 from adapters.login_gate import LoginGate
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
@@ -114,8 +113,7 @@ class NzbgetClient:
         self._username = username
         # with an empty ControlPassword NZBGet 21 asks for no login at all (any user, any password)
         self._auth_words = "logged in as %s" % username if password else "with no password"
-        token = base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
-        self._headers = {"Authorization": "Basic " + token, "Content-Type": "application/json"}
+        self._headers = {"Authorization": basic_auth(username, password), "Content-Type": "application/json"}
         self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_ANSWER_BYTES)
         # NZBGet 21 bans nobody, but logs a WARNING for every refused password: one per hold-back
         self._gate = LoginGate(login_retry_sec, clock)

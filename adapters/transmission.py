@@ -16,7 +16,6 @@ answers it reads are adapters/transmission_rpc.py, whose names are re-exported h
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -24,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth
 from adapters.login_gate import LoginGate
 from adapters.transmission_rpc import (
     MAX_LIMIT_BYTES, MAX_SPEED_BYTES, RPC_PATH, from_transmission_units, malformed, parse_flag, parse_limit,
@@ -65,8 +64,7 @@ class TransmissionClient:
         self._url = rpc_url(base_url)
         self._auth: Optional[str] = None  # the Authorization header's value
         if username or password:
-            token = base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
-            self._auth = "Basic " + token
+            self._auth = basic_auth(username, password)
         self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_ANSWER_BYTES)
         self._gate = LoginGate(login_retry_sec, clock)
         self._lock = threading.RLock()
