@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 import pytest
 
 from tests.support.qbittorrent_nox import free_port
-from tests.support.transmission_daemon import non_loopback_sockets
+from tests.support.sockets import non_loopback_sockets
 
 DAEMON, WEB = "deluged", "deluge-web"
 SKIP_REASON = "deluged or deluge-web is not installed"

@@ -32,7 +32,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set
 
 import pytest
 
-from tests.support.qbittorrent_nox import _non_loopback_sockets, free_port
+from tests.support.qbittorrent_nox import free_port
+from tests.support.sockets import non_loopback_sockets
 
 BINARY = "nzbget"
 SKIP_REASON = "nzbget is not installed (apt-get install nzbget)"
@@ -156,7 +157,7 @@ class NzbgetInstance:
         _running.add(self)
         try:
             self._wait_ready()
-            bad = _non_loopback_sockets(self._proc.pid)
+            bad = non_loopback_sockets(self._proc.pid)
             if bad:
                 raise RuntimeError("refusing to keep nzbget with non-loopback sockets: %s" % bad)
         except BaseException as exc:

@@ -29,6 +29,8 @@ from typing import AbstractSet, Callable, Dict, Iterator, List, Optional, Set, T
 
 import pytest
 
+from tests.support.sockets import non_loopback_sockets
+
 BINARY = "qbittorrent-nox"
 SKIP_REASON = "qbittorrent-nox is not installed"
 START_TIMEOUT_SEC = 30.0
@@ -120,36 +122,6 @@ def _safety_keys(webui_port: int) -> List[Tuple[str, str, str]]:
         ("Preferences", "Connection\\ResolvePeerCountries", "false"),
         ("Preferences", "DynDNS\\Enabled", "false"),
     ]
-
-
-def _non_loopback_sockets(pid: int) -> List[str]:
-    """inet sockets of pid bound to anything but 127.0.0.1 (unbound ones are fine)."""
-    inodes = set()
-    fd_dir = "/proc/%d/fd" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    bad = []
-    for proto in ("tcp", "udp", "tcp6", "udp6", "raw", "raw6"):
-        try:
-            rows = Path("/proc/net/" + proto).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) < 10 or cols[9] not in inodes:
-                continue
-            addr, port = cols[1].split(":")
-            if int(port, 16) == 0 and int(addr, 16) == 0:
-                continue
-            if proto in ("tcp", "udp", "raw") and addr == "0100007F":
-                continue
-            bad.append("%s %s:%d" % (proto, addr, int(port, 16)))
-    return bad
 
 
 class QbtInstance:
@@ -244,7 +216,7 @@ class QbtInstance:
         _running.add(self)
         try:
             self._wait_ready()
-            bad = _non_loopback_sockets(self._proc.pid)
+            bad = non_loopback_sockets(self._proc.pid)
             if bad:
                 raise RuntimeError("refusing to keep qbittorrent-nox with non-loopback sockets: %s" % bad)
         except BaseException as exc:

@@ -30,6 +30,7 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 import pytest
 
 from tests.support.qbittorrent_nox import free_port
+from tests.support.sockets import non_loopback_sockets
 
 BINARY = "transmission-daemon"
 SKIP_REASON = "transmission-daemon is not installed"
@@ -39,39 +40,6 @@ TR_USER = "plex-helper"
 TR_PASSWORD = "tr-test-pass-5x!"
 
 _running: Set["TransmissionDaemon"] = set()  # killed at exit if a teardown never ran
-_LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net shows them
-
-
-def non_loopback_sockets(pid: int) -> List[str]:
-    """inet sockets of `pid` bound to anything but 127.0.0.1 or ::1 (unbound ones are fine)."""
-    inodes = set()
-    fd_dir = "/proc/%d/fd" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    bad = []
-    for proto in ("tcp", "udp", "tcp6", "udp6", "raw", "raw6"):
-        try:
-            rows = Path("/proc/net/" + proto).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) < 10 or cols[9] not in inodes:
-                continue
-            addr, port = cols[1].split(":")
-            if int(port, 16) == 0 and int(addr, 16) == 0:
-                continue
-            if addr in _LOOPBACK:
-                continue
-            bad.append("%s %s:%d" % (proto, addr, int(port, 16)))
-    return bad
-
-
 class TransmissionDaemon:
     """One transmission-daemon: `.url` (base URL), `.rpc_url`, `.port`, `.pid`, `.username`,
     `.password`; `.restart()` keeps port and config (settings survive, the session id does not)."""
