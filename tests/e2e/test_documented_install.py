@@ -39,13 +39,16 @@ def test_ci_runs_the_readme_command_verbatim():
 
 
 def test_ci_installs_what_the_tests_need_and_is_valid_bash():
-    text = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash .ci/install-packages" in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "bash .ci/install-packages" in readme()  # what CI does, the README shows
+    text = (REPO / ".ci" / "install-packages").read_text(encoding="utf-8")
     packages = re.search(r"^PACKAGES=\((.*)\)$", text, re.M)
     assert packages, text
     for name in ("python3-venv", "qbittorrent-nox", "transmission-daemon", "deluged", "deluge-web", "nzbget"):
         assert name in packages.group(1).split()
     assert '"${PACKAGES[@]}"' in text and "systemd-analyze" in text
-    assert subprocess.run(["bash", "-n", str(REPO / ".ci" / "run")], timeout=30).returncode == 0
+    for script in ("run", "install-packages"):
+        assert subprocess.run(["bash", "-n", str(REPO / ".ci" / script)], timeout=30).returncode == 0
 
 
 def test_the_venv_is_ignored():
