@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import socket
 import traceback
 from typing import Optional
@@ -11,7 +12,7 @@ import pytest
 from adapters.nzbget import MAX_RATE_KIB, NzbgetClient, rpc_result
 from domain.policies import SpeedLimit
 from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, SpeedLimiterError, UploadLimitControl
-from tests.support.nzbget_daemon import NzbgetInstance, nzbget_daemon, nzbget_factory  # noqa: F401 - fixtures
+from tests.support.nzbget_daemon import NzbgetInstance  # its fixtures come from tests/conftest.py
 
 
 class FakeClock:
@@ -93,6 +94,13 @@ def test_nzbgets_error_object_is_a_plain_message(nzbget_daemon):
     assert str(err) == "NZBGet at %s refused rate: 'Invalid parameter'" % nzbget_daemon.url
 
 
+def settled(nzb: NzbgetInstance, count: int, timeout: float = 5.0) -> None:
+    """NZBGet may write its log line just after its answer: wait (bounded) for `count` lines."""
+    end = time.monotonic() + timeout
+    while nzb.refused_logins() < count and time.monotonic() < end:
+        time.sleep(0.02)
+
+
 def test_wrong_password_is_rejected_and_held_back(nzbget_daemon, caplog):
     caplog.set_level(logging.DEBUG)
     wrong = "not-" + nzbget_daemon.password
@@ -102,6 +110,7 @@ def test_wrong_password_is_rejected_and_held_back(nzbget_daemon, caplog):
     first = error_of(c.read_download_limit)
     assert first.kind is FailureKind.REJECTED
     assert str(first).startswith("NZBGet rejected the username or password at %s" % nzbget_daemon.url)
+    settled(nzbget_daemon, before + 1)
     assert nzbget_daemon.refused_logins() == before + 1  # NZBGet logged one refused request
     later = [error_of(call) for call in (c.read_download_limit, lambda: c.write_download_limit(SpeedLimit(9)),
                                          c.describe, c.read_download_limit)]
@@ -112,6 +121,7 @@ def test_wrong_password_is_rejected_and_held_back(nzbget_daemon, caplog):
     assert nzbget_daemon.refused_logins() == before + 1
     clock.now += 2
     error_of(c.read_download_limit)  # the hold-back is over: one new attempt
+    settled(nzbget_daemon, before + 2)
     assert nzbget_daemon.refused_logins() == before + 2
     for err in [first] + later:
         assert wrong not in all_text_of(err) and nzbget_daemon.password not in all_text_of(err)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.fakes import ScriptedStreamSource
 from application.container import Container
 from domain.policies import SpeedLimit
-from tests.application.builders import REMOTE, ManualClock, settings
+from tests.application.builders import REMOTE, ManualClock
 from tests.support.sabnzbd_server import SabnzbdStandIn
 
 
