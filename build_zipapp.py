@@ -10,9 +10,10 @@ Layout of the archive (entries sorted, fixed timestamps and permissions, no byte
     __main__.py                    packaging/zipapp_main.py, the bootstrap's stage 1
     BUILD_ID                       the content hash of every other entry (16 hex digits)
     lib/plex_helper_boot.py        packaging/zipapp_boot.py, the bootstrap's stage 2
-    lib/<package>/...              the app (domain, adapters, application; .py only), the
-                                   pure-Python dependencies with their .dist-info, and every file
-                                   of dependency-injector that is identical on all platforms
+    lib/<package>/...              the app (domain, adapters, application: its .py files and the
+                                   assets it reads, e.g. adapters/dashboard.html), the pure-Python
+                                   dependencies with their .dist-info, and every file of
+                                   dependency-injector that is identical on all platforms
     native/<platform key>/...      the rest of dependency-injector for that platform: the
                                    compiled extensions and the .dist-info/WHEEL that names its tags
 
@@ -55,6 +56,8 @@ SHEBANG = b"#!/usr/bin/env python3\n"
 SIZE_BUDGET = 6 * 1024 * 1024
 
 APP_PACKAGES = ("domain", "adapters", "application")
+# Besides its code, the app reads these files beside its modules (pkgutil.get_data): the dashboard page.
+APP_ASSET_SUFFIXES = (".html",)
 NATIVE_DISTRIBUTION = "dependency-injector"
 # What requirements.lock pins (--update-lock turns this into the lock; the build reads the lock).
 # typing-extensions: dependency-injector needs it below Python 3.13; packaging: marshmallow needs it.
@@ -263,10 +266,12 @@ def wheel_files(wheel: Path) -> dict[str, bytes]:
 
 
 def app_files(root: Path) -> dict[str, bytes]:
-    """The app's packages: .py files only, no tests, no __pycache__."""
+    """The app's packages: .py files and assets (APP_ASSET_SUFFIXES) only, no tests, no __pycache__."""
     files: dict[str, bytes] = {}
     for package in APP_PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
+        for path in sorted((root / package).rglob("*")):
+            if not path.is_file() or not path.name.endswith((".py",) + APP_ASSET_SUFFIXES):
+                continue
             relative = path.relative_to(root)
             if any(part in ("__pycache__", "tests") or part.startswith(".") for part in relative.parts):
                 continue

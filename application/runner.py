@@ -3,38 +3,28 @@
 Observations triggered by Plex events, webhooks or an override are debounced and rate-limited
 (at most one a second, and TRIGGERS_PER_INTERVAL per poll interval), so a flood of events cannot
 turn into a flood of requests to Plex; a trigger that has to wait is served as soon as it may be.
+That limit is application/trigger_limit.py; the restore of the idle limit on the way out, within
+a deadline, is application/exit_restore.py.
 """
 from __future__ import annotations
 
-import collections
 import logging
 import math
 import signal
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
+from application.exit_restore import DEFAULT_RESTORE_DEADLINE_SEC, ExitRestore
 from application.reporting import TickLogger
 from application.service import ThrottleService, TickReport
 from application.stopping import StopRequested
-from domain.ports import LifecycleNotifier, TickObserver, TriggerCounter, UploadLimiterError
+from application.trigger_limit import TriggerLimit
+from domain.ports import LifecycleNotifier, TickObserver, TriggerCounter
 
 ReloadHandler = Callable[[], None]
 Waiter = Callable[[threading.Event, float], bool]  # waits on the event for at most the timeout
 MAX_INTERNAL_ERRORS_IN_A_ROW = 10
-TRIGGER_MIN_GAP_SEC = 1.0  # at most one triggered observation a second...
-TRIGGERS_PER_INTERVAL = 4  # ...and at most this many per poll interval
-DEFAULT_RESTORE_DEADLINE_SEC = 10.5  # http_timeout_sec's default + 0.5 s
-
-
-def trigger_source(reason: str) -> str:
-    """What asked for an observation, for the metrics: "webhook", "override" or "events" (the Plex
-    event listener, which gives no reason)."""
-    if reason.startswith("plex webhook"):
-        return "webhook"
-    if reason.startswith("override"):
-        return "override"
-    return "events"
 
 
 def _wait_on(event: threading.Event, timeout: float) -> bool:
@@ -91,27 +81,31 @@ class DaemonRunner:
         self.restore_deadline_sec = restore_deadline_sec
         self._clock = clock
         self._wait_for = wait
-        self._metrics = metrics
         self._wake = threading.Event()
         self._stopping = False
         self._reload_requested = False
-        self._trigger_lock = threading.Lock()
-        self._observe_requested = False
-        self._requested_at = -math.inf  # when the pending request came (the debounce counts from it)
-        self._served_at: Deque[float] = collections.deque(maxlen=TRIGGERS_PER_INTERVAL)  # triggered observations
         self._in_tick = False
-        self._restoring = self._restore_interrupted = False
         self._ready_sent = False
         self._internal_errors = 0
         self._last_poll = clock()
         self._last_watchdog = -math.inf
-        self.debounce_sec = 0.25
         self._logger = logger or logging.getLogger("plex_helper")
+        self._triggers = TriggerLimit(clock, self._logger, metrics)
+        self._exit_restore = ExitRestore(self._logger)
         self.ticks = 0
 
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    @property
+    def debounce_sec(self) -> float:
+        """A burst of requests within this many seconds gives one observation."""
+        return self._triggers.debounce_sec
+
+    @debounce_sec.setter
+    def debounce_sec(self, value: float) -> None:
+        self._triggers.debounce_sec = value
 
     def run_once(self, triggered: bool = False) -> TickReport:
         self._in_tick = True
@@ -141,8 +135,7 @@ class DaemonRunner:
     def _on_stop_signal(self, *_: object) -> None:
         already = self._stopping
         self.request_stop()
-        if self._restoring and already and not self._restore_interrupted:  # asked again: stop waiting
-            self._restore_interrupted = True
+        if already and self._exit_restore.interrupt():  # asked again during the restore: stop waiting
             raise StopRequested()
         if self._in_tick and not already:
             raise StopRequested()
@@ -155,16 +148,7 @@ class DaemonRunner:
         """Observe soon instead of at the end of the interval (a Plex event, a webhook, an override).
         Thread-safe and quick. A burst within `debounce_sec` gives one observation, and requests
         while one is pending join it; see the module docstring for the rate limit."""
-        with self._trigger_lock:
-            coalesced = self._observe_requested
-            if not coalesced:
-                self._observe_requested, self._requested_at = True, self._clock()
-        if not coalesced:  # a flood is counted in the metrics, not logged line by line
-            self._logger.debug("observation requested: %s", reason or "plex event")
-        if self._metrics is not None:
-            self._metrics.count_trigger(trigger_source(reason))
-            if coalesced:
-                self._metrics.count_trigger_coalesced()
+        self._triggers.request(reason)
         self._wake.set()
 
     def install_signal_handlers(self) -> None:
@@ -226,13 +210,13 @@ class DaemonRunner:
             now = self._clock()
             poll_at = self._last_poll + self.interval_sec
             wake_at = poll_at
-            if self._observe_requested:
-                trigger_at = max(self._requested_at + self.debounce_sec, self._next_trigger_allowed())
+            if self._triggers.pending:
+                trigger_at = self._triggers.due_at(self.interval_sec)
                 if trigger_at <= now:
-                    self._serve_request(now, by_poll=False)
+                    self._triggers.serve(now, by_poll=False)
                     return True
                 if poll_at <= now:  # the regular poll comes first: it serves the request
-                    self._serve_request(now, by_poll=True)
+                    self._triggers.serve(now, by_poll=True)
                     return False
                 wake_at = min(poll_at, trigger_at)
             elif poll_at <= now:
@@ -243,7 +227,7 @@ class DaemonRunner:
             woken = self._wait_for(self._wake, slice_sec)
             self._wake.clear()
             # a ping after every wake-up, but not one per event of a flood
-            self._watchdog(min_gap_sec=1.0 if woken and self._observe_requested else 0.0)
+            self._watchdog(min_gap_sec=1.0 if woken and self._triggers.pending else 0.0)
         return False
 
     def _watchdog(self, min_gap_sec: float = 0.0) -> None:
@@ -251,23 +235,6 @@ class DaemonRunner:
         if now - self._last_watchdog >= min_gap_sec:
             self._last_watchdog = now
             self.notifier.watchdog()
-
-    def _next_trigger_allowed(self) -> float:
-        """When the next triggered observation may be made (the rate limit)."""
-        if not self._served_at:
-            return -math.inf
-        allowed = self._served_at[-1] + TRIGGER_MIN_GAP_SEC
-        if len(self._served_at) >= TRIGGERS_PER_INTERVAL:
-            allowed = max(allowed, self._served_at[0] + self.interval_sec)
-        return allowed
-
-    def _serve_request(self, now: float, by_poll: bool) -> None:
-        """The observation about to be made answers the pending request (and counts against the limit)."""
-        with self._trigger_lock:
-            self._observe_requested = False
-        self._served_at.append(now)
-        if by_poll and self._metrics is not None:  # it had no observation of its own
-            self._metrics.count_trigger_coalesced()
 
     def _reload(self) -> None:
         self._reload_requested = False
@@ -285,54 +252,5 @@ class DaemonRunner:
         if not self.restore_on_exit:
             self._logger.info("stopping; leaving the upload limit as it is (restore_on_exit is false)")
             return 0
-        outcome = self._restore_within_deadline()
-        if "restored" not in outcome:
-            error = outcome.get("error")
-            if isinstance(error, UploadLimiterError):
-                self._logger.error("stopping, but could not restore the idle upload limit: %s", error)
-            elif error is not None:  # a bug: let run() report it
-                raise error
-            else:
-                why = ("stop requested again" if self._restore_interrupted
-                       else "the download client did not answer within %g s" % self.restore_deadline_sec)
-                self._logger.error("stopping, but the upload limit was not restored to %s (%s); it may still be "
-                                   "throttled until plex-helper runs again", self._idle_limit_text(), why)
-            return 0
-        restored = outcome["restored"]
-        if restored is not None:
-            self._logger.info("stopping; %s", restored)
-        else:
-            self._logger.info("stopping")
-        return 0
+        return self._exit_restore.restore(self.service, self.restore_deadline_sec)
 
-    def _restore_within_deadline(self) -> Dict[str, Any]:
-        """Runs the restore in a daemon thread and waits at most `restore_deadline_sec` (or until a
-        second stop signal): {"restored": ...}, {"error": ...}, or {} when it did not finish."""
-        outcome: Dict[str, Any] = {}
-
-        def restore() -> None:
-            try:
-                outcome["restored"] = self.service.restore_idle_limit()
-            except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
-                outcome["error"] = err
-
-        worker = threading.Thread(target=restore, name="plex-helper-restore", daemon=True)
-        try:
-            try:
-                self._restoring = True
-                worker.start()
-                deadline = time.monotonic() + self.restore_deadline_sec  # real time: it waits on a real thread
-                while worker.is_alive() and time.monotonic() < deadline:
-                    # in slices: a signal that lands on another thread is handled here at the next one
-                    worker.join(min(0.1, max(0.0, deadline - time.monotonic())))
-            finally:
-                self._restoring = False
-        except StopRequested:  # a second SIGTERM/SIGINT: the user wants out now
-            self._restore_interrupted = True
-        return dict(outcome) if not worker.is_alive() else {}
-
-    def _idle_limit_text(self) -> str:
-        try:
-            return str(self.service.decider.policy.idle_limit)
-        except AttributeError:
-            return "the idle limit"

@@ -14,7 +14,6 @@ from adapters.qbittorrent import (
     AUTH_PASSWORD,
     QBittorrentInfo,
     QBittorrentUploadLimiter,
-    _CookieJar,
 )
 from domain.ports import FailureKind, UploadLimiterError
 from tests.support.fake_qbittorrent import BAN_BODY, FakeQBittorrent, make_api_key, stored_upload_limit
@@ -301,16 +300,6 @@ def test_no_secret_or_cookie_in_any_message(fake: FakeQBittorrent, clock: FakeCl
     messages.append(str(error_of(qbt.current_upload_limit)))
     for message in messages:
         assert PASSWORD not in message and sid not in message
-
-
-def test_logout_cookie_deletion_is_honoured() -> None:
-    jar = _CookieJar()
-    jar.update(["QBT_SID_8080=abc; HttpOnly; path=/", "other=1"])
-    assert jar.header() == "QBT_SID_8080=abc; other=1"
-    jar.update(["QBT_SID_8080=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/"])
-    assert jar.header() == "other=1"
-    jar.update(["other=2; Max-Age=0"])
-    assert jar.header() is None
 
 
 @settings(max_examples=200, deadline=None)

@@ -18,7 +18,8 @@ from prometheus_client import parser
 
 from application.metrics import MetricsRegistry
 from application.reporting import TickLogger
-from application.runner import TRIGGER_MIN_GAP_SEC, TRIGGERS_PER_INTERVAL, DaemonRunner
+from application.runner import DaemonRunner
+from application.trigger_limit import TRIGGER_MIN_GAP_SEC, TRIGGERS_PER_INTERVAL
 from tests.application.builders import make_service
 
 

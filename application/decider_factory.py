@@ -1,0 +1,62 @@
+"""The pure decision parts for a config: the remote-stream rule, the state machine with its
+hysteresis, the limit policy, the deadband, the flap guard and the schedule, as one Decider.
+
+The container builds one per config; a reload builds a new one and hands it to the running
+service, so the loop keeps its state.
+"""
+from __future__ import annotations
+
+from application.service import Decider
+from application.settings import Settings
+from domain.overrides import FlapGuard
+from domain.policies import (
+    Deadband,
+    DynamicLimitPolicy,
+    FixedLimitPolicy,
+    LimitPolicy,
+    StreamTier,
+    TieredLimitPolicy,
+    UploadLimit,
+)
+from domain.sessions import RemoteStreamRule
+from domain.state import Hysteresis, StreamingStateMachine
+
+
+def build_decider(settings: Settings) -> Decider:
+    """The pure decision parts for a config; rebuilt on reload, so the loop keeps its state."""
+    return Decider(
+        rule=RemoteStreamRule(
+            count_states=frozenset(settings.count_states),
+            lan_networks=settings.lan_networks,
+            ignore_users=frozenset(settings.ignore_users),
+        ),
+        machine=StreamingStateMachine(
+            Hysteresis(
+                streaming_threshold=settings.streaming_threshold,
+                idle_threshold=settings.idle_threshold,
+                down_restore_after_sec=settings.plex_down_restore_after_sec,
+            )
+        ),
+        policy=build_policy(settings),
+        deadband=Deadband(settings.dynamic_deadband_percent if settings.limit_policy == "dynamic" else 0.0),
+        flap_guard=FlapGuard(settings.max_transitions_per_hour),
+        # an event-triggered observation sooner than half a poll interval advances no streak
+        min_count_interval_sec=settings.poll_interval_sec / 2,
+        schedule=tuple(settings.schedule),
+    )
+
+
+def build_policy(settings: Settings) -> LimitPolicy:
+    # without an idle limit the clients keep their own (the enforcers restore it): the budget is 0
+    idle = UploadLimit(settings.idle_upload_kbps or 0)
+    if settings.limit_policy == "tiers":
+        tiers = tuple(StreamTier(streams, UploadLimit(kbps)) for streams, kbps in settings.streaming_tiers)
+        return TieredLimitPolicy(idle=idle, tiers=tiers)
+    if settings.limit_policy == "dynamic":
+        return DynamicLimitPolicy(
+            idle=idle,
+            capacity_kib=settings.upload_capacity_kbps,
+            overhead_factor=settings.stream_overhead_factor,
+            floor_kib=settings.min_upload_kbps,
+        )
+    return FixedLimitPolicy(idle=idle, streaming=UploadLimit(settings.streaming_upload_kbps))
