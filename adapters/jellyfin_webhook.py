@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Optional
 from urllib.parse import parse_qs
 
-from adapters.http_request_reader import RequestError
-from adapters.webhook_body import json_object, multipart_field
+from adapters.webhook_body import RequestError, json_object, multipart_field
 
 _JELLYFIN_EVENTS = {"playbackstart", "playbackstop"}
 _EMBY_EVENTS = {"playback.start", "playback.stop", "playback.pause", "playback.unpause"}

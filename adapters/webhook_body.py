@@ -5,21 +5,31 @@ multipart body is read flat (only the top-level `payload` field matters, a neste
 bytes), JSON nested deeper than MAX_JSON_DEPTH is refused before it is decoded, and header
 parameters are picked out with one regular expression rather than a full MIME parse (a
 Content-Type with thousands of parameters costs the email package seconds of CPU).
-Every failure is a RequestError 400 (or 415) with a message for the client.
+Every failure is a RequestError 400 (or 415) with a message for the client; the status server
+answers its other refusals (404, 401, 413...) with the same exception.
 """
 from __future__ import annotations
 
 import json
 import math
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs
-
-from adapters.http_request_reader import RequestError
 
 MAX_JSON_DEPTH = 32  # Plex's webhook payload is 4 deep
 MAX_BOUNDARY_CHARS = 70  # RFC 2046
 MAX_PARTS = 100  # Plex sends two (payload and thumb)
+
+
+class RequestError(Exception):
+    """A request that gets an error answer: `status` and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: Iterable[Tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = tuple(headers)
+
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _PARAMETER = re.compile(r';\s*(%s)\s*=\s*("[^"\\]*(?:\\.[^"\\]*)*"|[^;\s"]*)' % _TOKEN)
@@ -156,5 +166,6 @@ def override_request(body: bytes) -> Tuple[str, float]:
 
 
 __all__ = [
-    "MAX_JSON_DEPTH", "header_parameter", "json_object", "multipart_field", "override_request", "webhook_payload",
+    "MAX_JSON_DEPTH", "RequestError", "header_parameter", "json_object", "multipart_field", "override_request",
+    "webhook_payload",
 ]

@@ -222,7 +222,7 @@ def test_a_ten_digit_content_length_is_read_as_a_number(make_server, caplog):
 
 
 @pytest.mark.parametrize("head, status", [
-    (b"GET /health?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /health?" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),  # http.server's cap: 64 KiB
     (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", 431),
     (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 7000) for i in range(6)) + b"\r\n", 431),
     (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(101)) + b"\r\n", 431),
@@ -240,6 +240,47 @@ def test_oversized_heads_are_refused_before_parsing(make_server, caplog, head, s
     with raw_connection(server) as sock:  # and the server carries on
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(sock)[0] == 200
+
+
+def test_a_request_line_within_the_stdlib_cap_is_served(make_server):
+    server = make_server()
+    status, _, _ = exchange(server, b"GET /health?" + b"a" * 60000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200
+
+
+def test_a_line_that_is_not_a_header_cannot_hide_the_headers_after_it(make_server, backend, caplog):
+    # the email parser would take it, and the Transfer-Encoding after it, for a body: framing unknown
+    server = make_server()
+    status, headers, body = exchange(
+        server, b"POST /webhook HTTP/1.1\r\nHost: x\r\nnot a header\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"14\r\n{\"event\": \"media.play\"}\r\n0\r\n\r\n")
+    assert status == 400 and "malformed request headers" in json.loads(body)["error"]
+    assert headers["connection"] == "close"
+    assert backend.triggers == []
+    no_traceback_logged(caplog)
+
+
+def test_a_chunked_body_announced_with_expect_100_is_refused_before_it_is_sent(make_server):
+    server = make_server()
+    with raw_connection(server) as sock:
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        status, headers, body = read_response(sock)
+    assert status == 411 and "Content-Length" in json.loads(body)["error"]
+    assert headers["connection"] == "close"
+
+
+def test_an_early_answer_reads_a_small_body_and_keeps_the_connection(make_server, backend):
+    server = make_server(token=TOKEN)
+    with raw_connection(server) as sock:
+        sock.sendall(b"POST /override HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        status, headers, _ = read_response(sock)
+        assert status == 401 and "connection" not in headers
+        sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        assert read_response(sock)[0] == 404
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # still in step
+        assert read_response(sock)[0] == 200
+    assert backend.overrides == []
 
 
 def test_many_content_type_parameters_within_the_caps_still_work(make_server, backend):
