@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from adapters.header_values import unfit_for_header
 from adapters.http import HttpClient, HttpTransportError
 from adapters.jellyfin_kind import EMBY, JELLYFIN, KINDS, ServerKind
 from adapters.jellyfin_sessions import (
@@ -58,7 +59,7 @@ def server_base_url(base_url: str, kind: ServerKind) -> str:
 
 def check_api_key(api_key: str, kind: ServerKind) -> str:
     api_key = api_key.strip()
-    if not api_key or any(not (" " < ch < "\x7f") or ch in '"\\' for ch in api_key):
+    if not api_key or unfit_for_header(api_key, token=True, refuse='"\\'):  # also goes in Token="..."
         raise ValueError("the %s API key is empty or contains characters that cannot go in an HTTP header" % kind.label)
     return api_key
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from adapters.header_values import unfit_for_header
+
 # ntfy priorities: 1..5 or their names (https://docs.ntfy.sh/publish/#message-priority)
 NTFY_PRIORITY_NAMES = ("min", "low", "default", "high", "max", "urgent")
 
@@ -152,13 +154,14 @@ def _url_problem(value: Any, need_path: bool = False) -> Optional[str]:
 
 
 def _header_value(value: str) -> None:
-    """One line of Latin-1 (the first problem only)."""
-    if any(c in value for c in "\r\n\0"):
+    """One line of Latin-1 without control characters (the first problem only)."""
+    unfit = unfit_for_header(value)
+    if any(c in unfit for c in "\r\n\0"):
         raise ValidationError("must be one line")
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValidationError("must use only Latin-1 characters (HTTP header)") from None
+    if any(c > "\xff" for c in unfit):
+        raise ValidationError("must use only Latin-1 characters (HTTP header)")
+    if unfit:
+        raise ValidationError("must not contain control characters (HTTP header)")
 
 
 def _telegram_token(value: str) -> None:

@@ -12,6 +12,7 @@ import math
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
+from adapters.header_values import unfit_for_header
 from adapters.http import HttpClient, HttpTransportError
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
@@ -163,7 +164,7 @@ def plex_endpoint(base_url: str, token: str, client_identifier: str, product_ver
     # Userinfo, query and fragment are dropped: they could hold secrets and Plex uses none.
     url = "%s://%s%s" % (parts.scheme, netloc, parts.path.rstrip("/"))
     token = token.strip()
-    if any(not (" " < ch < "\x7f") for ch in token):
+    if unfit_for_header(token, token=True):
         raise ValueError("the Plex token contains characters that cannot go in an HTTP header")
     headers = {
         "Accept": "application/json",

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
+from adapters.header_values import unfit_for_header
 from adapters.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth
 from adapters.login_gate import LoginGate
 from adapters.transmission_rpc import (
@@ -37,7 +37,7 @@ log = logging.getLogger("plex_helper.transmission")
 SESSION_HEADER = "X-Transmission-Session-Id"
 # session-get with all fields is about 3 KB; nothing Transmission sends us is near this
 MAX_ANSWER_BYTES = 64 * 1024
-_SESSION_ID = re.compile(r"[!-~]{1,200}")  # printable ASCII, no spaces: it goes back into a header
+MAX_SESSION_ID_CHARS = 200  # it goes back into a header, so it must fit one (and be short)
 
 AUTH_PASSWORD = "password"
 AUTH_NONE = "none"
@@ -161,7 +161,7 @@ class TransmissionClient:
 
     def _session_id_of(self, answer: HttpAnswer) -> str:
         value = answer.headers.get(SESSION_HEADER, "")
-        if not _SESSION_ID.fullmatch(value):
+        if not 0 < len(value) <= MAX_SESSION_ID_CHARS or unfit_for_header(value, token=True):
             raise SpeedLimiterError(
                 FailureKind.MALFORMED,
                 "%s answered 409 without a usable session id; is transmission_url Transmission's RPC address?"

@@ -16,6 +16,7 @@ import time
 from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import SplitResult, urlsplit
 
+from adapters.header_values import unfit_for_header
 from adapters.http import printable_url
 from adapters.websocket_connection import WebSocket
 from adapters.websocket_errors import HandshakeRefused, WebSocketError, describe_os_error
@@ -144,8 +145,8 @@ def _request(parts: SplitResult, host: str, port: int, secure: bool, key: str, h
         "Sec-WebSocket-Version: 13",
     ]
     for name, value in headers.items():
-        if any(ch in name + value for ch in "\r\n"):
-            raise ValueError("a header with a line break")
+        if unfit_for_header(name + value):
+            raise ValueError("a header with a line break, a control character or a character beyond Latin-1")
         lines.append("%s: %s" % (name, value))
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 

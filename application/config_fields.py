@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, validate
 
+from adapters.header_values import unfit_for_header
 from domain.units import UNLIMITED, UnitMissing, parse_rate
 
 # libtorrent keeps a rate limit as a 32-bit count of bytes per second: at most 2 GiB/s
@@ -87,7 +88,7 @@ def _header_safe(value: str) -> None:
     # sent as an HTTP header value: anything else cannot be sent, or would be mangled
     if not value:
         raise ValidationError("must not be empty")
-    if any(not ("!" <= ch <= "~") for ch in value):
+    if unfit_for_header(value, token=True):
         raise ValidationError("must contain only printable ASCII characters without spaces")
 
 
