@@ -35,6 +35,7 @@ from tests.support.sockets import non_loopback_sockets
 
 DAEMON, WEB = "deluged", "deluge-web"
 SKIP_REASON = "deluged or deluge-web is not installed"
+SETTLE_SEC = 10.0  # for deluged to apply its config's listen interface
 START_TIMEOUT_SEC = 30.0
 STOP_TIMEOUT_SEC = 15.0
 WEB_PASSWORD = "dl-web-pass-7q!"
@@ -163,7 +164,13 @@ class DelugeInstance:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 conn.connect()
                 conn.close()
+                # deluged starts libtorrent with its defaults (0.0.0.0:6881, UPnP, LSD) and applies
+                # core.conf a moment later: on a loaded machine the check can land in between
+                settle = time.monotonic() + SETTLE_SEC
                 bad = non_loopback_sockets(proc.pid)
+                while bad and time.monotonic() < settle:
+                    time.sleep(0.1)
+                    bad = non_loopback_sockets(proc.pid)
                 if bad:
                     self.stop()
                     raise RuntimeError("refusing to keep %s with non-loopback sockets: %s" % (name, bad))
