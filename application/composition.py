@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, List, Optional
 
-from application.client_slot import ClientSlot
-from application.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
-from application.service import MediaServer
+from adapters.limit_enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
+from application.service import ClientSlot, MediaServer
 from application.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
 from domain.allocation import ClientShare
@@ -71,7 +70,7 @@ def make_client_adapter(client: DownloadClientSettings, settings: Settings, cloc
 def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str) -> Any:
     """Where an enforcer remembers what it changed. The flat config's client keeps the file names of
     the first version, so a throttle left by it before an upgrade is still undone."""
-    from application.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
+    from adapters.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
 
     name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" else GLOBAL_LIMIT_FILE
     if client != "qbittorrent":

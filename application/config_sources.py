@@ -2,17 +2,17 @@
 
 Files are opened without blocking and read only when they are regular files of at most 1 MiB: a
 FIFO or a device given as the config (or as a *_FILE secret) must not hang start-up or a SIGHUP
-reload, where a blocked open() would be retried after every signal and so ignore SIGTERM.
+reload, where a blocked open() would be retried after every signal and so ignore SIGTERM (the
+reading is adapters/regular_file.py's, which the state files use as well).
 """
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
 from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
-MAX_FILE_BYTES = 1024 * 1024
+from adapters.regular_file import MIB, UnreadableFile, read_regular_bytes
+
+MAX_FILE_BYTES = MIB
 ENV_PREFIX = "PLEX_HELPER_"
 
 # the older names of the secrets' variables, kept working; PLEX_HELPER_STATUS_TOKEN is both kinds
@@ -33,52 +33,16 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class UnreadableFile(Exception):
-    """str() says why, as words that follow "cannot read ...: " (never the file's content)."""
-
-
-_KINDS = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
-
-
 def read_regular_file(path: str, limit: int = MAX_FILE_BYTES) -> str:
     """The UTF-8 text of a regular file of at most `limit` bytes. Never blocks on a FIFO or a device.
 
     Raises FileNotFoundError when nothing is there, UnreadableFile for anything else.
     """
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise UnreadableFile(getattr(exc, "strerror", None) or str(exc)) from None
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
-            raise UnreadableFile(os.strerror(errno.EISDIR))  # the words open() always gave
-        if not stat.S_ISREG(mode):
-            kind = next((words for test, words in _KINDS if test(mode)), "a special file")
-            raise UnreadableFile("it is %s, not a regular file" % kind)
-        with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise UnreadableFile(exc.strerror or str(exc)) from None
-    finally:
-        os.close(descriptor)
-    if len(data) > limit:
-        raise UnreadableFile("it is larger than %s" % _size_words(limit))
+    data = read_regular_bytes(path, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UnreadableFile("not UTF-8 text (byte %d)" % exc.start) from None
-
-
-def _size_words(limit: int) -> str:
-    return "1 MiB" if limit == MAX_FILE_BYTES else "%d bytes" % limit
 
 
 def variables_for(field: str) -> Tuple[str, ...]:

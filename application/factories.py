@@ -113,7 +113,7 @@ def make_history_recorder(state_dir: Optional[str], history_days: int) -> Any:
     import os
 
     from adapters.history import HistoryRecorder
-    from application.state_files import default_state_dir
+    from adapters.state_files import default_state_dir
 
     return HistoryRecorder(os.path.join(state_dir or default_state_dir(), "history.sqlite3"), keep_days=history_days)
 
@@ -125,7 +125,7 @@ def make_history_observer(recorder: Any) -> Any:
 
 
 def make_override_store(state_dir: Optional[str]) -> Any:
-    from application.state_files import OverrideStore, default_state_dir
+    from adapters.state_files import OverrideStore, default_state_dir
 
     return OverrideStore(state_dir or default_state_dir())
 

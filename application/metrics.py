@@ -17,8 +17,8 @@ from application.metrics_exposition import (
 )
 
 if TYPE_CHECKING:  # only for the annotation: metrics must not need the use case to import
-    from application.service import TickReport
     from domain.policies import UploadLimit
+    from domain.tick_report import TickReport
 
 
 def _label_value(value: Any) -> Optional[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
-from application.health import SideHealth
 from application.reporting import DEFAULT_LABELS, clock_time, describe_override, describe_streams
-from application.service import TickReport
+from domain.health import SideHealth
 from domain.overrides import Override
 from domain.state import StreamState, TransitionReason
+from domain.tick_report import TickReport
 
 
 class NotificationSink(Protocol):

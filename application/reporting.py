@@ -5,13 +5,13 @@ import logging
 import time
 from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
-from application.service import TickReport
+from domain.health import SideHealth
 from domain.overrides import Override
-from application.health import SideHealth
 from domain.ports import FailureKind
 from domain.schedule import describe_window
 from domain.sessions import PlaybackSession, RemoteStreamRule, SessionReason, SessionVerdict
 from domain.state import TransitionReason
+from domain.tick_report import TickReport
 
 _FIXES = {
     ("Plex", FailureKind.REJECTED): "check plex_token",

@@ -17,10 +17,11 @@ from typing import Callable, List, Optional, Sequence
 
 from application.exit_restore import DEFAULT_RESTORE_DEADLINE_SEC, ExitRestore
 from application.reporting import TickLogger
-from application.service import ThrottleService, TickReport
+from application.service import ThrottleService
 from application.stopping import StopRequested
 from application.trigger_limit import TriggerLimit
 from domain.ports import LifecycleNotifier, TickObserver, TriggerCounter
+from domain.tick_report import TickReport
 
 ReloadHandler = Callable[[], None]
 Waiter = Callable[[threading.Event, float], bool]  # waits on the event for at most the timeout

@@ -1,24 +1,24 @@
-"""The use case. A tick reads the media servers, lets the domain decide, splits the budget over the
-download clients, enforces each client's share and reports what happened."""
+"""The use case. A tick reads the media servers, lets the domain decide (Throttle.step), splits the
+budget over the download clients (allocate), keeps each client at its share through its LimitEnforcer
+(adapters/limit_enforcers.py; the bookkeeping per client is ClientSlot, below) and returns what
+happened as the domain's TickReport."""
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from application.client_slot import ClientSlot
-from application.health import HealthBook
-from domain.ports import LimitEnforcer
-from application.tick_report import ClientResult, ServerResult, TickReport
-from domain.allocation import allocate
+from domain.allocation import ClientShare, allocate
+from domain.health import HealthBook
 from domain.overrides import Override
 from domain.policies import SpeedLimit
-from domain.ports import StreamSource, StreamSourceError, UploadLimiterError
+from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, TransferRates, UploadLimiterError
 from domain.schedule import LocalTime
 from domain.state import MachineState, StreamState
-from domain.throttle import ServerReading, Throttle, ThrottleRules
+from domain.throttle import Decision, ServerReading, Throttle, ThrottleRules
+from domain.tick_report import ClientResult, ServerResult, TickReport
 
 Decider = ThrottleRules  # the name the configuration side knows the rules by
 
@@ -78,6 +78,7 @@ class ThrottleService:
     # ---------------------------------------------------------------- the tick
 
     def tick(self, triggered: bool = False) -> TickReport:
+        """Read the servers -> the domain decides -> split the budget and enforce per client -> report."""
         now = self._clock()
         servers = tuple(self._read(server) for server in self.servers)
         wall = self._wall_clock()
@@ -87,9 +88,7 @@ class ThrottleService:
         clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit)
         if any(c.error is not None for c in clients):
             self.throttle.forget_budget()  # what the client holds is unknown: no deadband next tick
-        health = tuple(self.health.update("server", s.name, True, s.error, s.latency_sec, wall) for s in servers) + tuple(
-            self.health.update("client", c.name, c.checked, c.error, c.latency_sec, wall) for c in clients)
-        return TickReport(decision=decision, servers=servers, clients=clients, dry_run=self.dry_run, health=health)
+        return self._report(decision, servers, clients, wall)
 
     def _read(self, server: MediaServer) -> ServerResult:
         started = time.perf_counter()
@@ -99,7 +98,9 @@ class ThrottleService:
             return ServerResult(server.name, ServerReading(server.name, failure=str(err)), err, time.perf_counter() - started)
         return ServerResult(server.name, ServerReading(server.name, sessions), None, time.perf_counter() - started)
 
-    def _enforce(self, state, budget: Optional[SpeedLimit], now: float, idle_limit: Optional[SpeedLimit]) -> tuple:
+    def _enforce(self, state: Optional[StreamState], budget: Optional[SpeedLimit], now: float,
+                 idle_limit: Optional[SpeedLimit]) -> Tuple[ClientResult, ...]:
+        """Each client's share of the budget (the domain's allocate), then each client kept at it."""
         if budget is None:
             return tuple(ClientResult(slot.name) for slot in self.clients)
         streaming = state is StreamState.STREAMING
@@ -124,6 +125,13 @@ class ThrottleService:
         activity = self._activity if streaming and direction == "upload" else None
         return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in slots],
                         activity=activity)
+
+    def _report(self, decision: Decision, servers: Tuple[ServerResult, ...], clients: Tuple[ClientResult, ...],
+                wall: float) -> TickReport:
+        """Every server's and client's health record stepped by this tick, with what the tick did."""
+        health = tuple(self.health.update("server", s.name, True, s.error, s.latency_sec, wall) for s in servers)
+        health += tuple(self.health.update("client", c.name, c.checked, c.error, c.latency_sec, wall) for c in clients)
+        return TickReport(decision=decision, servers=servers, clients=clients, dry_run=self.dry_run, health=health)
 
     # a client that moves less than this is "not uploading": it keeps a small share (allocate)
     ACTIVE_KIB = 5
@@ -221,3 +229,76 @@ class ThrottleService:
         if clients is not None:
             self.clients = list(clients)
             self.throttle.forget_budget()
+
+
+# -------------------------------------------------------------------- the service's bookkeeping per client
+
+class ClientSlot:
+    """The service's bookkeeping for one download client: its share of the budget, its enforcer, what
+    it is known to hold. Keeps the client at its share: writes only when the share differs from what
+    the client holds (every write is a config write there), and reads the limit back every
+    `reconcile_interval_sec` to undo changes made behind its back. One client failing never holds back
+    another."""
+
+    def __init__(self, name: str, enforcer: LimitEnforcer, share: Optional[ClientShare] = None,
+                 direction: str = "upload", rates: Optional[TransferRates] = None) -> None:
+        self.name = name
+        self.rates = rates  # the client's transfer rates, where it reports them (for `rebalance`)
+        self.direction = direction  # "upload", or "download" for the Usenet clients
+        self.enforcer = enforcer
+        self.share = share or ClientShare(name)
+        # what the client holds, as far as we know, and for which state
+        self._enforced: Optional[Tuple[StreamState, SpeedLimit]] = None
+        self._last_check: Optional[float] = None
+
+    @property
+    def enforced_limit(self) -> Optional[SpeedLimit]:
+        return self._enforced[1] if self._enforced else None
+
+    def forget(self) -> None:
+        """What the client holds is unknown (new adapters): check it afresh at the next tick."""
+        self._enforced = None
+
+    def enforce(self, state: Optional[StreamState], target: Optional[SpeedLimit], idle: SpeedLimit, now: float,
+                dry_run: bool, reconcile_interval_sec: float) -> ClientResult:
+        """This tick for this client: its share `target` for `state` put in place, or found there."""
+        if state is None or target is None:
+            return ClientResult(self.name)
+        wanted = (state, target)
+        if dry_run:
+            if wanted == self._enforced:
+                return ClientResult(self.name, target)
+            self._enforced = wanted
+            return ClientResult(self.name, target, applied=target)
+        reconciling = wanted == self._enforced
+        if reconciling and not self._reconcile_due(now, reconcile_interval_sec):
+            return ClientResult(self.name, target)
+        started = time.perf_counter()
+        try:
+            found = self.enforcer.differs(state, target)
+            self._last_check = now
+            if found is None:
+                self._enforced = wanted
+                self.enforcer.confirmed(target, idle)
+                return ClientResult(self.name, target, checked=True, latency_sec=time.perf_counter() - started)
+            written = self.enforcer.apply(state, target, idle)
+        except UploadLimiterError as err:
+            self._enforced = None  # unknown now: check again on the next tick
+            return ClientResult(self.name, target, error=err, checked=True, latency_sec=time.perf_counter() - started)
+        self._enforced = wanted
+        return ClientResult(
+            self.name, target, applied=written if written is not None else target, drifted_from=found if reconciling else None, checked=True,
+            latency_sec=time.perf_counter() - started,
+        )
+
+    def _reconcile_due(self, now: float, interval_sec: float) -> bool:
+        if interval_sec <= 0 or self._last_check is None:
+            return False
+        return now - self._last_check >= interval_sec
+
+    def release(self, idle: SpeedLimit) -> Optional[str]:
+        """On exit: undo a throttle plex-helper may have put in place. Raises UploadLimiterError."""
+        restored = self.enforcer.release(idle)
+        if restored is not None:
+            self._enforced = None
+        return restored

@@ -6,15 +6,15 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from application.health import SideHealth
+from adapters.state_files import OverrideStore
 from application.metrics import MetricsRegistry
 from application.notifications import NotificationPolicy
-from application.state_files import OverrideStore
 from application.runner import DaemonRunner
-from application.service import TickReport
+from domain.health import SideHealth
 from domain.overrides import Override
 from domain.schedule import describe_window
 from domain.state import StreamState
+from domain.tick_report import TickReport
 
 MAX_OVERRIDE_MINUTES = 7 * 24 * 60
 

@@ -15,14 +15,14 @@ import pytest
 from adapters.history import (
     HistoryObserver, HistoryRecorder, LimitApplied, Sample, StateChange, describe_reason, downsample,
 )
-from domain.schedule import parse_schedule
-from application.tick_report import ClientResult, ServerResult, TickReport
 from domain.overrides import Override
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, UploadLimiterError
+from domain.schedule import parse_schedule
 from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState, TransitionReason
 from domain.throttle import Decision, ServerReading
+from domain.tick_report import ClientResult, ServerResult, TickReport
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = 1_780_000_000.0

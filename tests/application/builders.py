@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Iterable, List
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource, ScriptStep
+from adapters.limit_enforcers import GlobalLimitEnforcer
 from application.container import build_decider
-from application.enforcers import GlobalLimitEnforcer
 from application.service import ThrottleService
 from application.settings import Settings
 from domain.ports import FailureKind, StreamSourceError

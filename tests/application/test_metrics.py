@@ -258,16 +258,16 @@ def test_triggers_are_counted_by_source():
 
 
 def test_one_series_per_server_and_client_by_name():
-    from application.tick_report import ClientResult, ServerResult, TickReport
     from domain.policies import SpeedLimit
     from domain.ports import FailureKind, StreamSourceError, UploadLimiterError
     from domain.state import MachineState, StreamState
     from domain.throttle import Decision, ServerReading
+    from domain.tick_report import ClientResult, ServerResult, TickReport
 
     decision = Decision(before=MachineState(), after=MachineState(state=StreamState.STREAMING), remote=(),
                         failed_servers=("den",), effective=StreamState.STREAMING, budget=SpeedLimit(900),
                         desired=SpeedLimit(900), changed=True)
-    from application.health import HealthBook
+    from domain.health import HealthBook
 
     book = HealthBook()
     health = (book.update("server", "plex", True, None, 0.01, 1.0),

@@ -3,10 +3,9 @@ are; off by default; its rates are read at most once per reconcile interval."""
 from __future__ import annotations
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from application.client_slot import ClientSlot
+from adapters.limit_enforcers import GlobalLimitEnforcer
 from application.container import build_decider
-from application.enforcers import GlobalLimitEnforcer
-from application.service import MediaServer, ThrottleService
+from application.service import ClientSlot, MediaServer, ThrottleService
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit
 from tests.application.builders import REMOTE, ManualClock, settings

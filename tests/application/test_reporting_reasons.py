@@ -82,7 +82,7 @@ def test_an_override_set_through_the_status_server_is_logged_once(tmp_path, capl
     from adapters.status_server import StatusHttpServer
     from application.metrics import MetricsRegistry
     from application.runner import DaemonRunner
-    from application.state_files import OverrideStore
+    from adapters.state_files import OverrideStore
     from application.status import DaemonStatus
 
     service, _, _ = make_service([[]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from application.enforcers import GlobalLimitEnforcer
+from adapters.limit_enforcers import GlobalLimitEnforcer
 from application.reporting import TickLogger
 from application.service import ThrottleService
 from application.container import build_decider

@@ -1,6 +1,7 @@
 """One health record per media server and per download client: is it answering, since when is it
-failing, and why. Kept by the service, updated once per tick; the log, the notifications, /health and
-/metrics all read it instead of counting failures on their own."""
+failing, and why. Kept by the use case, updated once per tick and carried by its TickReport; the log,
+the notifications, /health, /metrics and the history all read it instead of counting failures on
+their own."""
 from __future__ import annotations
 
 from dataclasses import dataclass

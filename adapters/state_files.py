@@ -1,5 +1,6 @@
 """Small JSON files under the state directory, for what must survive a restart: the manual
-override, and what plex-helper switched on in qBittorrent's alternative speed mode."""
+override, and what the limit enforcers changed in the download clients (the StateMemory port).
+Read through adapters/regular_file.py (never blocks on a FIFO), written atomically."""
 from __future__ import annotations
 
 import contextlib
@@ -7,12 +8,12 @@ import json
 import logging
 import math
 import os
-import stat
 import sys
 import tempfile
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
+from adapters.regular_file import UnreadableFile, read_regular_bytes
 from domain.overrides import Override
 from domain.state import StreamState
 
@@ -49,43 +50,6 @@ class StateFileNotSaved(OSError):
     """A state file could not be written; `str()` is a complete sentence naming the file."""
 
 
-def read_regular_file(path: str, max_bytes: int) -> bytes:
-    """The bytes of a regular file of at most max_bytes. FileNotFoundError when there is none;
-    UnreadableStateFile for a directory, FIFO, device, or a file too large or unreadable.
-
-    Opened non-blocking: a FIFO in its place must not hang the daemon (and its signal handling).
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise
-    except IsADirectoryError:
-        raise UnreadableStateFile("it is a directory") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise UnreadableStateFile(getattr(exc, "strerror", None) or str(exc)) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise UnreadableStateFile("it is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise UnreadableStateFile("it is not a regular file")
-        if info.st_size > max_bytes:
-            raise UnreadableStateFile("it is larger than %d bytes" % max_bytes)
-        chunks = []
-        size = 0
-        while size <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise UnreadableStateFile(exc.strerror or type(exc).__name__) from None
-    finally:
-        os.close(fd)
-
-
 class JsonStateFile:
     """One JSON object in a file, written atomically.
 
@@ -102,9 +66,11 @@ class JsonStateFile:
 
     def load(self) -> Optional[Dict[str, Any]]:
         try:
-            data = read_regular_file(self.path, MAX_STATE_FILE_BYTES)
+            data = read_regular_bytes(self.path, MAX_STATE_FILE_BYTES)
         except FileNotFoundError:
             return None
+        except UnreadableFile as exc:  # a directory, FIFO, device, or a file too large or unreadable
+            raise UnreadableStateFile(str(exc)) from None
         if not data.strip():
             raise UnreadableStateFile("it is empty")
         try:

@@ -9,8 +9,8 @@ from typing import List
 
 import pytest
 
-from application.enforcers import MAX_CLIENT_LIMIT_BYTES, AlternativeModeEnforcer, GlobalLimitEnforcer
-from application.state_files import JsonStateFile, OverrideStore, UnreadableStateFile
+from adapters.limit_enforcers import MAX_CLIENT_LIMIT_BYTES, AlternativeModeEnforcer, GlobalLimitEnforcer
+from adapters.state_files import JsonStateFile, OverrideStore, UnreadableStateFile
 from domain.policies import UploadLimit
 from domain.state import StreamState
 

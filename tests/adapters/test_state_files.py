@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from application.state_files import JsonStateFile, OverrideStore, StateFileNotSaved, default_state_dir
+from adapters.state_files import JsonStateFile, OverrideStore, StateFileNotSaved, default_state_dir
 from domain.overrides import Override
 from domain.state import StreamState
 from tests.application.builders import ManualClock

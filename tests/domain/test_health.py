@@ -2,7 +2,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from application.health import HealthBook
+from domain.health import HealthBook
 from domain.ports import FailureKind, UploadLimiterError
 
 DOWN = UploadLimiterError(FailureKind.UNREACHABLE, "down")

@@ -1,4 +1,7 @@
-"""How a limit is put into qBittorrent: as its global limit, or through its alternative speed mode."""
+"""The LimitEnforcer port's adapters: the two ways a limit is put into a download client, on top of
+its capability ports (domain/ports.py): as its global limit, or through its alternative speed mode.
+Each remembers what it changed in a StateMemory (adapters/state_files.py), so it is undone even
+after a crash."""
 from __future__ import annotations
 
 import logging

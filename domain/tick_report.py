@@ -1,15 +1,18 @@
-"""What one tick saw and did: a result per media server, the decision, a result per download client."""
+"""What one tick saw and did: a result per media server, the decision, a result per download client.
+
+The use case's tick returns it; the run loop hands it to every observer (the log, /health, /metrics,
+the notifications, the history adapter), which only read it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from domain.health import SideHealth
 from domain.overrides import Override
 from domain.policies import SpeedLimit
 from domain.ports import StreamSourceError, UploadLimiterError
 from domain.sessions import Observation, PlaybackSession
 from domain.state import MachineState, StreamState
-from application.health import SideHealth
 from domain.throttle import Decision, ServerReading
 
 
