@@ -160,7 +160,7 @@ class LimitEnforcer(Protocol):
 
 class TickObserver(Protocol):
     def report(self, report: Any) -> None:
-        """`report` is the application's TickReport of one poll."""
+        """`report` is the TickReport (domain.tick_report) of one poll."""
         ...
 
 
