@@ -212,7 +212,7 @@ class HttpTransportError(Exception):
 class HttpAnswer:
     status: int
     headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
-    body: bytes  # at most the cap
+    body: bytes  # at most the cap (PollingClient may hand over its bytearray: the same bytes, not copied)
     truncated: bool  # the answer was longer than the cap (the rest was not read)
 
     def header_list(self, name: str) -> List[str]:

@@ -18,7 +18,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from adapters.header_values import unfit_for_header
-from adapters.http import HttpClient, HttpTransportError
+from adapters.http import HttpTransportError
+from adapters.http_polling import PollingClient
 from adapters.jellyfin_kind import EMBY, JELLYFIN, KINDS, ServerKind
 from adapters.jellyfin_sessions import (
     DEFAULT_STREAM_KBPS, LOOPBACK, PRIVATE_NETWORKS, STALE_AFTER_SEC, LanNetworks, SessionPayloadError, as_text,
@@ -65,7 +66,7 @@ def check_api_key(api_key: str, kind: ServerKind) -> str:
 
 
 class JellyfinStreamSource:
-    """StreamSource on a Jellyfin or Emby server. One keep-alive pool for the adapter's life."""
+    """StreamSource on a Jellyfin or Emby server. One kept-alive connection for the adapter's life."""
 
     def __init__(
         self,
@@ -87,7 +88,8 @@ class JellyfinStreamSource:
         self._configured = tuple(lan_networks)
         self.default_stream_kbps = max(1, int(default_stream_kbps))
         self._clock = clock
-        self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
+        self._http = PollingClient(self.url, timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
+        self._path = urlsplit(self.url).path  # a reverse proxy's prefix, if any
         self._networks: Optional[LanNetworks] = None
         self._networks_until = 0.0
 
@@ -155,7 +157,7 @@ class JellyfinStreamSource:
         label, url = self.kind.label, self.url
         headers = self._headers if auth else {"Accept": "application/json"}
         try:
-            answer = self._http.request("GET", url + path, headers=headers, max_body_bytes=MAX_BODY_BYTES)
+            answer = self._http.get(self._path + path, headers, MAX_BODY_BYTES)
         except HttpTransportError as exc:
             raise StreamSourceError(FailureKind.UNREACHABLE, "%s not reachable at %s: %s" % (label, url, exc)) from None
         status = answer.status
