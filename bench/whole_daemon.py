@@ -542,7 +542,7 @@ def profile_worker(args) -> int:
             run_once_other = g("run_once") - g("tick") - g("report_log") - observers
             loop_other = main_ms - g("run_once") - g("loop_sleep")
             parts = {
-                "HTTP exchange (urllib3, Plex)": g("plex_http"),
+                "HTTP exchange (Plex)": g("plex_http"),
                 "JSON decoding": g("json"),
                 "parse_sessions": g("parse"),
                 "read_sessions, rest": read_other,
