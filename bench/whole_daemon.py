@@ -84,6 +84,20 @@ def process_snapshot(pid: int) -> dict:
     return snap
 
 
+def rotating_bodies(items: list) -> list:
+    """Four answers in turn, as playback moves on between polls (viewOffset, transcode progress)."""
+    import json
+
+    bodies = []
+    for step in range(4):
+        for item in items:
+            item["viewOffset"] += 1000 * step
+            if "TranscodeSession" in item:
+                item["TranscodeSession"]["progress"] = round(12.3 + step * 0.4, 1)
+        bodies.append(json.dumps({"MediaContainer": {"size": len(items), "Metadata": items}}).encode("utf-8"))
+    return bodies
+
+
 def snapshot_delta(pid: int, a: dict, b: dict, polls: int) -> dict:
     """Per-poll figures between two snapshots of `pid` spanning `polls` polls."""
     out = {"polls": polls, "seconds": b["t"] - a["t"]}
@@ -191,20 +205,11 @@ class WholeDaemon:
                                    streaming_threshold=2, idle_threshold=3, reconcile_interval_sec=60)
 
     def set_sessions(self, n: int) -> int:
-        import json
-
         from bench.payloads import realistic_sessions
 
         items = realistic_sessions(n)
         self.b.plex.set_sessions(items)
-        # four answers in turn, as playback moves on between polls (viewOffset, transcode progress)
-        bodies = []
-        for step in range(4):
-            for item in items:
-                item["viewOffset"] += 1000 * step
-                if "TranscodeSession" in item:
-                    item["TranscodeSession"]["progress"] = round(12.3 + step * 0.4, 1)
-            bodies.append(json.dumps({"MediaContainer": {"size": n, "Metadata": items}}).encode("utf-8"))
+        bodies = rotating_bodies(items)
         if hasattr(self.b.plex, "set_rotation"):
             self.b.plex.set_rotation(bodies)
         return len(bodies[0])
@@ -346,6 +351,7 @@ class WholeDaemon:
                 profiles[str(sessions)] = self.profile(sessions)
             except Exception as exc:  # noqa: BLE001 - reported; the figures above stand
                 self.b.notes.append("whole-daemon profile at %d sessions failed: %s" % (sessions, exc))
+        floor = self.decode_floor(1000)
         doc = self.b.details.setdefault("whole_daemon", {})
         doc.update({
             "command": "python3 bench/run.py --whole-daemon%s" % (" --quick" if self.quick else ""),
@@ -353,9 +359,29 @@ class WholeDaemon:
             "poll_interval_sec": 1, "window_polls": self.window, "warmup_polls": self.warmup,
             "payload": "bench/payloads.py realistic_sessions(n): 2 of every 10 remote",
             "cpu": "clock_gettime of the process CPU clock (= utime + stime, ns) over the window / Plex requests in it",
-            "runs": runs, "profiles": profiles,
+            "runs": runs, "profiles": profiles, "decode_floor": floor,
         })
         self.rows(runs, profiles)
+        if floor:
+            self.b.row("whole daemon: JSON decoding alone, 1000 sessions",
+                       "%.3f ms median (%.3f back to back): json.loads of the same answers, one a second, in a bare "
+                       "interpreter, with the decoded tree freed; the floor under any CPython reader of this JSON"
+                       % (floor["paced_ms"], floor["back_to_back_ms"]), "(reference)", None)
+
+    def decode_floor(self, sessions: int) -> dict:
+        """What json.loads alone costs for these answers at the daemon's pace (a separate process)."""
+        import json
+        import subprocess
+
+        try:
+            out = subprocess.run(
+                [self.b.python, os.path.abspath(__file__), "--decode-floor", "--sessions", str(sessions),
+                 "--paced", "8" if self.quick else "20"],
+                capture_output=True, text=True, timeout=120, check=True)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        except Exception as exc:  # noqa: BLE001 - reported; the figures above stand
+            self.b.notes.append("JSON decoding floor not measured: %s" % exc)
+            return {}
 
     def rows(self, runs, profiles) -> None:
         def find(sessions, verbose=False, events=True):
@@ -643,11 +669,44 @@ def profile_worker(args) -> int:
     return 0
 
 
+def decode_floor_worker(args) -> int:
+    """json.loads of the rotating answers, paced one a second like the daemon, then back to back."""
+    import gc
+    import json
+    import time
+
+    sys.path.insert(0, ROOT)
+    from bench.payloads import realistic_sessions
+
+    bodies = rotating_bodies(realistic_sessions(args.sessions))
+
+    def decode(body: bytes) -> float:
+        started = time.thread_time()
+        collecting = gc.isenabled()
+        gc.disable()  # as the adapter decodes
+        tree = json.loads(body)
+        del tree
+        if collecting:
+            gc.enable()
+        return (time.thread_time() - started) * 1000
+
+    paced = []
+    for index in range(args.paced):
+        time.sleep(1.0)
+        paced.append(decode(bodies[index % len(bodies)]))
+    b2b = [decode(bodies[index % len(bodies)]) for index in range(args.paced)]
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    sys.stdout.write(json.dumps({"paced_ms": median(paced), "back_to_back_ms": median(b2b),
+                                 "body_bytes": len(bodies[0])}) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--profile-worker", action="store_true")
+    p.add_argument("--decode-floor", action="store_true")
     p.add_argument("--tree")
     p.add_argument("--config")
     p.add_argument("--verbose", action="store_true")
@@ -659,6 +718,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.profile_worker:
         return profile_worker(args)
+    if args.decode_floor:
+        return decode_floor_worker(args)
     p.error("run it through bench/run.py --whole-daemon")
     return 2
 
