@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.http import HttpTransportError
-from adapters.http_polling import PollingClient, ProtocolFailure, content_length, parse_head
+from adapters.http_framing import ProtocolFailure, content_length, parse_head
+from adapters.http_polling import PollingClient
 from tests.support.hostile_http import HostileServer, endless_body, run_bounded, trickle_body, trickle_head
 
 TIMEOUT = 0.5
