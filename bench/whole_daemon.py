@@ -325,8 +325,11 @@ class WholeDaemon:
     # ------------------------------------------------------------------ the section
     def matrix(self):
         """(sessions, verbose, events) in the order they run; defaults first."""
+        # the two target figures run in three daemons each (interleaved), reported as the median: one
+        # process's figure moves by 10-20 % on a shared VM (where it lands in memory, what else runs)
         return [(10, False, True), (10, False, False), (10, True, True), (10, True, False),
-                (100, False, True), (1000, False, True), (1000, True, True), (1000, False, False)]
+                (100, False, True), (1000, False, True), (1000, True, True), (1000, False, False),
+                (10, False, True), (1000, False, True), (10, False, True), (1000, False, True)]
 
     def run(self) -> None:
         import platform
@@ -384,8 +387,13 @@ class WholeDaemon:
             return {}
 
     def rows(self, runs, profiles) -> None:
+        def all_of(sessions, verbose=False, events=True):
+            return sorted((r for r in runs if (r["sessions"], r["verbose"], r["plex_events"]) == (sessions, verbose, events)),
+                          key=lambda r: r.get("cpu_ms_per_poll", float("inf")))
+
         def find(sessions, verbose=False, events=True):
-            return next((r for r in runs if (r["sessions"], r["verbose"], r["plex_events"]) == (sessions, verbose, events)), None)
+            found = all_of(sessions, verbose, events)
+            return found[len(found) // 2] if found else None  # the median run
 
         targets = {10: 0.8, 1000: 18.0}
         for sessions in (10, 100, 1000):
@@ -398,6 +406,10 @@ class WholeDaemon:
             measured = "%.3f ms (main thread %.3f, other threads %.3f; %.1f context switches/poll; %.1f KB body)" % (
                 r["cpu_ms_per_poll"], r["main_thread_cpu_ms_per_poll"] or 0, r["other_threads_cpu_ms_per_poll"],
                 r["context_switches_per_poll"], r["body_bytes"] / 1024)
+            repeats = all_of(sessions)
+            if len(repeats) > 1:
+                measured += "; median of %d daemons: %s" % (
+                    len(repeats), " / ".join("%.3f" % x["cpu_ms_per_poll"] for x in repeats))
             if inproc is not None:
                 measured += "; in-process paced %.3f, back to back %.3f" % (
                     inproc, prof["back_to_back"]["process_cpu_ms_per_poll"])

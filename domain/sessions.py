@@ -72,12 +72,14 @@ class SessionReason(enum.Enum):
 
     @property
     def counts(self) -> bool:
-        return self in _COUNTING
+        return self._counts  # type: ignore[attr-defined,no-any-return]  # set below: a set lookup hashes in Python
 
 
 _COUNTING = frozenset(
     {SessionReason.RELAYED, SessionReason.PLAYER_NOT_LOCAL, SessionReason.LOCATION_REMOTE, SessionReason.UNKNOWN_LOCATION}
 )
+for _reason in SessionReason:
+    _reason._counts = _reason in _COUNTING  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
