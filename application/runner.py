@@ -20,16 +20,17 @@ from application.reporting import TickLogger
 from application.service import ThrottleService
 from application.stopping import StopRequested
 from application.trigger_limit import TriggerLimit
+from application.wakeup import Wakeup
 from domain.ports import LifecycleNotifier, TickObserver, TriggerCounter
 from domain.tick_report import TickReport
 
 ReloadHandler = Callable[[], None]
-Waiter = Callable[[threading.Event, float], bool]  # waits on the event for at most the timeout
+Waiter = Callable[[Wakeup, float], bool]  # waits on the wake-up for at most the timeout
 MAX_INTERNAL_ERRORS_IN_A_ROW = 10
 
 
-def _wait_on(event: threading.Event, timeout: float) -> bool:
-    return event.wait(timeout)
+def _wait_on(wakeup: Wakeup, timeout: float) -> bool:
+    return wakeup.wait(timeout)
 
 
 class SilentNotifier:
@@ -82,7 +83,7 @@ class DaemonRunner:
         self.restore_deadline_sec = restore_deadline_sec
         self._clock = clock
         self._wait_for = wait
-        self._wake = threading.Event()
+        self._wake = Wakeup()
         self._stopping = False
         self._reload_requested = False
         self._in_tick = False

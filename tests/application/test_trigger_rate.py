@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import threading
 from typing import Callable, List, Tuple
 
 import pytest
@@ -19,6 +18,7 @@ from prometheus_client import parser
 from application.metrics import MetricsRegistry
 from application.reporting import TickLogger
 from application.runner import DaemonRunner
+from application.wakeup import Wakeup
 from application.trigger_limit import TRIGGER_MIN_GAP_SEC, TRIGGERS_PER_INTERVAL
 from tests.application.builders import make_service
 
@@ -41,7 +41,7 @@ class SimulatedTime:
     def at(self, when: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._due, (when, next(self._order), action))
 
-    def wait(self, event: threading.Event, timeout: float) -> bool:
+    def wait(self, event: Wakeup, timeout: float) -> bool:
         if event.is_set():
             return True
         end = self.now + max(0.0, timeout)
