@@ -1289,6 +1289,8 @@ def main(argv=None) -> int:
     p.add_argument("--window", type=int, help="whole daemon: polls per measured window (default 40; --quick 15)")
     p.add_argument("--source", choices=("worktree", "head"), default="worktree",
                    help="whole daemon: build the .pyz from the working tree or from the last commit (git archive)")
+    p.add_argument("--compare", metavar="REF",
+                   help="whole daemon: only compare this daemon with the one of commit REF, started in turn (ratios)")
     p.add_argument("--rebuild", action="store_true",
                    help="measure a fresh build of the working tree (built into a temp dir) instead of dist/")
     p.add_argument("--polls", type=int, help="polls per measurement (default 1000)")
@@ -1304,7 +1306,7 @@ def main(argv=None) -> int:
         return worker_polls(args)
     if args.worker == "floor":
         return worker_floor(args)
-    if args.whole_daemon:
+    if args.whole_daemon or args.compare:
         args.only = "whole_daemon"
     if args.polls is None:
         args.polls = 100 if args.quick else 1000

@@ -151,11 +151,11 @@ class WholeDaemon:
         self.warmup = 3 if self.quick else 5
 
     # ------------------------------------------------------------------ build
-    def build(self) -> str:
-        """A fresh .pyz of the chosen source, its cache warmed; returns its path."""
+    def build(self, ref: str = "") -> str:
+        """A fresh .pyz of the chosen source (or of the commit `ref`), its cache warmed; its path."""
         import subprocess
 
-        source = self.args.source
+        source = "commit " + ref if ref else self.args.source
         src = ROOT
         info = {"source": source}
         try:
@@ -165,12 +165,12 @@ class WholeDaemon:
             info.update(commit=head, tracked_changes=bool(dirty))
         except OSError:
             pass
-        if source == "head":
-            src = os.path.join(self.tmp, "src")
+        if ref or source == "head":
+            src = os.path.join(self.tmp, "src-" + (ref or "HEAD").replace("/", "_"))
             os.makedirs(src)
-            archive = subprocess.run(["git", "-C", ROOT, "archive", "HEAD"], capture_output=True, check=True).stdout
+            archive = subprocess.run(["git", "-C", ROOT, "archive", ref or "HEAD"], capture_output=True, check=True).stdout
             subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
-        out_dir = os.path.join(self.tmp, "dist")
+        out_dir = os.path.join(self.tmp, "dist-" + ref.replace("/", "_") if ref else "dist")
         self.b.log("whole daemon: building the .pyz from the %s into %s" % (source, out_dir))
         p = subprocess.run([self.b.python, os.path.join(src, "build_zipapp.py"), "--dist", out_dir,
                             "--wheel-cache", os.path.join(ROOT, "build", "wheels")],
@@ -181,7 +181,7 @@ class WholeDaemon:
         version = subprocess.run([self.b.python, pyz, "--version"], capture_output=True, text=True, check=True,
                                  env=self.env()).stdout.strip()
         info.update(version=version, bytes=os.path.getsize(pyz))
-        self.b.details.setdefault("whole_daemon", {})["build"] = info
+        self.b.details.setdefault("whole_daemon", {})["baseline_build" if ref else "build"] = info
         return pyz
 
     def env(self) -> dict:
@@ -331,9 +331,40 @@ class WholeDaemon:
                 (100, False, True), (1000, False, True), (1000, True, True), (1000, False, False),
                 (10, False, True), (1000, False, True), (10, False, True), (1000, False, True)]
 
+    # what the issue measured for the daemon it was filed against (issue 17), and its targets
+    ISSUE_FIGURES = {10: (1.17, 0.8), 1000: (30.9, 18.0)}
+
+    def compare(self, ref: str) -> None:
+        """The daemon of commit `ref` and this one, started in turn (A B A B ...) at 10 and 1,000
+        sessions: a ratio measured in one run holds where absolute figures move with the machine."""
+        import statistics
+
+        current, baseline = self.build(), self.build(ref)
+        rounds = 2 if self.quick else 3
+        cpu = {}
+        for sessions in (10, 1000):
+            for _ in range(rounds):
+                for label, pyz in (("baseline", baseline), ("current", current)):
+                    r = self.run_daemon(pyz, sessions, False, True)
+                    cpu.setdefault((label, sessions), []).append(r["cpu_ms_per_poll"])
+                    self.b.log("  %s, %4d sessions: %.3f ms CPU/poll" % (label, sessions, r["cpu_ms_per_poll"]))
+        doc = self.b.details.setdefault("whole_daemon", {})
+        doc["compare"] = {"baseline": ref, "cpu_ms_per_poll": {"%s %d" % k: v for k, v in cpu.items()}}
+        for sessions, (issue_figure, target) in self.ISSUE_FIGURES.items():
+            now, then = statistics.median(cpu[("current", sessions)]), statistics.median(cpu[("baseline", sessions)])
+            ratio = now / then
+            self.b.row("whole daemon vs %s, %d sessions" % (ref, sessions),
+                       "%.3f vs %.3f ms (medians of %d, started in turn) = %.2fx; at the issue's %.2f ms for the "
+                       "old daemon that is %.2f ms" % (now, then, rounds, ratio, issue_figure, ratio * issue_figure),
+                       "<= %.2fx (%g ms of %g)" % (target / issue_figure, target, issue_figure),
+                       ratio <= target / issue_figure)
+
     def run(self) -> None:
         import platform
 
+        if getattr(self.args, "compare", None):
+            self.compare(self.args.compare)
+            return
         pyz = self.build()
         runs = []
         self.b.log("whole daemon: %d variants, %d-poll windows after %d warm-up polls, 1 poll/s"
