@@ -2,7 +2,6 @@
 background companions started and stopped around it, and the reload of the config on SIGHUP."""
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any, Callable, Optional, Protocol, Sequence
 
@@ -46,10 +45,6 @@ class Daemon:
             for companion in self.companions:
                 companion.start()
                 started.append(companion)
-            # What start-up loaded (modules, the container, the config) lives until exit: out of the
-            # collector's sight, a full collection walks only what the polls keep, not all of it.
-            gc.collect()
-            gc.freeze()
             return self.runner.run()
         except UserFacingError as err:  # e.g. the status server's address is taken
             self._logger.error("%s", err)
