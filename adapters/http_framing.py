@@ -3,6 +3,7 @@ then the body by Content-Length, chunks or until close, capped, gzip/deflate dec
 Every wait is bounded by the time left (`Expired` when there is none). For `PollingClient`."""
 from __future__ import annotations
 
+import re
 import socket
 import time
 import zlib
@@ -89,26 +90,33 @@ def content_length(headers: Mapping[str, str]) -> Optional[int]:
     return int(value)
 
 
-def read_head(sock: socket.socket, buffer: bytearray, deadline: float) -> int:
-    """The index of the head's end (its blank line) in `buffer`, reading as needed."""
+_HEAD_END = re.compile(rb"\r?\n\r?\n")  # CRLF CRLF, or bare LFs as http.client tolerates
+
+
+def read_head(sock: socket.socket, buffer: bytearray, deadline: float) -> Tuple[int, int]:
+    """(where the head ends, where the body starts) in `buffer`, reading as needed."""
     searched = 0
     while True:
-        end = buffer.find(b"\r\n\r\n", max(searched - 3, 0))
-        if end < 0:
-            end = buffer.find(b"\n\n", max(searched - 1, 0))  # bare LF, as http.client tolerates
-        if end >= 0:
-            return end
+        found = _HEAD_END.search(buffer, max(searched - 3, 0))
+        if found is not None:
+            if found.start() > MAX_HEAD_BYTES:
+                raise ProtocolFailure("a head over %d bytes" % MAX_HEAD_BYTES)
+            return found.start(), found.end()
         if buffer[:2] in (b"\x15\x03", b"\x16\x03"):
             raise ProtocolFailure("tls")  # a TLS record: a plain-HTTP request to an HTTPS port
         if len(buffer) > MAX_HEAD_BYTES:
             raise ProtocolFailure("a head over %d bytes" % MAX_HEAD_BYTES)
         searched = len(buffer)
-        chunk = recv(sock, deadline)
+        try:
+            chunk = recv(sock, deadline)
+        except ConnectionResetError:  # before any byte: a kept-alive connection the server dropped
+            chunk = b""
         if not chunk:
             if not buffer:
                 raise Dropped()
             raise ProtocolFailure("the connection closed inside the head")
         buffer += chunk
+
 
 def read_body(
     sock: socket.socket, buffer: bytearray, status: int, headers: Dict[str, str], cap: int,
@@ -190,13 +198,30 @@ def read_more(sock: socket.socket, buffer: bytearray, deadline: float) -> None:
 
 
 def decoded(body: bytes, encoding: str, cap: int, truncated: bool) -> Tuple[bytes, bool]:
-    """A gzip/deflate body decoded, at most `cap` bytes of it (a small body may inflate hugely)."""
-    wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
-    decoder = zlib.decompressobj(wbits)
-    data = decoder.decompress(body, cap + 1)
-    if len(data) > cap:
-        return data[:cap], True
-    return data, truncated
+    """A gzip/deflate body decoded, at most `cap` bytes of it (a small body may inflate hugely).
+    gzip may hold several members one after the other; "deflate" is zlib-wrapped or, from some
+    servers, raw. zlib.error when it is neither."""
+    if "gzip" in encoding:
+        out, rest = bytearray(), bytes(body)
+        while rest and len(out) <= cap:
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                out += decoder.decompress(rest, cap + 1 - len(out))
+            except zlib.error:
+                if not out:
+                    raise
+                break  # padding after the last member, as some servers send
+            if not decoder.eof:
+                break  # the cap was reached (or the member is cut short)
+            rest = decoder.unused_data
+    else:
+        try:
+            out = bytearray(zlib.decompressobj(zlib.MAX_WBITS).decompress(body, cap + 1))
+        except zlib.error:
+            out = bytearray(zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, cap + 1))
+    if len(out) > cap:
+        return bytes(out[:cap]), True
+    return bytes(out), truncated
 
 
 def time_left(deadline: float) -> float:
@@ -229,5 +254,3 @@ def recv(sock: socket.socket, deadline: float, wanted: int = RECV_BYTES) -> byte
         return sock.recv(max(min(wanted, RECV_BYTES), 1))
     except socket.timeout:
         raise Expired() from None
-    except ConnectionResetError:
-        return b""

@@ -20,13 +20,14 @@ until-close body, optionally gzip- or deflate-encoded; anything else is a failed
 """
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
 import time
 import zlib
 from typing import Mapping, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from adapters.http import HttpAnswer, HttpTransportError, describe_transport_error
 from adapters.http_framing import (
@@ -35,6 +36,8 @@ from adapters.http_framing import (
 )
 
 __all__ = ["PollingClient", "ProtocolFailure", "content_length", "parse_head"]
+
+_PATH_SAFE = "/%:@!$&'()*+,;=?~-._"  # what may stay as it is in a path and query (RFC 3986)
 
 
 class PollingClient:
@@ -57,7 +60,11 @@ class PollingClient:
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         shown = "[%s]" % self._host if ":" in self._host else self._host
-        self._host_header = shown if parts.port is None else "%s:%d" % (shown, parts.port)
+        try:  # a name beyond ASCII goes in the Host header as IDNA, as urllib3 sends it
+            shown = shown.encode("idna").decode("ascii")
+        except UnicodeError:
+            shown = ""  # no such host can be asked: every request fails, in words (see get)
+        self._host_header = shown if not shown or parts.port is None else "%s:%d" % (shown, parts.port)
         self._tls: Optional[ssl.SSLContext] = None
         if parts.scheme == "https":
             self._tls = ssl.create_default_context(cafile=ca_file if verify_tls else None)
@@ -72,10 +79,12 @@ class PollingClient:
 
     def get(self, path: str, headers: Mapping[str, str], max_body_bytes: Optional[int] = None) -> HttpAnswer:
         cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
-        request = self._request_bytes(path, headers)
         with self._lock:
             deadline = time.monotonic() + self.deadline_sec
             try:
+                if not self._host_header:
+                    raise HttpTransportError("not a valid host name")
+                request = self._request_bytes(path, headers)
                 reused = self._sock is not None
                 try:
                     return self._exchange(request, cap, deadline)
@@ -95,9 +104,15 @@ class PollingClient:
                 if str(exc) == "tls":
                     raise HttpTransportError("the server speaks HTTPS on this port: use an https:// URL") from None
                 raise HttpTransportError("not an HTTP answer (%s)" % exc) from None
-            except (OSError, ValueError, zlib.error) as exc:  # socket, TLS and decoding errors
+            except zlib.error:
+                self.close()
+                raise HttpTransportError("the compressed body could not be decoded") from None
+            except (OSError, ValueError) as exc:  # socket and TLS errors, a value no request can carry
                 self.close()
                 raise HttpTransportError(describe_transport_error(exc)) from None
+            except BaseException:  # a stop signal mid-exchange: never reuse a half-read connection
+                self.close()
+                raise
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -113,7 +128,8 @@ class PollingClient:
         key = (path, tuple(headers.items()))
         request = self._requests.get(key)
         if request is None:
-            lines = ["GET %s HTTP/1.1" % path, "Host: " + self._host_header]
+            # percent-encoded as urllib3 does (a space or a letter beyond ASCII in a proxy's prefix)
+            lines = ["GET %s HTTP/1.1" % quote(path, safe=_PATH_SAFE), "Host: " + self._host_header]
             lines += ["%s: %s" % item for item in headers.items()]
             request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
             if len(self._requests) < 16:
@@ -121,6 +137,8 @@ class PollingClient:
         return request
 
     def _exchange(self, request: bytes, cap: int, deadline: float) -> HttpAnswer:
+        if self._sock is not None and _readable(self._sock):
+            self.close()  # closed while idle, or bytes nobody asked for: either way not a clean start
         if self._sock is None:
             self._sock = self._connect(deadline)
         sock = self._sock
@@ -133,9 +151,9 @@ class PollingClient:
             raise Dropped() from None
         buffer = bytearray()
         while True:  # 1xx answers are interim: the real one follows
-            end = read_head(sock, buffer, deadline)
-            status, version, headers = parse_head(bytes(buffer[:end]).rstrip(b"\r\n"))
-            del buffer[: end + (4 if buffer[end:end + 4] == b"\r\n\r\n" else 2)]
+            end, body_start = read_head(sock, buffer, deadline)
+            status, version, headers = parse_head(bytes(buffer[:end]))
+            del buffer[:body_start]
             if not 100 <= status < 200 or status == 101:
                 break
         body, complete, truncated = read_body(sock, buffer, status, headers, cap, deadline)
@@ -177,3 +195,12 @@ class PollingClient:
         except BaseException:
             tls.close()
             raise
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether a kept-alive socket has something to read before we asked: an EOF or stray bytes."""
+    try:
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)

@@ -91,7 +91,7 @@ def _parse_item(item: object) -> Optional[PlaybackSession]:
     every session on every poll: at 1,000 sessions the general reading below costs 4 ms a poll).
     Anything else takes the general reading, which gives the same result (a property test)."""
     if type(item) is not dict:
-        return None
+        return _parse_any_item(item)
     player, session, user = item.get("Player"), item.get("Session"), item.get("User")
     if type(player) is not dict or type(session) is not dict or type(user) not in (dict, type(None)):
         return _parse_any_item(item)

@@ -6,6 +6,8 @@ client too: TLS, trickled heads and bodies, a gigabyte answer, TLS on the wrong 
 from __future__ import annotations
 
 import gzip
+import struct
+import time
 import socket
 import zlib
 
@@ -160,3 +162,76 @@ def test_content_length_is_one_plain_number_or_refused(pairs) -> None:
         return
     values = {v.strip() for n, v in pairs if n.lower() == "content-length"}
     assert length is None if not values else all(int(v) == length for v in values)
+
+
+def test_a_path_with_a_space_or_beyond_ascii_is_percent_encoded() -> None:
+    seen = []
+
+    def behave(conn: socket.socket, server: HostileServer) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with HostileServer(behave) as server:
+        original = server._serve
+
+        def serve(conn: socket.socket) -> None:
+            data = conn.recv(4096, socket.MSG_PEEK)
+            seen.append(data.split(b"\r\n", 1)[0])
+            original(conn)
+
+        server._serve = serve  # type: ignore[method-assign]
+        assert client(server).get("/my plex/\u2192?x=1", {}).body == b"ok"
+    assert seen == [b"GET /my%20plex/%E2%86%92?x=1 HTTP/1.1"]
+
+
+def test_a_host_name_beyond_ascii_goes_as_idna_and_an_impossible_one_is_refused() -> None:
+    assert PollingClient("http://b\u00fccher.example:32400", 1.0)._host_header == "xn--bcher-kva.example:32400"
+    impossible = PollingClient("http://" + "a" * 64 + ".example", 1.0)  # a label over 63 characters
+    with pytest.raises(HttpTransportError, match="^not a valid host name$"):
+        impossible.get("/", {})
+
+
+def test_a_reset_inside_a_body_without_length_is_a_failure_not_an_answer() -> None:
+    def behave(conn: socket.socket, server: HostileServer) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"MediaContainer\": {")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # with linger 0: a reset
+
+    with HostileServer(behave) as server:
+        with pytest.raises(HttpTransportError, match="reset"):
+            client(server).get("/", {})
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\nContent-Length: 12\n\nab\r\n\r\ncdefgh",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 12\n\r\nab\r\n\r\ncdefgh",
+])
+def test_bare_line_feeds_end_the_head_where_they_are(head: bytes) -> None:
+    with HostileServer(raw(head)) as server:
+        assert client(server).get("/", {}).body == b"ab\r\n\r\ncdefgh"
+
+
+def test_stray_bytes_after_an_answer_do_not_spoil_the_next_poll() -> None:
+    def behave(conn: socket.socket, server: HostileServer) -> None:
+        conn.sendall(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n")
+        time.sleep(0.05)
+        conn.sendall(b"hello")  # a body a 304 must not have
+
+    with HostileServer(behave) as server:
+        polling = client(server)
+        assert polling.get("/", {}).status == 304
+        time.sleep(0.2)
+        assert polling.get("/", {}).status == 304  # a fresh connection, not "hello" read as a head
+
+
+def test_raw_deflate_and_two_gzip_members_and_a_broken_body() -> None:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_deflate = compressor.compress(b"abc") + compressor.flush()
+    two = gzip.compress(b"abc") + gzip.compress(b"def")
+    cases = [(b"deflate", raw_deflate, b"abc"), (b"gzip", two, b"abcdef")]
+    for encoding, packed, plain in cases:
+        head = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (encoding, len(packed))
+        with HostileServer(raw(head + packed)) as server:
+            assert client(server).get("/", {}).body == plain
+    with HostileServer(raw(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nxyz")) as server:
+        with pytest.raises(HttpTransportError, match="^the compressed body could not be decoded$"):
+            client(server).get("/", {})
