@@ -15,23 +15,19 @@ Fixtures:
 """
 from __future__ import annotations
 
-import atexit
 import hashlib
 import http.client
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
+from tests.support.daemon_process import DaemonProcess, base_env, port_open
 from tests.support.qbittorrent_nox import free_port
-from tests.support.sockets import non_loopback_sockets
 
 DAEMON, WEB = "deluged", "deluge-web"
 SKIP_REASON = "deluged or deluge-web is not installed"
@@ -40,8 +36,6 @@ START_TIMEOUT_SEC = 30.0
 STOP_TIMEOUT_SEC = 15.0
 WEB_PASSWORD = "dl-web-pass-7q!"
 _SALT = "5f0d3c1a9b7e4d2c8a6b1e0f3d5c7a9b2e4f6a8c"
-
-_running: Set["DelugeInstance"] = set()
 
 
 def _conf(file_version: int, values: Dict[str, Any]) -> str:
@@ -60,8 +54,8 @@ class DelugeInstance:
         self.daemon_port = 0
         self.web_port = 0
         self.torrent_port = 0
-        self._daemon: Optional[subprocess.Popen] = None
-        self._web: Optional[subprocess.Popen] = None
+        self._daemon: Optional[DaemonProcess] = None
+        self._web: Optional[DaemonProcess] = None
         self._cookie = ""
 
     @property
@@ -119,31 +113,28 @@ class DelugeInstance:
         (self.config_dir / "web.conf").write_text(_conf(2, web))
 
     def _env(self) -> Dict[str, str]:
-        return {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.root / "home"),
-            "TMPDIR": str(self.root / "tmp"),
-            "XDG_CONFIG_HOME": str(self.root / "home" / ".config"),
-            "PYTHONWARNINGS": "ignore",
-            "LANG": "C.UTF-8",
-        }
+        home = self.root / "home"
+        return base_env(home, self.root / "tmp", XDG_CONFIG_HOME=str(home / ".config"), PYTHONWARNINGS="ignore")
 
-    def _popen(self, args: List[str], output: Path) -> subprocess.Popen:
-        with open(output, "ab") as out, open(os.devnull, "rb") as devnull:
-            proc = subprocess.Popen(
-                args, env=self._env(), cwd=str(self.root), stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
-        _running.add(self)
-        return proc
+    def _start(self, name: str, args: List[str], port: int, log: Path) -> DaemonProcess:
+        """Both stopped when either fails to start. deluged starts libtorrent with its defaults
+        (0.0.0.0:6881, UPnP, LSD) and applies core.conf a moment later: on a loaded machine the
+        loopback check can land in between, hence the settle time."""
+        process = DaemonProcess(
+            name, args, self._env(), self.root, self.root / (log.stem + ".out"), STOP_TIMEOUT_SEC, extra_logs=[log]
+        )
+        try:
+            return process.start(lambda: port_open(port), START_TIMEOUT_SEC, settle_sec=SETTLE_SEC)
+        except BaseException:
+            self.stop()
+            raise
 
     def _start_daemon(self) -> None:
         args = [
             shutil.which(DAEMON) or DAEMON, "-d", "-c", str(self.config_dir), "-p", str(self.daemon_port),
             "-u", "127.0.0.1", "-i", "127.0.0.1", "-L", "info", "-l", str(self.root / "deluged.log"),
         ]
-        self._daemon = self._popen(args, self.root / "deluged.out")
-        self._wait_port(self._daemon, self.daemon_port, "deluged")
+        self._daemon = self._start(DAEMON, args, self.daemon_port, self.root / "deluged.log")
         self._wait_file(self.config_dir / "auth")
 
     def _start_web(self) -> None:
@@ -151,34 +142,7 @@ class DelugeInstance:
             shutil.which(WEB) or WEB, "-d", "-c", str(self.config_dir), "-p", str(self.web_port), "-i", "127.0.0.1",
             "-L", "info", "-l", str(self.web_log),
         ]
-        self._web = self._popen(args, self.root / "web.out")
-        self._wait_port(self._web, self.web_port, "deluge-web")
-
-    def _wait_port(self, proc: subprocess.Popen, port: int, name: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SEC
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                self.stop()
-                raise RuntimeError("%s exited with %s during start:\n%s" % (name, proc.returncode, self._tails()))
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.connect()
-                conn.close()
-                # deluged starts libtorrent with its defaults (0.0.0.0:6881, UPnP, LSD) and applies
-                # core.conf a moment later: on a loaded machine the check can land in between
-                settle = time.monotonic() + SETTLE_SEC
-                bad = non_loopback_sockets(proc.pid)
-                while bad and time.monotonic() < settle:
-                    time.sleep(0.1)
-                    bad = non_loopback_sockets(proc.pid)
-                if bad:
-                    self.stop()
-                    raise RuntimeError("refusing to keep %s with non-loopback sockets: %s" % (name, bad))
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("%s did not listen within %.0f s:\n%s" % (name, START_TIMEOUT_SEC, self._tails()))
+        self._web = self._start(WEB, args, self.web_port, self.web_log)
 
     def _wait_file(self, path: Path) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SEC
@@ -186,14 +150,6 @@ class DelugeInstance:
             if time.monotonic() > deadline:
                 raise RuntimeError("deluged did not write %s" % path)
             time.sleep(0.05)
-
-    def _tails(self) -> str:
-        parts = []
-        for name in ("deluged.out", "deluged.log", "web.out", "web.log"):
-            path = self.root / name
-            if path.exists():
-                parts.append("%s: %s" % (name, path.read_text(errors="replace")[-1500:]))
-        return "\n".join(parts)
 
     def _point_host_entry_at_daemon(self) -> None:
         """What a user does in the Connection Manager when deluged is not on port 58846: edit the entry."""
@@ -212,39 +168,28 @@ class DelugeInstance:
                 return rest.split(":")[0]
         raise RuntimeError("no localclient in deluged's auth file")
 
-    @staticmethod
-    def _stop(proc: Optional[subprocess.Popen]) -> None:
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)  # our own child: its pid cannot be reused before wait()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_SEC)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_SEC)
-
     def stop(self) -> None:
-        self._stop(self._web)
-        self._stop(self._daemon)
+        for process in (self._web, self._daemon):
+            if process is not None:
+                process.stop()
         self._web = self._daemon = None
-        _running.discard(self)
 
     def kill(self) -> None:
-        for proc in (self._web, self._daemon):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
+        for process in (self._web, self._daemon):
+            if process is not None:
+                process.kill()
         self._web = self._daemon = None
-        _running.discard(self)
 
     def restart_web(self) -> None:
         """deluge-web only: it forgets its connection to deluged."""
-        self._stop(self._web)
+        if self._web is not None:
+            self._web.stop()
         self._start_web()
 
     def restart_daemon(self) -> None:
         """deluged only: the web UI stays up, disconnected."""
-        self._stop(self._daemon)
+        if self._daemon is not None:
+            self._daemon.stop()
         self._start_daemon()
 
     # ------------------------------------------------------------------ raw calls
@@ -284,12 +229,6 @@ class DelugeInstance:
             return 0
         text = self.web_log.read_text(errors="replace")
         return len(re.findall(r'"POST /json HTTP/1\.1" \d+ \d+ "[^"]*" "%s' % re.escape(user_agent), text))
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for instance in list(_running):
-        instance.kill()
 
 
 def _factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], DelugeInstance]]:

@@ -16,24 +16,20 @@ Import the fixtures into a test module (this module is not registered in tests/c
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import pytest
 
+from tests.support.daemon_process import DaemonProcess, base_env
 from tests.support.qbittorrent_nox import free_port
-from tests.support.sockets import non_loopback_sockets
 
 BINARY = "nzbget"
 SKIP_REASON = "nzbget is not installed (apt-get install nzbget)"
@@ -41,8 +37,6 @@ PACKAGED_CONFIGS = ("/etc/nzbget.conf", "/usr/share/nzbget/webui/nzbget.conf", "
 WEB_DIR = "/usr/share/nzbget/webui"
 START_TIMEOUT_SEC = 20.0
 STOP_TIMEOUT_SEC = 10.0
-
-_running: Set["NzbgetInstance"] = set()  # killed at exit if a teardown never ran
 
 
 def packaged_config() -> Optional[Path]:
@@ -73,7 +67,7 @@ class NzbgetInstance:
         self.conf = root / "nzbget.conf"
         self.output = root / "nzbget.out"
         self.port = 0
-        self._proc: Optional[subprocess.Popen] = None
+        self._process: Optional[DaemonProcess] = None
 
     @property
     def url(self) -> str:
@@ -81,10 +75,10 @@ class NzbgetInstance:
 
     @property
     def pid(self) -> Optional[int]:
-        return self._proc.pid if self._proc is not None else None
+        return self._process.pid if self._process is not None else None
 
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process is not None and self._process.running
 
     # ---------------------------------------------------------------- start
 
@@ -139,48 +133,23 @@ class NzbgetInstance:
         options.update(self.extra)
         return options
 
-    def _env(self) -> Dict[str, str]:
-        return {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.root),
-            "TMPDIR": str(self.root),
-            "LANG": "C.UTF-8",
-        }
-
     def _launch(self) -> None:
         args = [shutil.which(BINARY) or BINARY, "-s", "-c", str(self.conf)]
-        with open(self.output, "ab") as out, open(os.devnull, "rb") as devnull:
-            self._proc = subprocess.Popen(
-                args, env=self._env(), cwd=str(self.root), stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
-        _running.add(self)
-        try:
-            self._wait_ready()
-            bad = non_loopback_sockets(self._proc.pid)
-            if bad:
-                raise RuntimeError("refusing to keep nzbget with non-loopback sockets: %s" % bad)
-        except BaseException as exc:
-            self._terminate()
-            if isinstance(exc, RuntimeError):
-                raise RuntimeError("%s\n%s" % (exc, self.log_text()[-2000:])) from None
-            raise
+        self._process = DaemonProcess(
+            BINARY, args, base_env(self.root, self.root), self.root, self.output, STOP_TIMEOUT_SEC,
+            extra_logs=[self.root / "nzbget.log"],
+        )
+        self._process.start(self._ready, START_TIMEOUT_SEC)
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SEC
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise RuntimeError("nzbget exited with %s during start" % self._proc.returncode)
-            try:
-                self.rpc("version")
-                return
-            except OSError:
-                # a taken port: nzbget does not exit, it logs this and tries to bind again forever
-                if "Binding socket failed" in self.log_text():
-                    raise RuntimeError("nzbget could not bind port %d (in use)" % self.port) from None
-                time.sleep(0.05)
-        raise RuntimeError("nzbget did not answer within %.0f s" % START_TIMEOUT_SEC)
+    def _ready(self) -> bool:
+        try:
+            self.rpc("version")
+            return True
+        except OSError:
+            # a taken port: nzbget does not exit, it logs this and tries to bind again forever
+            if "Binding socket failed" in self.log_text():
+                raise RuntimeError("nzbget could not bind port %d (in use)" % self.port) from None
+            return False
 
     # ---------------------------------------------------------------- talking to it (test side)
 
@@ -214,46 +183,20 @@ class NzbgetInstance:
 
     def stop(self) -> None:
         """The `shutdown` RPC; SIGTERM and then SIGKILL if it has not exited within the bound."""
-        proc = self._proc
-        if proc is None:
+        process = self._process
+        if process is None:
             return
-        if proc.poll() is None:
+        if process.running:
             try:
                 self.rpc("shutdown", timeout=3.0)
             except (OSError, ValueError):
                 pass
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-            except subprocess.TimeoutExpired:
-                pass
-        self._terminate()
-
-    def _terminate(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # our own child: the pid cannot have been reused before wait()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-        self._proc = None
-        _running.discard(self)
+            process.wait(STOP_TIMEOUT_SEC)
+        process.stop()
 
     def kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(timeout=STOP_TIMEOUT_SEC)
-        self._proc = None
-        _running.discard(self)
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for instance in list(_running):
-        instance.kill()
+        if self._process is not None:
+            self._process.kill()
 
 
 # Module scope, not session: Debian's nzbget 21 keeps one thread busy (a full core, seen in

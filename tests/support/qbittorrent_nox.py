@@ -13,30 +13,24 @@ Fixtures:
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import hashlib
-import http.client
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AbstractSet, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import AbstractSet, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.support.sockets import non_loopback_sockets
+from tests.support.daemon_process import DaemonProcess, base_env, http_answers
 
 BINARY = "qbittorrent-nox"
 SKIP_REASON = "qbittorrent-nox is not installed"
 START_TIMEOUT_SEC = 30.0
 STOP_TIMEOUT_SEC = 15.0
-
-_running: Set["QbtInstance"] = set()  # killed at exit if a teardown never ran
 
 
 @dataclass(frozen=True)
@@ -137,7 +131,7 @@ class QbtInstance:
         self.conf = self.profile / "qBittorrent" / "config" / "qBittorrent.conf"
         self.output = root / "qbt.log"
         self.port = 0
-        self._proc: Optional[subprocess.Popen] = None
+        self._process: Optional[DaemonProcess] = None
 
     @property
     def url(self) -> str:
@@ -145,23 +139,20 @@ class QbtInstance:
 
     @property
     def pid(self) -> Optional[int]:
-        return self._proc.pid if self._proc is not None else None
+        return self._process.pid if self._process is not None else None
 
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process is not None and self._process.running
 
     def _env(self) -> Dict[str, str]:
         home = self.root / "home"
-        return {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(home),
-            "TMPDIR": str(self.root / "tmp"),
-            "XDG_RUNTIME_DIR": str(self.root / "run"),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_DATA_HOME": str(home / ".local" / "share"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "LANG": "C.UTF-8",
-        }
+        return base_env(
+            home, self.root / "tmp",
+            XDG_RUNTIME_DIR=str(self.root / "run"),
+            XDG_CONFIG_HOME=str(home / ".config"),
+            XDG_DATA_HOME=str(home / ".local" / "share"),
+            XDG_CACHE_HOME=str(home / ".cache"),
+        )
 
     def _make_dirs(self) -> None:
         for sub in ("home", "tmp", "run", "downloads"):
@@ -207,62 +198,18 @@ class QbtInstance:
         args = [shutil.which(BINARY) or BINARY, "--profile=%s" % self.profile, "--webui-port=%d" % self.port]
         if _needs_legal_flag(self._env()):
             args.append("--confirm-legal-notice")  # qBittorrent 5+; 4.5 reads LegalNotice\Accepted
-        offset = self.output.stat().st_size if self.output.exists() else 0
-        with open(self.output, "ab") as out, open(os.devnull, "rb") as devnull:
-            self._proc = subprocess.Popen(
-                args, env=self._env(), cwd=str(self.root), stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
-        _running.add(self)
-        try:
-            self._wait_ready()
-            bad = non_loopback_sockets(self._proc.pid)
-            if bad:
-                raise RuntimeError("refusing to keep qbittorrent-nox with non-loopback sockets: %s" % bad)
-        except BaseException as exc:
-            self._terminate(signal.SIGTERM)
-            if isinstance(exc, RuntimeError):
-                tail = self.output.read_bytes()[offset:].decode("utf-8", "replace")[-2000:]
-                raise RuntimeError("%s\n%s" % (exc, tail)) from None
-            raise
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SEC
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise RuntimeError("qbittorrent-nox exited with %s during start" % self._proc.returncode)
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/api/v2/app/version")
-                conn.getresponse().read()
-                conn.close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("qbittorrent-nox WebUI did not answer within %.0f s" % START_TIMEOUT_SEC)
-
-    def _terminate(self, sig: int) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(sig)  # our own child: the pid cannot have been reused before wait()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-        self._proc = None
-        _running.discard(self)
+        self._process = DaemonProcess(BINARY, args, self._env(), self.root, self.output, STOP_TIMEOUT_SEC)
+        self._process.start(lambda: http_answers(self.port, "GET", "/api/v2/app/version"), START_TIMEOUT_SEC)
 
     def stop(self) -> None:
         """Clean exit (SIGTERM, SIGKILL after a bound): qBittorrent saves its settings."""
-        self._terminate(signal.SIGTERM)
+        if self._process is not None:
+            self._process.stop()
 
     def kill(self) -> None:
         """A crash: settings changed in the last ~5 s are lost."""
-        self._terminate(signal.SIGKILL)
+        if self._process is not None:
+            self._process.kill()
 
     def restart(self) -> "QbtInstance":
         """Same port and profile; old sessions become invalid, bans are forgotten."""
@@ -290,12 +237,6 @@ def _needs_legal_flag(env: Dict[str, str]) -> bool:
         except (OSError, subprocess.TimeoutExpired):
             _legal_flag["value"] = False
     return _legal_flag["value"]
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for instance in list(_running):
-        instance.kill()
 
 
 def _factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., QbtInstance]]:

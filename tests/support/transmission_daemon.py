@@ -13,24 +13,20 @@ Fixtures:
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import http.client
 import json
-import os
 import shutil
 import signal
-import subprocess
-import time
 from pathlib import Path
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
+from tests.support.daemon_process import DaemonProcess, base_env, http_answers
 from tests.support.qbittorrent_nox import free_port
-from tests.support.sockets import non_loopback_sockets
 
 BINARY = "transmission-daemon"
 SKIP_REASON = "transmission-daemon is not installed"
@@ -39,7 +35,7 @@ STOP_TIMEOUT_SEC = 15.0
 TR_USER = "plex-helper"
 TR_PASSWORD = "tr-test-pass-5x!"
 
-_running: Set["TransmissionDaemon"] = set()  # killed at exit if a teardown never ran
+
 class TransmissionDaemon:
     """One transmission-daemon: `.url` (base URL), `.rpc_url`, `.port`, `.pid`, `.username`,
     `.password`; `.restart()` keeps port and config (settings survive, the session id does not)."""
@@ -53,7 +49,7 @@ class TransmissionDaemon:
         self.allowed = allowed
         self.port = 0
         self.peer_port = 0
-        self._proc: Optional[subprocess.Popen] = None
+        self._process: Optional[DaemonProcess] = None
 
     @property
     def url(self) -> str:
@@ -65,7 +61,7 @@ class TransmissionDaemon:
 
     @property
     def pid(self) -> Optional[int]:
-        return self._proc.pid if self._proc is not None else None
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> "TransmissionDaemon":
         for sub in ("home", "tmp", "downloads", "incomplete"):
@@ -118,68 +114,17 @@ class TransmissionDaemon:
             args += ["-T"]
         return args
 
-    def _env(self) -> Dict[str, str]:
-        return {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.root / "home"),
-            "TMPDIR": str(self.root / "tmp"),
-            "LANG": "C.UTF-8",
-        }
-
     def _launch(self) -> None:
-        offset = self.output.stat().st_size if self.output.exists() else 0
-        with open(self.output, "ab") as out, open(os.devnull, "rb") as devnull:
-            self._proc = subprocess.Popen(
-                self._args(), env=self._env(), cwd=str(self.root), stdin=devnull, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-            )
-        _running.add(self)
-        try:
-            self._wait_ready()
-            bad = non_loopback_sockets(self._proc.pid)
-            if bad:
-                raise RuntimeError("refusing to keep transmission-daemon with non-loopback sockets: %s" % bad)
-        except BaseException as exc:
-            self._terminate(signal.SIGKILL)
-            if isinstance(exc, RuntimeError):
-                tail = self.output.read_bytes()[offset:].decode("utf-8", "replace")[-2000:]
-                raise RuntimeError("%s\n%s" % (exc, tail)) from None
-            raise
-
-    def _wait_ready(self) -> None:
-        """Ready when the RPC answers anything (409 without a session id)."""
-        deadline = time.monotonic() + START_TIMEOUT_SEC
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise RuntimeError("transmission-daemon exited with %s during start" % self._proc.returncode)
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("POST", "/transmission/rpc", body=b"{}")
-                conn.getresponse().read()
-                conn.close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("transmission-daemon RPC did not answer within %.0f s" % START_TIMEOUT_SEC)
-
-    def _terminate(self, sig: int) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(sig)  # our own child: its pid cannot be reused before wait()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_SEC)
-        self._proc = None
-        _running.discard(self)
+        env = base_env(self.root / "home", self.root / "tmp")
+        self._process = DaemonProcess(BINARY, self._args(), env, self.root, self.output, STOP_TIMEOUT_SEC)
+        # ready when the RPC answers anything (409 without a session id)
+        ready = lambda: http_answers(self.port, "POST", "/transmission/rpc", b"{}")  # noqa: E731
+        self._process.start(ready, START_TIMEOUT_SEC, failure_signal=signal.SIGKILL)
 
     def stop(self) -> None:
         """Clean exit: Transmission writes settings.json."""
-        self._terminate(signal.SIGTERM)
+        if self._process is not None:
+            self._process.stop()
 
     def restart(self) -> "TransmissionDaemon":
         """Same port, config and credentials; a new session id."""
@@ -270,12 +215,6 @@ class ScriptedServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for instance in list(_running):
-        instance._terminate(signal.SIGKILL)
 
 
 def _factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., TransmissionDaemon]]:
