@@ -31,11 +31,9 @@ from urllib.parse import quote, urlsplit
 
 from adapters.http import HttpAnswer, HttpTransportError, describe_transport_error
 from adapters.http_framing import (
-    Dropped, Expired, Headers, ProtocolFailure, content_length, decoded, parse_head, read_body, read_head,
+    Dropped, Expired, Headers, ProtocolFailure, decoded, parse_head, read_body, read_head,
     time_left, wait_time,
 )
-
-__all__ = ["PollingClient", "ProtocolFailure", "content_length", "parse_head"]
 
 _PATH_SAFE = "/%:@!$&'()*+,;=?~-._"  # what may stay as it is in a path and query (RFC 3986)
 

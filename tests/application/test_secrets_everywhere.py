@@ -47,7 +47,7 @@ from tests.support import deluge_daemon as deluge_support
 from tests.support.deluge_daemon import DelugeInstance
 from tests.support.fake_qbittorrent import FakeQBittorrent
 from tests.support.jellyfin_payloads import direct_play_remote
-from tests.support.jellyfin_server import JellyfinTestServer
+from tests.support.jellyfin_server import StoppableJellyfin
 from tests.support.plex_payloads import remote_movie
 from tests.support.sabnzbd_server import SabnzbdStandIn, _QuietServer as _SabServer
 from tests.support.transmission_daemon import BINARY as TRANSMISSION_BINARY
@@ -203,36 +203,6 @@ class RecordingProxy:
                 if sep and name == cookie and value:
                     found.add(value)
         return found
-
-
-class StoppableJellyfin(JellyfinTestServer):
-    """The Jellyfin / Emby stand-in, able to go down for real (open keep-alive connections cut too)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._seen: Set[socket.socket] = set()
-        self.down = False
-
-    def _handle(self, h: Any) -> None:
-        with self._lock:
-            self._seen.add(h.connection)
-        super()._handle(h)
-
-    def go_down(self) -> None:
-        if self.down:
-            return
-        self.down = True
-        super().__exit__()
-        with self._lock:
-            connections = list(self._seen)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def __exit__(self, *exc: object) -> None:
-        self.go_down()
 
 
 class RestartableSab(SabnzbdStandIn):

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -22,7 +20,7 @@ from adapters.jellyfin import JELLYFIN
 from tests.application.daemon import start, stop, wait_until
 from tests.application.fault_support import QbtWebClient
 from tests.support.jellyfin_payloads import direct_play_remote
-from tests.support.jellyfin_server import JellyfinTestServer
+from tests.support.jellyfin_server import JellyfinTestServer, StoppableJellyfin
 from tests.support.plex_payloads import remote_movie
 from tests.support.plex_server import PlexTestServer
 from tests.support.qbittorrent_nox import free_port
@@ -30,38 +28,6 @@ from tests.support.qbittorrent_nox import free_port
 KIB = 1024
 THROTTLED = 500 * KIB
 UNLIMITED = 0
-
-
-class StoppableJellyfin(JellyfinTestServer):
-    """The Jellyfin stand-in, able to go down for real: `go_down()` stops listening and cuts every
-    open connection (a keep-alive connection would otherwise go on being answered)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._seen: Set[socket.socket] = set()
-        self._seen_lock = threading.Lock()
-        self.down = False
-
-    def _handle(self, h: Any) -> None:
-        with self._seen_lock:
-            self._seen.add(h.connection)
-        super()._handle(h)
-
-    def go_down(self) -> None:
-        if self.down:
-            return
-        self.down = True
-        super().__exit__()
-        with self._seen_lock:
-            connections = list(self._seen)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def __exit__(self, *exc: object) -> None:
-        self.go_down()
 
 
 def jellyfin_remote() -> Dict[str, Any]:

@@ -27,7 +27,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from adapters.jellyfin import JELLYFIN, ServerKind
@@ -422,6 +422,38 @@ class JellyfinTestServer:
                         continue
                     if isinstance(message, dict) and message.get("MessageType") == "KeepAlive" and not self.silent:
                         conn.send_json({"MessageType": "KeepAlive"})
+
+
+class StoppableJellyfin(JellyfinTestServer):
+    """The Jellyfin stand-in, able to go down for real: `go_down()` stops listening and cuts every
+    open connection (a keep-alive connection would otherwise go on being answered)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seen: Set[socket.socket] = set()
+        self._seen_lock = threading.Lock()
+        self.down = False
+
+    def _handle(self, h: Any) -> None:
+        with self._seen_lock:
+            self._seen.add(h.connection)
+        super()._handle(h)
+
+    def go_down(self) -> None:
+        if self.down:
+            return
+        self.down = True
+        super().__exit__()
+        with self._seen_lock:
+            connections = list(self._seen)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.go_down()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
