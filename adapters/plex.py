@@ -9,12 +9,13 @@ from __future__ import annotations
 import gc
 import json
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from adapters.header_values import unfit_for_header
 from adapters.http import HttpTransportError
 from adapters.http_polling import PollingClient
+from adapters.plex_skim import skim_spans, span_parts
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
 
@@ -85,16 +86,20 @@ def _unmapped(address: str) -> str:
 
 
 def _parse_item(item: object) -> Optional[PlaybackSession]:
-    """One Metadata item, or None when it has no Player (no Player, no state: nothing to judge).
+    """One Metadata item, or None when it has no Player (no Player, no state: nothing to judge)."""
+    if type(item) is not dict:
+        return _parse_any_item(item)
+    return _parse_parts(item.get("Player"), item.get("Session"), item.get("User"))
+
+
+def _parse_parts(player: object, session: object, user: object) -> Optional[PlaybackSession]:
+    """An item's Player, Session and User (the only parts of an item the reading looks at).
 
     Plex sends the same types every time; for those, the fields are read directly (this runs for
     every session on every poll: at 1,000 sessions the general reading below costs 4 ms a poll).
     Anything else takes the general reading, which gives the same result (a property test)."""
-    if type(item) is not dict:
-        return _parse_any_item(item)
-    player, session, user = item.get("Player"), item.get("Session"), item.get("User")
     if type(player) is not dict or type(session) is not dict or type(user) not in (dict, type(None)):
-        return _parse_any_item(item)
+        return _parse_any_item({"Player": player, "Session": session, "User": user})
     state, location, local = player.get("state"), session.get("location"), player.get("local")
     relayed, public, bandwidth = player.get("relayed"), player.get("remotePublicAddress"), session.get("bandwidth")
     name, address = player.get("title"), player.get("address")
@@ -103,7 +108,7 @@ def _parse_item(item: object) -> Optional[PlaybackSession]:
             or type(relayed) not in (bool, type(None)) or type(public) not in (str, type(None))
             or type(bandwidth) is not int or type(name) is not str or not name
             or type(address) is not str or type(user_name) not in (str, type(None))):
-        return _parse_any_item(item)
+        return _parse_any_item({"Player": player, "Session": session, "User": user})
     location = location.strip().lower() or None
     inside_lan = location == "lan" if location is not None else local
     return PlaybackSession(
@@ -173,6 +178,53 @@ def parse_sessions(payload: object) -> Tuple[PlaybackSession, ...]:
     return tuple(session for session in parsed if session is not None)
 
 
+_UNREAD = object()
+
+
+class SessionReader:
+    """Turns /status/sessions answers into sessions: `parse_sessions(json.loads(body))`, but when
+    the skim proves it reads the same (adapters/plex_skim.py) only each item's User, Player and
+    Session are decoded, and an item whose text of them is the same as in the previous answer gives
+    the session it gave then (at one poll a second they rarely change: Plex moves the play position
+    and the transcode progress, which lie outside them). Raises what those two raise."""
+
+    def __init__(self) -> None:
+        self._previous: Dict[str, Optional[PlaybackSession]] = {}
+
+    def __call__(self, body: bytes) -> Tuple[PlaybackSession, ...]:
+        try:
+            spans = skim_spans(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            spans = None
+        sessions = None if spans is None else self._skimmed(spans)
+        if sessions is None:
+            self._previous = {}
+            return parse_sessions(json.loads(body))
+        return sessions
+
+    def _skimmed(self, spans: List[str]) -> Optional[Tuple[PlaybackSession, ...]]:
+        previous: Dict[str, Optional[PlaybackSession]] = self._previous
+        current: Dict[str, Optional[PlaybackSession]] = {}
+        sessions = []
+        for span in spans:
+            session = previous.get(span, _UNREAD)
+            if session is _UNREAD:
+                parts = span_parts(span)
+                if parts is None:
+                    return None
+                session = _parse_parts(*parts)
+            current[span] = session  # type: ignore[assignment]
+            if session is not None:
+                sessions.append(session)
+        self._previous = current
+        return tuple(sessions)
+
+
+def sessions_from_body(body: bytes) -> Tuple[PlaybackSession, ...]:
+    """The sessions in one /status/sessions answer (SessionReader, with nothing remembered)."""
+    return SessionReader()(body)
+
+
 def _describe_body(body: bytes) -> str:
     """A hint for the log about what came instead of JSON (never the body itself)."""
     head = body.lstrip()[:64].lower()
@@ -228,6 +280,7 @@ class PlexStreamSource:
         self.url, self._headers = plex_endpoint(base_url, token, client_identifier, product_version)
         self._http = PollingClient(self.url, timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
         self._path = urlsplit(self.url).path  # a reverse proxy's prefix, if any
+        self._read = SessionReader()
 
     def read_sessions(self) -> Tuple[PlaybackSession, ...]:
         body = self._get("/status/sessions")
@@ -236,7 +289,7 @@ class PlexStreamSource:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return parse_sessions(json.loads(body))
+            return self._read(body)
         except SessionPayloadError as exc:
             raise StreamSourceError(FailureKind.MALFORMED, "%s (%s)" % (_NOT_SESSION_JSON, exc)) from None
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
