@@ -546,15 +546,19 @@ def profile_worker(args) -> int:
 
         patch(adapters.plex.PlexStreamSource, "read_sessions", "read")
         patch(adapters.plex.PlexStreamSource, "_get", "plex_http")
-        if hasattr(adapters.plex, "json"):
-            shim = types.SimpleNamespace(**{k: getattr(adapters.plex.json, k) for k in dir(adapters.plex.json)
+        try:  # the answer's reading has its own module since the skim; older daemons kept it in plex.py
+            import adapters.plex_sessions as reading
+        except ImportError:
+            reading = adapters.plex
+        if hasattr(reading, "json"):
+            shim = types.SimpleNamespace(**{k: getattr(reading.json, k) for k in dir(reading.json)
                                             if not k.startswith("__")})
-            shim.loads = timed("json", adapters.plex.json.loads)
-            patches.append((adapters.plex, "json", adapters.plex.json))
-            adapters.plex.json = shim
-        patch(adapters.plex, "parse_sessions", "parse")
-        patch(adapters.plex, "skim_spans", "skim")  # the answer's items found (adapters/plex_skim.py)
-        patch(getattr(adapters.plex, "SessionReader", None), "_skimmed", "spans")  # and read, or remembered
+            shim.loads = timed("json", reading.json.loads)
+            patches.append((reading, "json", reading.json))
+            reading.json = shim
+        patch(reading, "parse_sessions", "parse")
+        patch(reading, "skim_spans", "skim")  # the answer's items found (adapters/plex_skim.py)
+        patch(getattr(reading, "SessionReader", None), "_skimmed", "spans")  # and read, or remembered
         patch(adapters.http.HttpClient, "request", "http_all")
         patch(application.service.ThrottleService, "tick", "tick")
         patch(application.service.ThrottleService, "_enforce", "enforce")

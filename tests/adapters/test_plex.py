@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.plex import PlexStreamSource, SessionPayloadError, parse_sessions
+from adapters.plex import PlexStreamSource
+from adapters.plex_sessions import SessionPayloadError, parse_sessions
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession, RemoteStreamRule
 from tests.support.plex_payloads import (

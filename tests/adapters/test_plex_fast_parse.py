@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.plex import _parse_any_item, _parse_item
+from adapters.plex_sessions import _parse_any_item, _parse_item
 
 ANY = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.plex import SessionPayloadError, SessionReader, parse_sessions, sessions_from_body
+from adapters.plex_sessions import SessionPayloadError, SessionReader, parse_sessions
 from adapters.plex_skim import skim_spans, span_parts
 from tests.support.plex_payloads import container, lan_track, relayed_episode, remote_movie
 
@@ -32,6 +32,10 @@ def general(body: bytes):
         return parse_sessions(json.loads(body))
     except (ValueError, RecursionError) as exc:  # SessionPayloadError is a ValueError too
         return type(exc) if isinstance(exc, SessionPayloadError) else ValueError
+
+
+def sessions_from_body(body: bytes):
+    return SessionReader()(body)
 
 
 def skim_items(text: str):
