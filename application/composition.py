@@ -9,7 +9,8 @@ import os
 from typing import Any, Callable, List, Optional
 
 from adapters.limit_enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
-from application.service import ClientSlot, MediaServer
+from application.client_slot import ClientSlot
+from application.service import MediaServer
 from application.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
 from domain.allocation import ClientShare

@@ -7,7 +7,8 @@ from typing import Callable, Optional, Sequence
 
 from application.config import ConfigError, load_settings
 from application.runner import DaemonRunner
-from application.service import ClientSlot, ThrottleService
+from application.client_slot import ClientSlot
+from application.service import ThrottleService
 from application.settings import DownloadClientSettings, Settings
 from domain.ports import UploadLimiterError
 

@@ -130,6 +130,18 @@ class DaemonRunner:
         self._watchdog()
         return report
 
+    def _report_abandoned(self) -> None:
+        """Logs what the abandoned poll had decided and written: no state change or limit goes
+        unlogged. Only the log: the observers (notifications among them) may block, and the stop
+        must stay prompt; the exit restore reports what it puts back."""
+        abandoned = getattr(self.service, "abandoned", None)
+        try:
+            report = abandoned() if abandoned is not None else None
+            if report is not None:
+                self.tick_logger.report(report)
+        except Exception:  # the stop goes on whatever this says
+            self._logger.exception("internal error while reporting the abandoned poll")
+
     def request_stop(self, *_: object) -> None:
         self._stopping = True
         self._wake.set()
@@ -176,6 +188,7 @@ class DaemonRunner:
                     if report.counted:  # the poll timer restarts from a counted observation only
                         self._last_poll = self._clock()
                 except StopRequested:
+                    self._report_abandoned()
                     self._logger.info("stop requested during a poll; abandoning it")
                     break
                 except Exception:  # a bug must not end months of unattended running...

@@ -1,6 +1,6 @@
 """The use case. A tick reads the media servers, lets the domain decide (Throttle.step), splits the
 budget over the download clients (allocate), keeps each client at its share through its LimitEnforcer
-(adapters/limit_enforcers.py; the bookkeeping per client is ClientSlot, below) and returns what
+(adapters/limit_enforcers.py; the bookkeeping per client is application/client_slot.py) and returns what
 happened as the domain's TickReport."""
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from domain.allocation import ClientShare, allocate
+from application.client_slot import ClientSlot
+from domain.allocation import allocate
 from domain.health import HealthBook
 from domain.overrides import Override
 from domain.policies import SpeedLimit
-from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, TransferRates, UploadLimiterError
+from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, UploadLimiterError
 from domain.schedule import LocalTime
 from domain.state import MachineState, StreamState
 from domain.throttle import Decision, ServerReading, Throttle, ThrottleRules
@@ -74,20 +75,37 @@ class ThrottleService:
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
         self.health = HealthBook()  # one record per server and client, for everything that reports
+        self._underway: Optional[Tuple[Decision, Tuple[ServerResult, ...], List[ClientResult], float]] = None
 
     # ---------------------------------------------------------------- the tick
 
     def tick(self, triggered: bool = False) -> TickReport:
         """Read the servers -> the domain decides -> split the budget and enforce per client -> report."""
+        self._underway = None
         now = self._clock()
         servers = tuple(self._read(server) for server in self.servers)
         wall = self._wall_clock()
         local = self._local_time(wall) if self.throttle.rules.schedule else None
         with self._override_lock:
             decision = self.throttle.step([s.reading for s in servers], now, wall, triggered, local)
-        clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit)
+        done: List[ClientResult] = []
+        self._underway = (decision, servers, done, wall)
+        clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit, done)
+        self._underway = None
         if any(c.error is not None for c in clients):
             self.throttle.forget_budget()  # what the client holds is unknown: no deadband next tick
+        return self._report(decision, servers, clients, wall)
+
+    def abandoned(self) -> Optional[TickReport]:
+        """The report of a tick a stop cut short after the decision: the decision, and the clients it
+        got to (the others unchecked). A state change already decided, or a limit already written,
+        is then still logged. None when the tick had not decided yet."""
+        if self._underway is None:
+            return None
+        decision, servers, done, wall = self._underway
+        self._underway = None
+        names = {c.name for c in done}
+        clients = tuple(done) + tuple(ClientResult(s.name) for s in self.clients if s.name not in names)
         return self._report(decision, servers, clients, wall)
 
     def _read(self, server: MediaServer) -> ServerResult:
@@ -99,8 +117,9 @@ class ThrottleService:
         return ServerResult(server.name, ServerReading(server.name, sessions), None, time.perf_counter() - started)
 
     def _enforce(self, state: Optional[StreamState], budget: Optional[SpeedLimit], now: float,
-                 idle_limit: Optional[SpeedLimit]) -> Tuple[ClientResult, ...]:
-        """Each client's share of the budget (the domain's allocate), then each client kept at it."""
+                 idle_limit: Optional[SpeedLimit], done: List[ClientResult]) -> Tuple[ClientResult, ...]:
+        """Each client's share of the budget (the domain's allocate), then each client kept at it;
+        each result joins `done` as it comes (what a stop during the next client leaves behind)."""
         if budget is None:
             return tuple(ClientResult(slot.name) for slot in self.clients)
         streaming = state is StreamState.STREAMING
@@ -111,10 +130,10 @@ class ThrottleService:
         if self.download_budget is not None:  # the Usenet clients share a budget of their own
             shares.update(self._shares(self.download_budget if streaming else SpeedLimit(0), streaming, "download"))
             idle.update(self._shares(SpeedLimit(0), False, "download"))
-        return tuple(
-            slot.enforce(state, shares[slot.name], idle[slot.name], now, self.dry_run, self.reconcile_interval_sec)
-            for slot in self.clients
-        )
+        for slot in self.clients:
+            done.append(slot.enforce(state, shares[slot.name], idle[slot.name], now, self.dry_run,
+                                     self.reconcile_interval_sec))
+        return tuple(done)
 
     def _shares(self, budget: SpeedLimit, streaming: bool = False, direction: str = "upload") -> Dict[str, SpeedLimit]:
         """Each client's part of the budget (of the clients limited in `direction`). A client's own
@@ -229,76 +248,3 @@ class ThrottleService:
         if clients is not None:
             self.clients = list(clients)
             self.throttle.forget_budget()
-
-
-# -------------------------------------------------------------------- the service's bookkeeping per client
-
-class ClientSlot:
-    """The service's bookkeeping for one download client: its share of the budget, its enforcer, what
-    it is known to hold. Keeps the client at its share: writes only when the share differs from what
-    the client holds (every write is a config write there), and reads the limit back every
-    `reconcile_interval_sec` to undo changes made behind its back. One client failing never holds back
-    another."""
-
-    def __init__(self, name: str, enforcer: LimitEnforcer, share: Optional[ClientShare] = None,
-                 direction: str = "upload", rates: Optional[TransferRates] = None) -> None:
-        self.name = name
-        self.rates = rates  # the client's transfer rates, where it reports them (for `rebalance`)
-        self.direction = direction  # "upload", or "download" for the Usenet clients
-        self.enforcer = enforcer
-        self.share = share or ClientShare(name)
-        # what the client holds, as far as we know, and for which state
-        self._enforced: Optional[Tuple[StreamState, SpeedLimit]] = None
-        self._last_check: Optional[float] = None
-
-    @property
-    def enforced_limit(self) -> Optional[SpeedLimit]:
-        return self._enforced[1] if self._enforced else None
-
-    def forget(self) -> None:
-        """What the client holds is unknown (new adapters): check it afresh at the next tick."""
-        self._enforced = None
-
-    def enforce(self, state: Optional[StreamState], target: Optional[SpeedLimit], idle: SpeedLimit, now: float,
-                dry_run: bool, reconcile_interval_sec: float) -> ClientResult:
-        """This tick for this client: its share `target` for `state` put in place, or found there."""
-        if state is None or target is None:
-            return ClientResult(self.name)
-        wanted = (state, target)
-        if dry_run:
-            if wanted == self._enforced:
-                return ClientResult(self.name, target)
-            self._enforced = wanted
-            return ClientResult(self.name, target, applied=target)
-        reconciling = wanted == self._enforced
-        if reconciling and not self._reconcile_due(now, reconcile_interval_sec):
-            return ClientResult(self.name, target)
-        started = time.perf_counter()
-        try:
-            found = self.enforcer.differs(state, target)
-            self._last_check = now
-            if found is None:
-                self._enforced = wanted
-                self.enforcer.confirmed(target, idle)
-                return ClientResult(self.name, target, checked=True, latency_sec=time.perf_counter() - started)
-            written = self.enforcer.apply(state, target, idle)
-        except UploadLimiterError as err:
-            self._enforced = None  # unknown now: check again on the next tick
-            return ClientResult(self.name, target, error=err, checked=True, latency_sec=time.perf_counter() - started)
-        self._enforced = wanted
-        return ClientResult(
-            self.name, target, applied=written if written is not None else target, drifted_from=found if reconciling else None, checked=True,
-            latency_sec=time.perf_counter() - started,
-        )
-
-    def _reconcile_due(self, now: float, interval_sec: float) -> bool:
-        if interval_sec <= 0 or self._last_check is None:
-            return False
-        return now - self._last_check >= interval_sec
-
-    def release(self, idle: SpeedLimit) -> Optional[str]:
-        """On exit: undo a throttle plex-helper may have put in place. Raises UploadLimiterError."""
-        restored = self.enforcer.release(idle)
-        if restored is not None:
-            self._enforced = None
-        return restored

@@ -76,7 +76,7 @@ def test_overrides_are_announced():
 
 def test_each_client_has_its_own_failure_streak_named_as_in_the_config():
     from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-    from application.service import ClientSlot
+    from application.client_slot import ClientSlot
     from application.container import build_decider
     from adapters.limit_enforcers import GlobalLimitEnforcer
     from application.service import MediaServer, ThrottleService

@@ -5,7 +5,8 @@ from __future__ import annotations
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
 from adapters.limit_enforcers import GlobalLimitEnforcer
 from application.container import build_decider
-from application.service import ClientSlot, MediaServer, ThrottleService
+from application.client_slot import ClientSlot
+from application.service import MediaServer, ThrottleService
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit
 from tests.application.builders import REMOTE, ManualClock, settings

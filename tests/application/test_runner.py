@@ -168,3 +168,36 @@ def test_an_uncounted_triggered_observation_keeps_the_poll_timer():
     finally:
         runner.request_stop()
         thread.join(2)
+
+
+def test_a_stop_that_cuts_a_poll_short_after_the_decision_still_logs_what_it_decided_and_wrote(caplog):
+    """SIGTERM lands while the second client is being written (the handler raises StopRequested
+    there): the state change and the first client's new limit were decided and written, so the log
+    says so before the loop ends and the exit restore runs."""
+    import logging
+
+    from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+    from adapters.limit_enforcers import GlobalLimitEnforcer
+    from application.container import build_decider
+    from application.client_slot import ClientSlot
+    from application.service import ThrottleService
+    from application.stopping import StopRequested
+    from tests.application.builders import ManualClock, settings
+
+    class StoppedMidRequest(RecordingUploadLimiter):
+        def set_upload_limit(self, bytes_per_sec: int) -> None:
+            raise StopRequested()
+
+    first = RecordingUploadLimiter()
+    slots = [ClientSlot("seedbox", GlobalLimitEnforcer(first)), ClientSlot("vpn", GlobalLimitEnforcer(StoppedMidRequest()))]
+    service = ThrottleService(ScriptedStreamSource([[REMOTE]]), slots, build_decider(settings()), clock=ManualClock())
+    runner = DaemonRunner(service, TickLogger(), interval_sec=3600, restore_on_exit=False)
+    with caplog.at_level(logging.INFO, logger="plex_helper"):
+        assert runner.run() == 0
+    lines = [r.getMessage() for r in caplog.records]
+    assert first.history == [250 * 1024]  # half the budget each
+    assert any(line.startswith("state unknown -> streaming") for line in lines), lines
+    assert any(line.startswith("upload limit of seedbox set to 250 KiB/s") for line in lines), lines
+    assert lines.index("stop requested during a poll; abandoning it") > max(
+        i for i, line in enumerate(lines) if line.startswith("upload limit of seedbox"))
+    assert service.abandoned() is None  # reported once
