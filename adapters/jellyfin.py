@@ -22,11 +22,12 @@ from adapters.http import HttpTransportError
 from adapters.http_polling import PollingClient
 from adapters.jellyfin_kind import EMBY, JELLYFIN, KINDS, ServerKind
 from adapters.jellyfin_sessions import (
-    DEFAULT_STREAM_KBPS, LOOPBACK, PRIVATE_NETWORKS, STALE_AFTER_SEC, LanNetworks, SessionPayloadError, as_text,
+    DEFAULT_STREAM_KBPS, LOOPBACK, PRIVATE_NETWORKS, STALE_AFTER_SEC, LanNetworks, SessionPayloadError,
     describe_sessions_payload, endpoint_address, is_private_address, judge_session, parse_sessions, parse_time,
     reverse_proxy_warning,
 )
 from adapters.jellyfin_webhook import is_playback_webhook
+from adapters.json_values import as_text
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import IPNetwork, PlaybackSession
 

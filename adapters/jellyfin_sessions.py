@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from adapters.jellyfin_kind import JELLYFIN, ServerKind
+from adapters.json_values import as_text
 from domain.policies import MAX_SESSION_KBPS
 from domain.sessions import IPNetwork, PlaybackSession
 
@@ -35,15 +36,6 @@ class SessionPayloadError(ValueError):
 
 
 # ----------------------------------------------------------------------------------- reading fields
-
-
-def as_text(value: object) -> str:
-    """A JSON string as it is, a number as text, anything else as ""."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return ""
 
 
 def _flag(value: object) -> Optional[bool]:
@@ -270,6 +262,6 @@ def describe_sessions_payload(payload: object, kind: ServerKind, networks: LanNe
 
 __all__ = [
     "DEFAULT_STREAM_KBPS", "LOOPBACK", "PRIVATE_NETWORKS", "STALE_AFTER_SEC", "LanNetworks", "SessionPayloadError",
-    "as_text", "describe_sessions_payload", "endpoint_address", "is_private_address", "judge_session",
+    "describe_sessions_payload", "endpoint_address", "is_private_address", "judge_session",
     "parse_sessions", "parse_time", "reverse_proxy_warning",
 ]

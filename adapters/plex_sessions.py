@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
+from adapters.json_values import as_text
 from adapters.plex_skim import skim_spans, span_parts
 from domain.sessions import PlaybackSession
 
@@ -25,15 +26,6 @@ def _object(value: object) -> Optional[Dict[str, Any]]:
     if isinstance(value, list) and value:
         value = value[0]
     return value if isinstance(value, dict) else None
-
-
-def _text(value: object) -> str:
-    # IDs and titles: strings, but old servers and converters give numbers; anything else is "".
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return ""
 
 
 def _flag(value: object) -> Optional[bool]:
@@ -123,7 +115,7 @@ def _parse_any_item(item: object) -> Optional[PlaybackSession]:
         return None
     session = _object(item.get("Session"))
     user = _object(item.get("User")) or {}
-    location = (_text(session.get("location")).strip().lower() or None) if session else None
+    location = (as_text(session.get("location")).strip().lower() or None) if session else None
     local = _flag(player.get("local"))
     # "Outside the LAN" uses the same facts the domain rule uses: Session.location when Plex gave
     # one, else Player.local. A relay makes Plex see the client at 127.0.0.1 (remotePublicAddress),
@@ -132,17 +124,17 @@ def _parse_any_item(item: object) -> Optional[PlaybackSession]:
     # location, no local) counts as outside, like the domain rule counts it as remote.
     inside_lan = location == "lan" if location is not None else local is True
     relayed = _flag(player.get("relayed")) is True or (
-        _unmapped(_text(player.get("remotePublicAddress"))) == "127.0.0.1" and not inside_lan
+        _unmapped(as_text(player.get("remotePublicAddress"))) == "127.0.0.1" and not inside_lan
     )
     return PlaybackSession(
-        state=_text(player.get("state")).strip().lower(),
+        state=as_text(player.get("state")).strip().lower(),
         local=local,
         location=location,
         relayed=relayed,
         bandwidth_kbps=_kbps(session.get("bandwidth")) if session else 0,
-        user=_text(user.get("title")),
-        player=_text(player.get("title")) or _text(player.get("product")),
-        address=_unmapped(_text(player.get("address"))),
+        user=as_text(user.get("title")),
+        player=as_text(player.get("title")) or as_text(player.get("product")),
+        address=_unmapped(as_text(player.get("address"))),
     )
 
 
