@@ -104,8 +104,7 @@ class ThrottleService:
             return None
         decision, servers, done, wall = self._underway
         self._underway = None
-        names = {c.name for c in done}
-        clients = tuple(done) + tuple(ClientResult(s.name) for s in self.clients if s.name not in names)
+        clients = tuple(done) + tuple(ClientResult(slot.name) for slot in self.clients[len(done):])  # in order
         return self._report(decision, servers, clients, wall)
 
     def _read(self, server: MediaServer) -> ServerResult:
