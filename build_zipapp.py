@@ -11,7 +11,7 @@ Layout of the archive (entries sorted, fixed timestamps and permissions, no byte
     BUILD_ID                       the content hash of every other entry (16 hex digits)
     lib/plex_helper_boot.py        packaging/zipapp_boot.py, the bootstrap's stage 2
     lib/<package>/...              the app (domain, adapters, application: its .py files and the
-                                   assets it reads, e.g. adapters/dashboard.html), the pure-Python
+                                   assets it reads, e.g. adapters/status/dashboard.html), the pure-Python
                                    dependencies with their .dist-info, and every file of
                                    dependency-injector that is identical on all platforms
     native/<platform key>/...      the rest of dependency-injector for that platform: the

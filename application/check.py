@@ -6,8 +6,8 @@ import sys
 import time
 from typing import Callable, List, Optional, TextIO, Tuple
 
-from application.reporting import describe_streams, side_labels
-from application.settings import Settings
+from application.observers.reporting import describe_streams, side_labels
+from application.config.settings import Settings
 from domain.policies import UploadLimit
 from domain.ports import PortError, UploadLimitControl
 from domain.units import describe_kib

@@ -9,11 +9,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, List, Mapping, Optional
 
-from application.stopping import StopRequested, raise_stop_requested
+from application.loop.stopping import StopRequested, raise_stop_requested
 from application.version import __version__
 
 if TYPE_CHECKING:
-    from adapters.status_server import StatusClient
+    from adapters.status.server import StatusClient
 
 DEFAULT_CONFIG = "/etc/plex-helper/config.json"
 EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def override_minutes(text: str) -> float:
     """argparse type of --minutes: a number above 0 and at most a week (what the daemon accepts)."""
-    from application.status import MAX_OVERRIDE_MINUTES
+    from application.observers.status import MAX_OVERRIDE_MINUTES
 
     try:
         minutes = float(text)
@@ -93,7 +93,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def status_client_for(path: str) -> Optional[StatusClient]:
     """The client of the daemon's status server per the config at `path`; None after printing why not."""
-    from application.config import ConfigError, load_settings
+    from application.config.load import ConfigError, load_settings
     from application.container import Container
 
     try:
@@ -122,7 +122,7 @@ def run_health(path: str) -> int:
         return EXIT_UNREACHABLE
     finally:
         client.close()
-    # /health answers 200 exactly when both sides are reachable (application/status.py), 503 otherwise
+    # /health answers 200 exactly when both sides are reachable (application/observers/status.py), 503 otherwise
     failing = [
         "%s: %s" % (name, (health.get(key) or {}).get("last_error") or "no answer yet")
         for key, name in (("plex", "Plex"), ("qbittorrent", "qBittorrent"))
@@ -170,8 +170,8 @@ def is_systemd_credential(path: str, environ: Optional[Mapping[str, str]] = None
 
 
 def run_daemon(args: argparse.Namespace) -> int:
-    from application.config import ConfigError, load_settings, permission_warnings
-    from application.logging_setup import configure_logging
+    from application.config.load import ConfigError, load_settings, permission_warnings
+    from adapters.system.logging import configure_logging
 
     logger = configure_logging(args.verbose)
     try:

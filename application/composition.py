@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, List, Optional
 
-from adapters.limit_enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
+from adapters.clients.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
 from application.client_slot import ClientSlot
 from application.service import MediaServer
-from application.settings import DownloadClientSettings, MediaServerSettings, Settings
+from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
 from domain.allocation import ClientShare
 from domain.policies import SpeedLimit
@@ -20,13 +20,13 @@ from domain.ports import LimitEnforcer, StreamSource, TransferRates
 
 def make_media_server_source(server: MediaServerSettings, settings: Settings) -> StreamSource:
     if server.type == "plex":
-        from adapters.plex import PlexStreamSource
+        from adapters.media.plex.source import PlexStreamSource
 
         return PlexStreamSource(
             server.url, server.token, timeout_sec=settings.http_timeout_sec, verify_tls=server.verify_tls,
             ca_file=server.ca_file, product_version=__version__,
         )
-    from adapters.jellyfin import KINDS, JellyfinStreamSource
+    from adapters.media.jellyfin.source import KINDS, JellyfinStreamSource
 
     return JellyfinStreamSource(
         KINDS[server.type], server.url, server.token, name=server.name, timeout_sec=settings.http_timeout_sec,
@@ -47,23 +47,23 @@ def make_client_adapter(client: DownloadClientSettings, settings: Settings, cloc
     common = dict(timeout_sec=settings.http_timeout_sec, verify_tls=client.verify_tls, ca_file=client.ca_file,
                   login_retry_sec=client.login_retry_sec, clock=clock)
     if client.type == "qbittorrent":
-        from adapters.qbittorrent import QBittorrentUploadLimiter
+        from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 
         return QBittorrentUploadLimiter(client.url, username=client.username, password=client.password,
                                         api_key=client.api_key, **common)
     if client.type == "transmission":
-        from adapters.transmission import TransmissionClient
+        from adapters.clients.transmission.client import TransmissionClient
 
         return TransmissionClient(client.url, username=client.username, password=client.password, **common)
     if client.type == "deluge":
-        from adapters.deluge import DelugeClient
+        from adapters.clients.deluge.client import DelugeClient
 
         return DelugeClient(client.url, password=client.password, **common)
     if client.type == "sabnzbd":
-        from adapters.sabnzbd import SabnzbdClient
+        from adapters.clients.sabnzbd import SabnzbdClient
 
         return SabnzbdClient(client.url, client.api_key, **common)
-    from adapters.nzbget import NzbgetClient
+    from adapters.clients.nzbget import NzbgetClient
 
     return NzbgetClient(client.url, username=client.username or "nzbget", password=client.password, **common)
 
@@ -71,7 +71,7 @@ def make_client_adapter(client: DownloadClientSettings, settings: Settings, cloc
 def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str) -> Any:
     """Where an enforcer remembers what it changed. The flat config's client keeps the file names of
     the first version, so a throttle left by it before an upgrade is still undone."""
-    from adapters.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
+    from adapters.system.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
 
     name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" else GLOBAL_LIMIT_FILE
     if client != "qbittorrent":

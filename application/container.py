@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from dependency_injector import containers, providers
 
-from adapters.systemd_notify import SystemdNotifier
+from adapters.system.systemd import SystemdNotifier
 from application.composition import build_client_slots, build_media_servers
 from application.decider_factory import build_decider
 from application.factories import (
@@ -36,10 +36,10 @@ from application.factories import (
     make_status_server,
     served_metrics,
 )
-from application.reporting import TickLogger
-from application.runner import DaemonRunner
+from application.observers.reporting import TickLogger
+from application.loop.runner import DaemonRunner
 from application.service import ThrottleService
-from application.settings import Settings
+from application.config.settings import Settings
 from domain.policies import UploadLimit
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from application.runner import DaemonRunner
+from application.loop.runner import DaemonRunner
 from domain.ports import TickObserver, UserFacingError
 
 EXIT_CONFIG = 2

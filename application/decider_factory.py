@@ -7,7 +7,7 @@ service, so the loop keeps its state.
 from __future__ import annotations
 
 from application.service import Decider
-from application.settings import Settings
+from application.config.settings import Settings
 from domain.overrides import FlapGuard
 from domain.policies import (
     Deadband,

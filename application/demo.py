@@ -5,8 +5,8 @@ import sys
 from typing import List, Sequence, TextIO
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from application.logging_setup import configure_logging
-from application.settings import Settings
+from adapters.system.logging import configure_logging
+from application.config.settings import Settings
 from domain.sessions import PlaybackSession
 
 FRIEND = PlaybackSession(

@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from application import version as version_module
 from application.composition import make_client_adapter, make_enforcer, make_media_server_source
-from application.reporting import side_labels
-from application.runner import DaemonRunner
+from application.observers.reporting import side_labels
+from application.loop.runner import DaemonRunner
 from application.service import ThrottleService, local_time_in
-from application.settings import Settings
+from application.config.settings import Settings
 from application.version import __version__
 from domain.ports import LimitEnforcer, StreamSource
 from domain.sessions import RemoteStreamRule
@@ -25,14 +25,14 @@ from domain.sessions import RemoteStreamRule
 
 
 def make_notification_dispatcher(specs: Sequence[Mapping[str, Any]], timeout_sec: float) -> Any:
-    from adapters.notifiers import NotificationDispatcher, build_target
+    from adapters.notify.senders import NotificationDispatcher, build_target
 
     return NotificationDispatcher([build_target(spec) for spec in specs], timeout_sec=timeout_sec)
 
 
 def make_notification_policy(dispatcher: Any, after_failures: int, labels: Mapping[str, str]) -> Any:
-    from adapters.notifiers import Notification
-    from application.notifications import NotificationPolicy
+    from adapters.notify.senders import Notification
+    from application.observers.notifications import NotificationPolicy
 
     return NotificationPolicy(dispatcher, Notification, after_failures=after_failures, labels=labels)
 
@@ -45,15 +45,15 @@ def make_event_listeners(settings: Settings, request_observation: Callable[..., 
         if not server.events:
             continue
         if server.type == "plex":
-            from adapters.plex_events import PlexEventListener
+            from adapters.media.plex.events import PlexEventListener
 
             listeners.append(PlexEventListener(
                 server.url, server.token, on_playback=request_observation, timeout_sec=settings.http_timeout_sec,
                 verify_tls=server.verify_tls, ca_file=server.ca_file, product_version=__version__,
             ))
         else:
-            from adapters.jellyfin import KINDS
-            from adapters.jellyfin_events import JellyfinEventListener
+            from adapters.media.jellyfin.source import KINDS
+            from adapters.media.jellyfin.events import JellyfinEventListener
 
             listeners.append(JellyfinEventListener(
                 KINDS[server.type], server.url, server.token, trigger=request_observation,
@@ -80,7 +80,7 @@ def served_metrics(status_listen: str, registry: Callable[[], Any]) -> Any:
 
 
 def make_metrics_registry() -> Any:
-    from application.metrics import MetricsRegistry
+    from application.observers.metrics import MetricsRegistry
 
     return MetricsRegistry(version=__version__, build=version_module.BUILD)
 
@@ -112,38 +112,38 @@ def make_history_recorder(state_dir: Optional[str], history_days: int) -> Any:
     """The history in state_dir (with the status server only: the dashboard is what reads it)."""
     import os
 
-    from adapters.history import HistoryRecorder
-    from adapters.state_files import default_state_dir
+    from adapters.history.store import HistoryRecorder
+    from adapters.system.state_files import default_state_dir
 
     return HistoryRecorder(os.path.join(state_dir or default_state_dir(), "history.sqlite3"), keep_days=history_days)
 
 
 def make_history_observer(recorder: Any) -> Any:
-    from adapters.history import HistoryObserver
+    from adapters.history.store import HistoryObserver
 
     return HistoryObserver(recorder)
 
 
 def make_override_store(state_dir: Optional[str]) -> Any:
-    from adapters.state_files import OverrideStore, default_state_dir
+    from adapters.system.state_files import OverrideStore, default_state_dir
 
     return OverrideStore(state_dir or default_state_dir())
 
 
 def make_daemon_status(**kwargs: Any) -> Any:
-    from application.status import DaemonStatus
+    from application.observers.status import DaemonStatus
 
     return DaemonStatus(**kwargs)
 
 
 def make_status_server(**kwargs: Any) -> Any:
-    from adapters.status_server import StatusHttpServer
+    from adapters.status.server import StatusHttpServer
 
     return StatusHttpServer(**kwargs)
 
 
 def make_status_client(listen: str, token: str) -> Any:
-    from adapters.status_server import StatusClient, url_for_listen
+    from adapters.status.server import StatusClient, url_for_listen
 
     return StatusClient(url_for_listen(listen), token=token)
 

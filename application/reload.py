@@ -5,11 +5,11 @@ import logging
 from dataclasses import fields
 from typing import Callable, Optional, Sequence
 
-from application.config import ConfigError, load_settings
-from application.runner import DaemonRunner
+from application.config.load import ConfigError, load_settings
+from application.loop.runner import DaemonRunner
 from application.client_slot import ClientSlot
 from application.service import ThrottleService
-from application.settings import DownloadClientSettings, Settings
+from application.config.settings import DownloadClientSettings, Settings
 from domain.ports import UploadLimiterError
 
 # changing any of these needs new adapters (new URL, credentials, TLS or timeouts)

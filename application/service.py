@@ -1,6 +1,6 @@
 """The use case. A tick reads the media servers, lets the domain decide (Throttle.step), splits the
 budget over the download clients (allocate), keeps each client at its share through its LimitEnforcer
-(adapters/limit_enforcers.py; the bookkeeping per client is application/client_slot.py) and returns what
+(adapters/clients/enforcers.py; the bookkeeping per client is application/client_slot.py) and returns what
 happened as the domain's TickReport."""
 from __future__ import annotations
 

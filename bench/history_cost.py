@@ -69,9 +69,9 @@ class _Wall:
 def _build(config: str):
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    from application.config import load_settings
+    from application.config.load import load_settings
     from application.container import Container
-    from application.logging_setup import configure_logging
+    from adapters.system.logging import configure_logging
 
     configure_logging(False)
     container = Container(settings=load_settings(config))
@@ -98,7 +98,7 @@ def worker_cost(args) -> int:
     container, runner = _build(args.config)
     for _ in range(10):
         runner.run_once()
-    from adapters.history import HistoryObserver, Sample
+    from adapters.history.store import HistoryObserver, Sample
 
     recorder = container.history_recorder().start()
     wall = _Wall(time.time())
@@ -205,9 +205,9 @@ def worker_rest(args) -> int:
 
         importlib.import_module("sqlite3")  # its own line in the stages: the library and the module
         stages["import sqlite3"] = _memory()
-        from adapters.history import HistoryObserver, LimitApplied, StateChange
+        from adapters.history.store import HistoryObserver, LimitApplied, StateChange
 
-        stages["import adapters.history"] = _memory()
+        stages["import adapters.history.store"] = _memory()
         recorder = container.history_recorder().start()
         observer = HistoryObserver(recorder, wall_clock=wall)
         recorder.flush()
@@ -277,7 +277,7 @@ class HistoryCost:
         import tempfile
         import time
 
-        from adapters.history import HistoryRecorder, LimitApplied, Sample, StateChange
+        from adapters.history.store import HistoryRecorder, LimitApplied, Sample, StateChange
 
         path = os.path.join(tempfile.mkdtemp(prefix="history-month-", dir=self.b.tmp), "history.sqlite3")
         recorder = HistoryRecorder(path, keep_days=30, max_queue=5000).start()

@@ -22,8 +22,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from adapters.history import HistoryRecorder  # noqa: E402
-from adapters.history_events import Sample  # noqa: E402
+from adapters.history.store import HistoryRecorder  # noqa: E402
+from adapters.history.events import Sample  # noqa: E402
 from tests.support.fake_qbittorrent import FakeQBittorrent  # noqa: E402
 from tests.support.plex_server import PlexTestServer  # noqa: E402
 

@@ -154,7 +154,7 @@ class Sides:
         """A Jellyfin (or Emby) stand-in, by name."""
         if name not in self._servers:
             jellyfin_server = self._support()[0]
-            from adapters.jellyfin import KINDS
+            from adapters.media.jellyfin.source import KINDS
 
             server = _timed_jellyfin_class(jellyfin_server)(KINDS[kind])
             server.__enter__()

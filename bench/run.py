@@ -91,9 +91,9 @@ def worker_polls(args) -> int:
 
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    from application.config import load_settings, permission_warnings
+    from application.config.load import load_settings, permission_warnings
     from application.container import Container
-    from application.logging_setup import configure_logging
+    from adapters.system.logging import configure_logging
     from application.reload import ConfigReloader  # noqa: F401 - the daemon imports it too (memory)
 
     # As cli.run_daemon: logging, the JSON config through marshmallow, the container.
@@ -891,7 +891,7 @@ class Bench:
         import subprocess
 
         code = ("import sys; sys.path.insert(0, %r); from application.container import Container; "
-                "from application.config import load_settings; from application.logging_setup import configure_logging; "
+                "from application.config.load import load_settings; from adapters.system.logging import configure_logging; "
                 "from application.reload import ConfigReloader" % ROOT)
         base = subprocess.run([self.python, "-X", "importtime", "-c", FLOOR_IMPORT], capture_output=True, text=True,
                               cwd=self.tmp).stderr

@@ -400,7 +400,7 @@ class WholeDaemon:
             self.b.row("whole daemon: JSON decoding alone, 1000 sessions",
                        "%.3f ms median (%.3f back to back): json.loads of the same answers, one a second, in a bare "
                        "interpreter, with the decoded tree freed: what decoding the whole answer costs, which the skim "
-                       "(adapters/plex_skim.py) no longer does"
+                       "(adapters/media/plex/skim.py) no longer does"
                        % (floor["paced_ms"], floor["back_to_back_ms"]), "(reference)", None)
 
     def decode_floor(self, sessions: int) -> dict:
@@ -507,7 +507,7 @@ def profile_worker(args) -> int:
 
     application.version.BUILD = os.path.basename(tree).split("-", 1)[0]
     import application.cli as cli
-    import application.runner as runner_mod
+    import application.loop.runner as runner_mod
 
     T = time.thread_time_ns
     stages = collections.defaultdict(int)
@@ -538,18 +538,18 @@ def profile_worker(args) -> int:
     missing = []
 
     def install_stage_timers():
-        import adapters.http
-        import adapters.plex
-        import application.reporting
+        import adapters.transport.http
+        import adapters.media.plex.source
+        import application.observers.reporting
         import application.service
         import domain.throttle
 
-        patch(adapters.plex.PlexStreamSource, "read_sessions", "read")
-        patch(adapters.plex.PlexStreamSource, "_get", "plex_http")
+        patch(adapters.media.plex.source.PlexStreamSource, "read_sessions", "read")
+        patch(adapters.media.plex.source.PlexStreamSource, "_get", "plex_http")
         try:  # the answer's reading has its own module since the skim; older daemons kept it in plex.py
-            import adapters.plex_sessions as reading
+            import adapters.media.plex.sessions as reading
         except ImportError:
-            reading = adapters.plex
+            reading = adapters.media.plex.source
         if hasattr(reading, "json"):
             shim = types.SimpleNamespace(**{k: getattr(reading.json, k) for k in dir(reading.json)
                                             if not k.startswith("__")})
@@ -557,13 +557,13 @@ def profile_worker(args) -> int:
             patches.append((reading, "json", reading.json))
             reading.json = shim
         patch(reading, "parse_sessions", "parse")
-        patch(reading, "skim_spans", "skim")  # the answer's items found (adapters/plex_skim.py)
+        patch(reading, "skim_spans", "skim")  # the answer's items found (adapters/media/plex/skim.py)
         patch(getattr(reading, "SessionReader", None), "_skimmed", "spans")  # and read, or remembered
-        patch(adapters.http.HttpClient, "request", "http_all")
+        patch(adapters.transport.http.HttpClient, "request", "http_all")
         patch(application.service.ThrottleService, "tick", "tick")
         patch(application.service.ThrottleService, "_enforce", "enforce")
         patch(domain.throttle.Throttle, "step", "step")
-        patch(application.reporting.TickLogger, "report", "report_log")
+        patch(application.observers.reporting.TickLogger, "report", "report_log")
         patch(runner_mod.DaemonRunner, "_sleep", "loop_sleep")
 
     def remove_stage_timers():

@@ -13,13 +13,13 @@ THIRD_PARTY = {"urllib3", "marshmallow", "dependency_injector"}
 
 
 def imports(package: str) -> Iterator[Tuple[str, str]]:
-    for path in sorted((ROOT / package).glob("*.py")):
+    for path in sorted((ROOT / package).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    yield path.name, alias.name
+                    yield str(path.relative_to(ROOT)), alias.name
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                yield path.name, node.module
+                yield str(path.relative_to(ROOT)), node.module
 
 
 @pytest.mark.parametrize("package, forbidden", [

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Iterable, List
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource, ScriptStep
-from adapters.limit_enforcers import GlobalLimitEnforcer
+from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.container import build_decider
 from application.service import ThrottleService
-from application.settings import Settings
+from application.config.settings import Settings
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
 

@@ -59,7 +59,7 @@ def test_check_says_one_line_per_server_and_client_of_the_lists(tmp_path, fake_q
     import json
 
     from application.check import run_check
-    from application.config import load_settings
+    from application.config.load import load_settings
     from tests.support.jellyfin_payloads import direct_play_remote, lan_session, proxied_sessions
     from tests.support.jellyfin_server import JellyfinTestServer
     from tests.support.sabnzbd_server import SabnzbdStandIn

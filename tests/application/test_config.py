@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from application.config import ConfigError, load_settings, permission_warnings
+from application.config.load import ConfigError, load_settings, permission_warnings
 
 VALID = {
     "plex_url": "http://192.168.1.10:32400",

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from application.config import ConfigError, load_settings, permission_warnings
+from application.config.load import ConfigError, load_settings, permission_warnings
 from tests.application.daemon import run
 from tests.application.test_config import VALID, write
 from tests.application.test_reload import daemon as reloading_daemon

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from application.config import ConfigError, load_settings
-from application.settings import DownloadClientSettings, MediaServerSettings
+from application.config.load import ConfigError, load_settings
+from application.config.settings import DownloadClientSettings, MediaServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PLEX = {"name": "plex", "type": "plex", "url": "http://192.168.1.10:32400", "token": "tok"}

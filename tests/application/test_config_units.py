@@ -4,7 +4,7 @@ import io
 import pytest
 
 from application.check import describe_limits, run_check
-from application.config import ConfigError, load_settings
+from application.config.load import ConfigError, load_settings
 from tests.application.builders import settings as make_settings
 from tests.application.test_config import VALID, write
 

@@ -1,6 +1,6 @@
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from adapters.plex import PlexStreamSource
-from adapters.qbittorrent import QBittorrentUploadLimiter
+from adapters.media.plex.source import PlexStreamSource
+from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 from application.container import Container
 from domain.state import StreamState
 from tests.application.builders import REMOTE, ManualClock, kib, settings

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from adapters.systemd_notify import SystemdNotifier
+from adapters.system.systemd import SystemdNotifier
 from tests.application.daemon import start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
 

@@ -10,7 +10,7 @@ from tests.support.sabnzbd_server import SabnzbdStandIn
 
 
 def test_usenet_clients_are_left_alone_without_a_download_budget(tmp_path):
-    from application.config import load_settings
+    from application.config.load import load_settings
     import json
 
     with SabnzbdStandIn() as sab:
@@ -32,8 +32,8 @@ def test_usenet_clients_are_left_alone_without_a_download_budget(tmp_path):
 
 
 def test_the_download_budget_is_held_while_streaming_and_the_own_limit_comes_back(tmp_path):
-    from adapters.sabnzbd import SabnzbdClient
-    from application.config import load_settings
+    from adapters.clients.sabnzbd import SabnzbdClient
+    from application.config.load import load_settings
     import json
 
     with SabnzbdStandIn() as sab:

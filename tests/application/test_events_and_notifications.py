@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tests.adapters.test_notifiers import server as recording_server  # noqa: F401 (a fixture)
+from tests.adapters.notify.test_notifiers import server as recording_server  # noqa: F401 (a fixture)
 from tests.application.daemon import start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
 

@@ -15,7 +15,7 @@ from typing import Callable, Dict, List
 import pytest
 
 from application.container import Container
-from application.settings import Settings
+from application.config.settings import Settings
 from domain.state import StreamState
 from tests.application.builders import ManualClock
 from tests.application.daemon import ROOT, command, environment, wait_until, write_config
@@ -732,7 +732,7 @@ def test_readable_config_without_secrets_does_not_warn(tmp_path, plex_server, qb
 # start-up" (a FIFO config did this before; it is refused now, so nothing can hang start-up).
 _HELD_START = """
 import os, sys, time
-import application.config as config
+import application.config.load as config
 original = config.load_settings
 def held(*args, **kwargs):
     open(os.environ["HELD_MARKER"], "w").close()

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from application.logging_setup import configure_logging
+from adapters.system.logging import configure_logging
 from tests.application.daemon import run, write_config
 
 # POSIX TZ strings need no tzdata: "XYZ-05:30" is 5 h 30 min east of UTC

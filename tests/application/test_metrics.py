@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from application.metrics import CONTENT_TYPE, POLL_DURATION_BUCKETS, MetricsRegistry
+from application.observers.metrics import CONTENT_TYPE, POLL_DURATION_BUCKETS, MetricsRegistry
 from domain.policies import UploadLimit
 from domain.state import StreamState
 from tests.application.builders import DOWN, LAN, REMOTE, make_service

@@ -1,4 +1,4 @@
-from application.notifications import NotificationPolicy
+from application.observers.notifications import NotificationPolicy
 from tests.application.builders import DOWN, REMOTE, make_service
 
 
@@ -78,7 +78,7 @@ def test_each_client_has_its_own_failure_streak_named_as_in_the_config():
     from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
     from application.client_slot import ClientSlot
     from application.container import build_decider
-    from adapters.limit_enforcers import GlobalLimitEnforcer
+    from adapters.clients.enforcers import GlobalLimitEnforcer
     from application.service import MediaServer, ThrottleService
     from tests.application.builders import ManualClock, settings
 

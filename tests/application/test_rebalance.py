@@ -3,7 +3,7 @@ are; off by default; its rates are read at most once per reconcile interval."""
 from __future__ import annotations
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from adapters.limit_enforcers import GlobalLimitEnforcer
+from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.container import build_decider
 from application.client_slot import ClientSlot
 from application.service import MediaServer, ThrottleService

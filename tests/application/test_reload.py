@@ -51,7 +51,7 @@ def config(tmp_path, **fields):
 
 
 def daemon(tmp_path, fake, script, **fields):
-    from application.config import load_settings
+    from application.config.load import load_settings
 
     path = config(tmp_path, **fields)
     source = ScriptedStreamSource(script)  # Plex goes on as it was across the reload

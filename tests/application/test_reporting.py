@@ -1,7 +1,7 @@
 import logging
 
 from adapters.fakes import RecordingUploadLimiter
-from application.reporting import TickLogger
+from application.observers.reporting import TickLogger
 from domain.ports import FailureKind
 from tests.application.builders import DOWN, REJECTED, REMOTE, make_service
 

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from application.reporting import TickLogger
+from application.observers.reporting import TickLogger
 from domain.overrides import Override
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
@@ -62,7 +62,7 @@ def test_an_override_idle_during_remote_streams_says_so(caplog):
 
 
 def test_an_override_more_than_a_day_away_names_the_day():
-    from application.reporting import describe_override
+    from application.observers.reporting import describe_override
 
     now = time.mktime((2025, 6, 14, 20, 0, 0, 0, 0, -1))
     soon = Override(StreamState.STREAMING, now + 90 * 60)
@@ -79,11 +79,11 @@ def test_without_an_override_the_limit_line_names_the_streams(caplog):
 
 
 def test_an_override_set_through_the_status_server_is_logged_once(tmp_path, caplog):
-    from adapters.status_server import StatusHttpServer
-    from application.metrics import MetricsRegistry
-    from application.runner import DaemonRunner
-    from adapters.state_files import OverrideStore
-    from application.status import DaemonStatus
+    from adapters.status.server import StatusHttpServer
+    from application.observers.metrics import MetricsRegistry
+    from application.loop.runner import DaemonRunner
+    from adapters.system.state_files import OverrideStore
+    from application.observers.status import DaemonStatus
 
     service, _, _ = make_service([[]])
     runner = DaemonRunner(service, TickLogger(), interval_sec=3600)
@@ -170,7 +170,7 @@ def test_the_rule_is_read_at_each_poll(caplog):
 
 
 def test_at_info_level_nothing_is_built_for_the_debug_line(caplog, monkeypatch):
-    import application.reporting as reporting
+    import application.observers.reporting as reporting
 
     calls = []
     monkeypatch.setattr(reporting, "describe_streams", lambda s: calls.append(s) or "streams")
@@ -188,7 +188,7 @@ def test_at_info_level_nothing_is_built_for_the_debug_line(caplog, monkeypatch):
 
 
 def test_the_notification_of_a_throttle_forced_by_an_override_names_it():
-    from application.notifications import NotificationPolicy
+    from application.observers.notifications import NotificationPolicy
 
     sent = []
 

@@ -2,8 +2,8 @@
 import threading
 import time
 
-from application.reporting import TickLogger
-from application.runner import DaemonRunner
+from application.observers.reporting import TickLogger
+from application.loop.runner import DaemonRunner
 from tests.application.builders import REMOTE, make_service
 from tests.support.waiting import wait_until as wait_for
 
@@ -177,11 +177,11 @@ def test_a_stop_that_cuts_a_poll_short_after_the_decision_still_logs_what_it_dec
     import logging
 
     from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-    from adapters.limit_enforcers import GlobalLimitEnforcer
+    from adapters.clients.enforcers import GlobalLimitEnforcer
     from application.container import build_decider
     from application.client_slot import ClientSlot
     from application.service import ThrottleService
-    from application.stopping import StopRequested
+    from application.loop.stopping import StopRequested
     from tests.application.builders import ManualClock, settings
 
     class StoppedMidRequest(RecordingUploadLimiter):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from adapters.limit_enforcers import GlobalLimitEnforcer
-from application.reporting import TickLogger
+from adapters.clients.enforcers import GlobalLimitEnforcer
+from application.observers.reporting import TickLogger
 from application.service import ThrottleService
 from application.container import build_decider
 from domain.schedule import LocalTime, parse_schedule

@@ -35,10 +35,10 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import pytest
 
-from adapters.deluge import DelugeClient
-from adapters.jellyfin import EMBY, JELLYFIN
-from adapters.nzbget import NzbgetClient
-from adapters.transmission import TransmissionClient
+from adapters.clients.deluge.client import DelugeClient
+from adapters.media.jellyfin.source import EMBY, JELLYFIN
+from adapters.clients.nzbget import NzbgetClient
+from adapters.clients.transmission.client import TransmissionClient
 from domain.policies import SpeedLimit
 from domain.ports import PortError
 from tests.application.daemon import run, wait_until
@@ -730,7 +730,7 @@ def _project_objects(root: Any, limit: int = 400) -> List[Any]:
 
 
 def test_repr_of_settings_and_of_every_object_the_container_builds_holds_no_secret(tmp_path, real_clients):
-    from application.config import load_settings
+    from application.config.load import load_settings
     from application.container import Container
 
     with World(real_clients) as world:

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
-from adapters.limit_enforcers import GlobalLimitEnforcer
+from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.service import Decider, ThrottleService
 from domain.policies import FixedLimitPolicy, UploadLimit
 from domain.ports import FailureKind, StreamSourceError

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from application.reporting import TickLogger
-from application.runner import DaemonRunner
+from application.observers.reporting import TickLogger
+from application.loop.runner import DaemonRunner
 from domain.policies import UploadLimit
 from domain.ports import FailureKind, UploadLimiterError
 

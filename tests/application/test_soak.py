@@ -17,7 +17,7 @@ import time
 import tracemalloc
 
 from application.container import Container
-from application.settings import Settings
+from application.config.settings import Settings
 from domain.state import StreamState
 from tests.support.fake_qbittorrent import FakeQBittorrent
 from tests.support.plex_payloads import lan_track, remote_movie

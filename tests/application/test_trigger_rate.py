@@ -15,11 +15,11 @@ from typing import Callable, List, Tuple
 import pytest
 from prometheus_client import parser
 
-from application.metrics import MetricsRegistry
-from application.reporting import TickLogger
-from application.runner import DaemonRunner
-from application.wakeup import Wakeup
-from application.trigger_limit import TRIGGER_MIN_GAP_SEC, TRIGGERS_PER_INTERVAL
+from application.observers.metrics import MetricsRegistry
+from application.observers.reporting import TickLogger
+from application.loop.runner import DaemonRunner
+from application.loop.wakeup import Wakeup
+from application.loop.trigger_limit import TRIGGER_MIN_GAP_SEC, TRIGGERS_PER_INTERVAL
 from tests.application.builders import make_service
 
 

@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 
-from application.wakeup import Wakeup
+from application.loop.wakeup import Wakeup
 
 
 def test_a_wait_times_out_unless_set() -> None:

@@ -1,6 +1,6 @@
 """The dashboard in a real browser: headless Chromium driven over its DevTools protocol.
 
-A small HTTP server in the test serves the page (adapters.dashboard) with canned /health and
+A small HTTP server in the test serves the page (adapters.status.dashboard) with canned /health and
 /api/history answers and a token-checking /override, all on 127.0.0.1. The test checks what the page
 shows, that it follows a change of /health without a reload, that the override buttons ask for the
 token and work with it, that nothing was requested from anywhere but 127.0.0.1, and saves
@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from adapters import websocket
-from adapters.dashboard import page
+from adapters.transport import websocket
+from adapters.status.dashboard import page
 
 TOKEN = "s3cret-token"
 BROWSER = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)

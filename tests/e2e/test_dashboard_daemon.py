@@ -43,7 +43,7 @@ pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (
 
 TOKEN = "dash-TOKEN-9c41"
 KIB = 1024
-REFRESH_SEC = 5  # the page reads /health every 5 s (HEALTH_MS in adapters/dashboard.html)
+REFRESH_SEC = 5  # the page reads /health every 5 s (HEALTH_MS in adapters/status/dashboard.html)
 README_SHOT = Path(ROOT) / "packaging" / "dashboard.png"
 
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from adapters.jellyfin import JELLYFIN
+from adapters.media.jellyfin.source import JELLYFIN
 from tests.application.daemon import start, stop, wait_until
 from tests.application.fault_support import QbtWebClient
 from tests.support.jellyfin_payloads import direct_play_remote

@@ -26,13 +26,13 @@ def config(tmp_path, plex, qbt, **fields):
 
 
 def upload_limit(qbt):
-    from adapters.qbittorrent import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 
     return QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password).current_upload_limit()
 
 
 def set_upload_limit(qbt, value):
-    from adapters.qbittorrent import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 
     QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password).set_upload_limit(value)
 

@@ -182,7 +182,7 @@ def readme_config(plex, qbt, secrets_in_file: bool) -> bytes:
 
 
 def limiter(qbt):
-    from adapters.qbittorrent import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 
     return QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password)
 

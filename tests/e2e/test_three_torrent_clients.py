@@ -12,9 +12,9 @@ from typing import Any, Callable, Dict, Iterator, Optional
 
 import pytest
 
-from adapters.deluge import DelugeClient
-from adapters.qbittorrent import QBittorrentUploadLimiter
-from adapters.transmission import TransmissionClient
+from adapters.clients.deluge.client import DelugeClient
+from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+from adapters.clients.transmission.client import TransmissionClient
 from domain.policies import SpeedLimit
 from domain.ports import SpeedLimiterError
 from tests.application.daemon import start, stop, wait_until

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from adapters.jellyfin import JELLYFIN, ServerKind
+from adapters.media.jellyfin.source import JELLYFIN, ServerKind
 
 DEFAULT_API_KEY = "jf-test-key-5d41402abc4b2a76b9719d911017c592"  # distinctive, so tests can search logs
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -1,0 +1,1 @@
+"""Deluge: its Web JSON-RPC and the client adapter on top."""

@@ -1,0 +1,1 @@
+"""qBittorrent: its Web API session, the reading of its answers, and the client adapter."""

@@ -1,0 +1,1 @@
+"""Transmission: its RPC and the client adapter on top."""

@@ -1,0 +1,1 @@
+"""The history database: events and samples kept in SQLite, and the queries the dashboard charts."""

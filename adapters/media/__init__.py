@@ -1,0 +1,1 @@
+"""Media servers: how each is read (polls, push events, webhooks)."""

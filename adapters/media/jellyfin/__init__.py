@@ -1,0 +1,1 @@
+"""Jellyfin and Emby: sessions, the push channel and the webhook plugins' bodies."""

@@ -1,0 +1,1 @@
+"""Plex: sessions, the push channel and its webhooks."""

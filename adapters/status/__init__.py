@@ -1,0 +1,1 @@
+"""The status server: the stdlib HTTP server, its routes, the dashboard page, webhooks, Prometheus text."""

@@ -1,0 +1,137 @@
+"""The status server's routes: which path takes which method, who may call it, and what it answers.
+
+Nothing here touches the connection: `check_request` decides from the request line and headers
+alone (so an `Expect: 100-continue` can be refused before the body is sent), and `answer` gets the
+body through a callback, read only by the routes that take one. Refusals are RequestErrors.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple
+from urllib.parse import SplitResult, parse_qs
+
+from adapters.status.webhook_body import RequestError, override_request, webhook_payload
+
+if TYPE_CHECKING:
+    from adapters.status.server import StatusHttpServer
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json"
+
+# Plex webhook events that mean a stream may have started or stopped.
+TRIGGER_EVENTS = frozenset({"media.play", "media.resume", "media.stop", "media.pause", "playback.started"})
+
+ROUTES: Dict[str, Tuple[str, ...]] = {
+    "/": ("GET", "HEAD"),
+    "/api/history": ("GET", "HEAD"),
+    "/health": ("GET", "HEAD"),
+    "/metrics": ("GET", "HEAD"),
+    "/webhook": ("POST",),
+    "/override": ("POST", "DELETE"),
+}
+
+# (status, body, content type, extra headers)
+Answer = Tuple[int, bytes, str, Tuple[Tuple[str, str], ...]]
+
+
+def json_answer(status: int, payload: Any, headers: Iterable[Tuple[str, str]] = ()) -> Answer:
+    body = (json.dumps(payload, default=str) + "\n").encode("utf-8")
+    return status, body, JSON_CONTENT_TYPE, tuple(headers)
+
+
+def history_request(query: str) -> Tuple[float, Optional[float], int]:
+    """(since, until, max_points) from `?since=&until=&max_points=`; RequestError 400 when bad."""
+    values = parse_qs(query)
+
+    def number(name: str, default: Optional[float]) -> Optional[float]:
+        text = values.get(name, [None])[-1]
+        if text is None or text == "":
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise RequestError(400, "%s must be a number (epoch seconds)" % name) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise RequestError(400, "%s must be a finite number" % name)
+        return value
+
+    since = number("since", time.time() - 86400)
+    until = number("until", None)
+    points = number("max_points", 2000)
+    return float(since), until, int(min(5000, max(1, points)))  # type: ignore[arg-type]
+
+
+def check_request(app: "StatusHttpServer", method: str, url: SplitResult, authorization: Optional[str]) -> None:
+    """404 for an unknown path, 405 for a method it does not take, 401 without the token."""
+    path = url.path
+    allowed = ROUTES.get(path)
+    if allowed is None:
+        raise RequestError(404, "no such path: %s (try /, /health, /api/history, /metrics, /webhook, /override)" % path)
+    if method not in allowed:
+        raise RequestError(405, "%s does not accept %s" % (path, method), [("Allow", ", ".join(allowed))])
+    if method in ("POST", "DELETE"):
+        # Plex cannot send headers with its webhook: there, and only there, the token may be in the URL
+        query_token = parse_qs(url.query).get("token", [None])[-1] if path == "/webhook" else None
+        if not app.authorized(authorization, query_token):
+            how = ("add ?token=<status_token> to the webhook URL" if path == "/webhook"
+                   else "send the header 'Authorization: Bearer <status_token>'")
+            raise RequestError(401, "missing or wrong token: " + how, [("WWW-Authenticate", 'Bearer realm="plex-helper"')])
+
+
+def answer(app: "StatusHttpServer", method: str, url: SplitResult, content_type: str,
+           read_body: Callable[[], bytes]) -> Answer:
+    """The answer to a request `check_request` let through. The backend's own exceptions pass."""
+    path, backend = url.path, app.backend
+    if path == "/":
+        from adapters.status.dashboard import page  # only for a browser: kept out of memory otherwise
+
+        body, page_type, headers = page()
+        return 200, body, page_type, tuple(headers)
+    if path == "/api/history":
+        return json_answer(200, backend.history(*history_request(url.query)))
+    if path == "/health":
+        status, payload = backend.health()
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            raise TypeError("health() returned status %r" % (status,))
+        return json_answer(status, payload)
+    if path == "/metrics":
+        return 200, backend.metrics_text().encode("utf-8"), METRICS_CONTENT_TYPE, ()
+    if path == "/webhook":
+        return json_answer(200, _webhook(app, content_type, read_body()))
+    if method == "POST":
+        state, minutes = override_request(read_body())
+        try:
+            return json_answer(200, backend.set_override(state, minutes))
+        except ValueError as err:
+            raise RequestError(400, str(err)) from err
+        except OSError as err:  # it could not be kept (state_dir): refused rather than half-kept
+            raise RequestError(503, str(err)) from err
+    return json_answer(200, backend.clear_override())
+
+
+def _webhook(app: "StatusHttpServer", content_type: str, body: bytes) -> Dict[str, Any]:
+    from adapters.media.jellyfin.source import is_playback_webhook  # Jellyfin's Webhook plugin and Emby's webhooks
+
+    reason = is_playback_webhook(content_type, body)
+    if reason is not None:
+        app.backend.trigger_observation(reason)
+        app.logger.debug("%s (observing now)", reason)
+        return {"triggered": True, "event": reason.rsplit(" ", 1)[-1]}
+    payload = webhook_payload(content_type, body)
+    event = payload.get("event")
+    if not isinstance(event, str) or not event:
+        if "NotificationType" in payload or "Event" in payload:  # Jellyfin's or Emby's, not playback
+            return {"triggered": False, "event": str(payload.get("NotificationType") or payload.get("Event"))[:64]}
+        raise RequestError(400, "the webhook payload has no 'event'")
+    triggered = event in TRIGGER_EVENTS
+    if triggered:
+        app.backend.trigger_observation("plex webhook " + event)
+    app.logger.debug("plex webhook %s (%s)", event, "observing now" if triggered else "ignored")
+    return {"triggered": triggered, "event": event}
+
+
+__all__ = [
+    "JSON_CONTENT_TYPE", "METRICS_CONTENT_TYPE", "ROUTES", "TRIGGER_EVENTS", "Answer", "answer", "check_request",
+    "history_request", "json_answer",
+]

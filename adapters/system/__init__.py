@@ -1,0 +1,1 @@
+"""The machine: systemd notifications, state files, regular-file checks, logging."""

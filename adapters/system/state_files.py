@@ -1,0 +1,166 @@
+"""Small JSON files under the state directory, for what must survive a restart: the manual
+override, and what the limit enforcers changed in the download clients (the StateMemory port).
+Read through adapters/system/regular_file.py (never blocks on a FIFO), written atomically."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from adapters.system.regular_file import UnreadableFile, read_regular_bytes
+from domain.overrides import Override
+from domain.state import StreamState
+
+OVERRIDE_FILE = "override.json"
+ALTERNATIVE_MODE_FILE = "alternative_mode.json"
+GLOBAL_LIMIT_FILE = "global_limit.json"
+MAX_UNTIL_EPOCH = 4102444800.0  # 2100-01-01: an override is minutes or days long
+
+
+def default_state_dir(environ: Optional[Mapping[str, str]] = None) -> str:
+    """systemd's $STATE_DIRECTORY, else the cache directory the .pyz unpacks into, by the same rules
+    as its bootstrap (packaging/zipapp_main.py `cache_root`, which must run before this package can be
+    imported): PLEX_HELPER_CACHE_DIR, systemd's CACHE_DIRECTORY, an absolute XDG_CACHE_HOME, ~/.cache."""
+    environ = os.environ if environ is None else environ
+    for variable in ("STATE_DIRECTORY", "PLEX_HELPER_CACHE_DIR", "CACHE_DIRECTORY"):
+        value = environ.get(variable, "").split(":")[0]  # systemd may list several directories
+        if value:
+            return os.path.abspath(value)
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
+        base = os.path.join(os.path.expanduser("~"), "Library/Caches" if sys.platform == "darwin" else ".cache")
+    return os.path.join(base, "plex-helper")
+
+
+# State files are a few hundred bytes; anything bigger is not ours.
+MAX_STATE_FILE_BYTES = 64 * 1024
+
+
+class UnreadableStateFile(ValueError):
+    """A state file exists but cannot be used; `str()` says why, in plain words."""
+
+
+class StateFileNotSaved(OSError):
+    """A state file could not be written; `str()` is a complete sentence naming the file."""
+
+
+class JsonStateFile:
+    """One JSON object in a file, written atomically.
+
+    `load` raises UnreadableStateFile for a file that exists but is not a JSON object (empty,
+    truncated, binary, a directory): the caller decides what that means, since "ignore it" can
+    leave a throttle in place for good. `save` returns whether it worked and warns once per run
+    of failures (not at every save).
+    """
+
+    def __init__(self, path: str, logger: Optional[logging.Logger] = None) -> None:
+        self.path = path
+        self._logger = logger or logging.getLogger("plex_helper")
+        self._save_failing = False
+
+    def load(self) -> Optional[Dict[str, Any]]:
+        try:
+            data = read_regular_bytes(self.path, MAX_STATE_FILE_BYTES)
+        except FileNotFoundError:
+            return None
+        except UnreadableFile as exc:  # a directory, FIFO, device, or a file too large or unreadable
+            raise UnreadableStateFile(str(exc)) from None
+        if not data.strip():
+            raise UnreadableStateFile("it is empty")
+        try:
+            raw = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise UnreadableStateFile("it is not valid JSON (truncated or damaged)") from None
+        if not isinstance(raw, dict):
+            raise UnreadableStateFile("it is not a JSON object")
+        return raw
+
+    def save(self, data: Optional[Mapping[str, Any]]) -> bool:
+        try:
+            self.write(data)
+        except StateFileNotSaved as exc:
+            if not self._save_failing:
+                self._logger.warning("%s", exc)
+            self._save_failing = True
+            return False
+        if self._save_failing:
+            self._logger.info("%s can be written again", self.path)
+        self._save_failing = False
+        return True
+
+    def write(self, data: Optional[Mapping[str, Any]]) -> None:
+        """Write (or, for None, remove) the file; StateFileNotSaved when that is not possible."""
+        try:
+            if data is None:
+                if os.path.lexists(self.path):
+                    if os.path.isdir(self.path) and not os.path.islink(self.path):
+                        os.rmdir(self.path)
+                    else:
+                        os.remove(self.path)
+                return
+            directory = os.path.dirname(self.path)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(dict(data), handle)
+                os.replace(temporary, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
+                raise
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise StateFileNotSaved(
+                "could not save %s: %s (check that state_dir is writable by plex-helper)"
+                % (self.path, getattr(exc, "strerror", None) or type(exc).__name__)
+            ) from None
+
+
+class OverrideStore:
+    def __init__(self, directory: str, wall_clock: Callable[[], float] = time.time, logger: Optional[logging.Logger] = None) -> None:
+        self._file = JsonStateFile(os.path.join(directory, OVERRIDE_FILE), logger)
+        self.path = self._file.path
+        self._wall_clock = wall_clock
+        self._logger = logger or logging.getLogger("plex_helper")
+
+    def load(self) -> Optional[Override]:
+        try:
+            raw = self._file.load()
+        except UnreadableStateFile as exc:
+            self._logger.warning(
+                "ignoring the saved override in %s: %s; no override is in force (set it again if you need it)",
+                self.path, exc,
+            )
+            return None
+        if raw is None:
+            return None
+        state, until = raw.get("state"), raw.get("until")
+        valid = (
+            state in {s.value for s in StreamState}
+            and isinstance(until, (int, float))
+            and not isinstance(until, bool)
+            and math.isfinite(until)
+            and until < MAX_UNTIL_EPOCH
+        )
+        if not valid:
+            self._logger.warning(
+                "ignoring the saved override in %s: not a valid override (state and until); "
+                "no override is in force (set it again if you need it)",
+                self.path,
+            )
+            return None
+        override = Override(StreamState(state), float(until))
+        if not override.active(self._wall_clock()):
+            self._file.save(None)
+            return None
+        return override
+
+    def save(self, override: Optional[Override]) -> None:
+        """Raises StateFileNotSaved: an override the user set must not silently be lost at a restart."""
+        self._file.write(None if override is None else {"state": override.state.value, "until": override.until})

@@ -1,0 +1,1 @@
+"""Configuration: the settings, their fields and lists, and where values come from."""

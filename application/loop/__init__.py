@@ -1,0 +1,1 @@
+"""The run loop: the runner, its wake-up, stopping, the trigger limit and the restore at exit."""

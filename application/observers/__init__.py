@@ -1,0 +1,1 @@
+"""What watches each poll: the log, notifications, metrics and the status backend."""

@@ -1,0 +1,182 @@
+"""The one conversion per Usenet client, and their read-back parsers, as properties.
+
+A throttle that turns into "unlimited" is the worst bug here: no intended limit may become the
+client's "unlimited" (or a percentage, for SABnzbd), and rounding may never raise a limit. The
+client's side of each conversion is modelled from its source: SABnzbd's from_units/limit_speed
+(tests/support/sabnzbd_server.py) and NZBGet's `rate * 1024` in a 32-bit int (seen on 21.0).
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.clients.nzbget import MAX_RATE_KIB, limit_from_status, read_status_answer, rpc_result, to_nzbget_rate
+from adapters.clients.sabnzbd import limit_from_queue, to_sabnzbd_value
+from domain.policies import SpeedLimit
+from domain.ports import FailureKind, SpeedLimiterError
+from tests.support.sabnzbd_server import SabSpeed, sab_from_units, sab_limit_speed
+
+limits = st.integers(min_value=1, max_value=10**12)
+line_speeds = st.sampled_from([0, 1024, 100 * 1024, 10 * 1024 * 1024, 10**9])
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+any_json = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+# values shaped like the real field, so the interesting cases are not left to chance
+limit_fields = (
+    json_scalars
+    | st.integers(min_value=-(2**40), max_value=2**70)
+    | st.from_regex(r"\A ?[0-9]{0,25}(\.[0-9]{0,15})? ?\Z")
+    | st.sampled_from(["", " ", "512000", "512000.0", "1e6", "-1", "inf", "NaN", "0x10", "1_000", "５"])
+)
+
+
+def int32(value: int) -> int:
+    """What a C int holds after an overflow (NZBGet's `rate * 1024`)."""
+    return (value + 2**31) % 2**32 - 2**31
+
+
+# ------------------------------------------------------------------------------------ SABnzbd
+
+
+@given(kib=limits, line_speed=line_speeds, before=st.sampled_from(["0", "3M", "50", "20%"]))
+def test_sabnzbd_value_is_the_exact_absolute_limit_never_unlimited_or_a_percentage(kib, line_speed, before):
+    value = to_sabnzbd_value(SpeedLimit(kib))
+    assert value not in ("", "0")
+    assert not value.strip().isdigit()  # a bare 1..100 is a percentage of the line speed
+    assert "%" not in value
+    speed = SabSpeed(bandwidth_max=line_speed)
+    sab_limit_speed(speed, before)  # whatever was in force before
+    sab_limit_speed(speed, value)
+    assert speed.warnings == (1 if before in ("50", "20%") and not line_speed else 0)
+    assert speed.bandwidth_limit == kib * 1024  # exact: K is 1024 bytes there, never above the limit
+    assert speed.bandwidth_limit > 0
+
+
+@given(line_speed=line_speeds, before=st.sampled_from(["0", "3M", "500K"]))
+def test_sabnzbd_unlimited_is_zero_and_lifts_any_limit(line_speed, before):
+    speed = SabSpeed(bandwidth_max=line_speed)
+    sab_limit_speed(speed, before)
+    assert to_sabnzbd_value(SpeedLimit(0)) == "0"
+    sab_limit_speed(speed, to_sabnzbd_value(SpeedLimit(0)))
+    assert speed.bandwidth_limit == 0
+
+
+@given(kib=limits)
+def test_sabnzbd_round_trip_through_the_queue_answer(kib):
+    speed = SabSpeed()
+    sab_limit_speed(speed, to_sabnzbd_value(SpeedLimit(kib)))
+    for shown in ("%d" % speed.bandwidth_limit, "%s" % float(speed.bandwidth_limit)):
+        if "e" in shown:
+            continue  # 3.x's float text for > 1e16 bytes/s: no one's line
+        assert limit_from_queue({"queue": {"speedlimit_abs": shown}}) == SpeedLimit(kib)
+
+
+def test_sabnzbd_k_is_1024_in_its_own_parser():
+    assert sab_from_units("1K") == 1024.0 and sab_from_units("2M") == 2 * 1024.0**2
+
+
+@pytest.mark.parametrize("bad", [True, False, -1])
+def test_sabnzbd_refuses_what_is_not_a_limit(bad):
+    limit = SpeedLimit.__new__(SpeedLimit)
+    object.__setattr__(limit, "kib_per_sec", bad)  # SpeedLimit itself refuses negatives
+    with pytest.raises(SpeedLimiterError) as info:
+        to_sabnzbd_value(limit)
+    assert info.value.kind is FailureKind.MALFORMED
+
+
+@given(payload=any_json)
+def test_sabnzbd_queue_parser_takes_any_json(payload):
+    _limit_or_malformed(lambda: limit_from_queue(payload))
+
+
+@given(field=limit_fields, extra=st.dictionaries(st.text(max_size=8), json_scalars, max_size=3))
+def test_sabnzbd_queue_parser_takes_any_speedlimit_abs(field, extra):
+    result = _limit_or_malformed(lambda: limit_from_queue({"queue": dict(extra, speedlimit_abs=field)}))
+    if field == "":
+        assert result == SpeedLimit(0)
+
+
+# ------------------------------------------------------------------------------------ NZBGet
+
+
+@given(kib=limits)
+def test_nzbget_rate_never_unlimited_never_raised(kib):
+    rate = to_nzbget_rate(SpeedLimit(kib))
+    assert 1 <= rate <= kib
+    assert rate <= MAX_RATE_KIB
+    assert int32(rate * 1024) > 0  # what NZBGet stores: never 0 (unlimited) or negative
+    if kib <= MAX_RATE_KIB:
+        assert rate == kib
+
+
+def test_nzbget_unlimited_is_zero_and_the_wrap_is_real():
+    assert to_nzbget_rate(SpeedLimit(0)) == 0
+    # why the cap: NZBGet 21.0 answered these readings for rate 2097152 and 4194304
+    assert int32(2097152 * 1024) == -(2**31) and int32(4194304 * 1024) == 0
+    assert to_nzbget_rate(SpeedLimit(4194304)) == MAX_RATE_KIB == 2097151
+
+
+@pytest.mark.parametrize("bad", [True, -5])
+def test_nzbget_refuses_what_is_not_a_limit(bad):
+    limit = SpeedLimit.__new__(SpeedLimit)
+    object.__setattr__(limit, "kib_per_sec", bad)
+    with pytest.raises(SpeedLimiterError) as info:
+        to_nzbget_rate(limit)
+    assert info.value.kind is FailureKind.MALFORMED
+
+
+@given(kib=st.integers(min_value=0, max_value=MAX_RATE_KIB))
+def test_nzbget_round_trip_through_the_status_answer(kib):
+    stored = int32(to_nzbget_rate(SpeedLimit(kib)) * 1024)
+    answer = {"version": "1.1", "id": 7, "result": {"DownloadRate": 0, "DownloadLimit": stored}}
+    assert read_status_answer(answer) == SpeedLimit(kib)
+
+
+@given(result=any_json)
+def test_nzbget_status_parser_takes_any_json(result):
+    _limit_or_malformed(lambda: limit_from_status(result))
+
+
+@given(field=limit_fields)
+def test_nzbget_status_parser_takes_any_download_limit(field):
+    _limit_or_malformed(lambda: limit_from_status({"DownloadLimit": field}))
+
+
+@given(payload=any_json | st.fixed_dictionaries({"error": any_json}) | st.fixed_dictionaries({"result": any_json}))
+def test_nzbget_whole_answer_parser_takes_any_json(payload):
+    try:
+        read_status_answer(payload)
+    except SpeedLimiterError as err:
+        if err.kind is FailureKind.REJECTED:  # only NZBGet's "Access denied" error object
+            error = payload["error"]
+            assert error.get("code") == 401 or error.get("message") == "Access denied"
+        else:
+            assert err.kind is FailureKind.MALFORMED
+
+
+def test_nzbget_error_object_is_a_plain_sentence():
+    answer = {"version": "1.1", "error": {"name": "JSONRPCError", "code": 2, "message": "Invalid parameter"}}
+    with pytest.raises(SpeedLimiterError) as info:
+        rpc_result(answer, "rate", "NZBGet at http://127.0.0.1:6789")
+    assert str(info.value) == "NZBGet at http://127.0.0.1:6789 refused rate: 'Invalid parameter'"
+    assert info.value.kind is FailureKind.MALFORMED
+
+
+def _limit_or_malformed(parse):
+    try:
+        result = parse()
+    except SpeedLimiterError as err:
+        assert err.kind is FailureKind.MALFORMED
+        assert str(err)
+        return None
+    assert isinstance(result, SpeedLimit) and result.kib_per_sec >= 0
+    return result
+
+
+def test_int32_model():
+    assert int32(2**31 - 1) == 2**31 - 1 and int32(2**31) == -(2**31)

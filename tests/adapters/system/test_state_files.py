@@ -1,0 +1,69 @@
+import json
+import os
+
+import pytest
+
+from adapters.system.state_files import JsonStateFile, OverrideStore, StateFileNotSaved, default_state_dir
+from domain.overrides import Override
+from domain.state import StreamState
+from tests.application.builders import ManualClock
+
+
+def test_round_trip_and_clear(tmp_path):
+    clock = ManualClock(start=1_700_000_000.0)
+    store = OverrideStore(str(tmp_path / "state"), wall_clock=clock)
+    assert store.load() is None
+    override = Override(StreamState.STREAMING, clock.now + 600)
+    store.save(override)
+    assert oct(os.stat(tmp_path / "state").st_mode & 0o777) == "0o700"
+    assert OverrideStore(str(tmp_path / "state"), wall_clock=clock).load() == override
+    store.save(None)
+    assert store.load() is None and not os.path.exists(store.path)
+
+
+def test_an_expired_override_is_dropped(tmp_path):
+    clock = ManualClock(start=1_700_000_000.0)
+    store = OverrideStore(str(tmp_path), wall_clock=clock)
+    store.save(Override(StreamState.IDLE, clock.now + 60))
+    clock.advance(61)
+    assert store.load() is None and not os.path.exists(store.path)
+
+
+def test_a_damaged_file_is_ignored_with_a_warning(tmp_path, caplog):
+    (tmp_path / "override.json").write_text("{not json")
+    assert OverrideStore(str(tmp_path)).load() is None
+    (tmp_path / "override.json").write_text(json.dumps({"state": "sideways", "until": 1}))
+    assert OverrideStore(str(tmp_path)).load() is None
+    assert "ignoring the saved override" in caplog.text
+
+
+def test_an_override_that_cannot_be_saved_is_an_error_naming_the_file(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StateFileNotSaved, match="could not save .*override.json: .*state_dir is writable"):
+        OverrideStore(str(tmp_path / "file" / "sub")).save(Override(StreamState.IDLE, 2e9))
+
+
+def test_a_state_file_that_cannot_be_saved_warns_once_per_outage_not_at_each_save(tmp_path, caplog):
+    (tmp_path / "file").write_text("")
+    memory = JsonStateFile(str(tmp_path / "file" / "alternative_mode.json"))
+    assert [memory.save({"switched_on": True}) for _ in range(3)] == [False, False, False]
+    assert caplog.text.count("could not save") == 1
+
+
+def test_default_state_dir():
+    assert default_state_dir({"STATE_DIRECTORY": "/var/lib/plex-helper"}) == "/var/lib/plex-helper"
+    assert default_state_dir({"CACHE_DIRECTORY": "/var/cache/plex-helper"}) == "/var/cache/plex-helper"
+    assert default_state_dir({"XDG_CACHE_HOME": "/x"}) == "/x/plex-helper"
+
+
+def test_the_state_dir_follows_the_bootstraps_cache_rules():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "zipapp_main_rules", Path(__file__).resolve().parents[3] / "packaging" / "zipapp_main.py")
+    boot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(boot)
+    for environ in ({"PLEX_HELPER_CACHE_DIR": "relative/cache"}, {"CACHE_DIRECTORY": "/var/cache/a:/var/cache/b"},
+                    {"XDG_CACHE_HOME": "not/absolute"}, {"XDG_CACHE_HOME": "/x"}, {}):
+        assert default_state_dir(environ) == boot.cache_root(environ), environ
