@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
+
+from domain.limit_plan import Direction
 
 from domain.policies import SpeedLimit, UploadLimit
 from domain.sessions import PlaybackSession
@@ -115,6 +118,39 @@ class TransferRates(Protocol):
 
     def current_upload_rate(self) -> SpeedLimit:
         """The upload rate now, as a SpeedLimit value (KiB/s). Raises SpeedLimiterError."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- one direction's limit
+
+@dataclass(frozen=True)
+class HeldLimit:
+    """A limit as a client holds it: `limit` in the domain's terms (for the plan and the surfaces),
+    and `native`, the value exactly as the client gave it (a JSON value: bytes for qBittorrent,
+    Transmission's kB/s with its enabled flag, SABnzbd's percentage...). What plex-helper found is
+    kept as `native` and written back as it was, never rounded through KiB/s."""
+
+    limit: SpeedLimit
+    native: Any
+
+
+@runtime_checkable
+class LimitControl(Protocol):
+    """One direction of one client's global limit."""
+
+    direction: Direction
+
+    def read_limit(self) -> HeldLimit:
+        """The limit in force now. Raises SpeedLimiterError."""
+        ...
+
+    def write_limit(self, limit: SpeedLimit) -> None:
+        """Set a limit plex-helper chose (unlimited = SpeedLimit(0)). Raises SpeedLimiterError."""
+        ...
+
+    def restore_limit(self, native: Any) -> None:
+        """Write back a limit exactly as `read_limit` found it (its `native`). Raises
+        SpeedLimiterError, also for a `native` this client could not have given."""
         ...
 
 
