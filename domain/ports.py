@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
 
 from domain.limit_plan import Direction
-
 from domain.policies import SpeedLimit, UploadLimit
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
