@@ -1,83 +1,144 @@
-"""The service's bookkeeping for one download client (ClientSlot): what it is known to hold, and
-keeping it at its share of the budget through its LimitEnforcer."""
+"""The service's bookkeeping for one download client (ClientSlot): which directions it is limited in,
+their enforcers, and when it was last read. It decides no limit: the plan (domain/limit_plan.py)
+does; the slot reads what the client holds, hands the plan the user's own limits, and puts the
+plan's targets in place."""
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from domain.allocation import ClientShare
+from domain.limit_plan import Direction, LimitPlan, PlannedClient
 from domain.policies import SpeedLimit
-from domain.ports import LimitEnforcer, TransferRates, UploadLimiterError
+from domain.ports import TransferRates, UploadLimiterError
 from domain.state import StreamState
-from domain.tick_report import ClientResult
+from domain.tick_report import ClientResult, LimitResult
 
 
 class ClientSlot:
-    """The service's bookkeeping for one download client: its share of the budget, its enforcer, what
-    it is known to hold. Keeps the client at its share: writes only when the share differs from what
-    the client holds (every write is a config write there), and reads the limit back every
-    `reconcile_interval_sec` to undo changes made behind its back. One client failing never holds back
-    another."""
+    """One download client: an enforcer per direction it is limited in. Writes only when the plan's
+    target differs from what the client holds (every write is a config write there), and reads the
+    limits every `reconcile_interval_sec` (also while idle, so the surfaces show the user's real
+    limit) to see changes made behind its back. One client failing never holds back another."""
 
-    def __init__(self, name: str, enforcer: LimitEnforcer, share: Optional[ClientShare] = None,
+    def __init__(self, name: str, enforcer: Union[Any, Mapping[Direction, Any]], share: Optional[ClientShare] = None,
                  direction: str = "upload", rates: Optional[TransferRates] = None) -> None:
         self.name = name
         self.rates = rates  # the client's transfer rates, where it reports them (for `rebalance`)
-        self.direction = direction  # "upload", or "download" for the Usenet clients
-        self.enforcer = enforcer
+        if isinstance(enforcer, Mapping):
+            self.enforcers: Dict[Direction, Any] = dict(enforcer)
+        else:
+            self.enforcers = {Direction(direction): enforcer}
         self.share = share or ClientShare(name)
-        # what the client holds, as far as we know, and for which state
-        self._enforced: Optional[Tuple[StreamState, SpeedLimit]] = None
+        self._put_for: Optional[StreamState] = None  # the state whose plan is in place
         self._last_check: Optional[float] = None
+        self._planned: Dict[Direction, Optional[SpeedLimit]] = {}  # dry run: what it would hold
+        self._drift: Dict[Direction, str] = {}  # this tick: what a direction held when changed behind our back
+        self._checked = False  # this tick: the client was read
+        self._started = 0.0
+
+    @property
+    def direction(self) -> str:
+        """The direction the slot is known by (upload for torrent clients, download for Usenet)."""
+        return next(iter(self.enforcers)).value
+
+    @property
+    def enforcer(self) -> Any:
+        return next(iter(self.enforcers.values()))
 
     @property
     def enforced_limit(self) -> Optional[SpeedLimit]:
-        return self._enforced[1] if self._enforced else None
+        return self.enforcer.held
 
     def forget(self) -> None:
-        """What the client holds is unknown (new adapters): check it afresh at the next tick."""
-        self._enforced = None
+        """What the client holds is unknown (new adapters): read it afresh at the next tick."""
+        self._put_for = None
+        self._last_check = None
 
-    def enforce(self, state: Optional[StreamState], target: Optional[SpeedLimit], idle: SpeedLimit, now: float,
-                dry_run: bool, reconcile_interval_sec: float) -> ClientResult:
-        """This tick for this client: its share `target` for `state` put in place, or found there."""
-        if state is None or target is None:
-            return ClientResult(self.name)
-        wanted = (state, target)
-        if dry_run:
-            if wanted == self._enforced:
-                return ClientResult(self.name, target)
-            self._enforced = wanted
-            return ClientResult(self.name, target, applied=target)
-        reconciling = wanted == self._enforced
-        if reconciling and not self._reconcile_due(now, reconcile_interval_sec):
-            return ClientResult(self.name, target)
-        started = time.perf_counter()
-        try:
-            found = self.enforcer.differs(state, target)
-            self._last_check = now
-            if found is None:
-                self._enforced = wanted
-                self.enforcer.confirmed(target, idle)
-                return ClientResult(self.name, target, checked=True, latency_sec=time.perf_counter() - started)
-            written = self.enforcer.apply(state, target, idle)
-        except UploadLimiterError as err:
-            self._enforced = None  # unknown now: check again on the next tick
-            return ClientResult(self.name, target, error=err, checked=True, latency_sec=time.perf_counter() - started)
-        self._enforced = wanted
-        return ClientResult(
-            self.name, target, applied=written if written is not None else target, drifted_from=found if reconciling else None, checked=True,
-            latency_sec=time.perf_counter() - started,
+    def planned(self, upload_rate: Optional[SpeedLimit] = None) -> PlannedClient:
+        """The client as the plan sees it: its directions, share and the user's own limits."""
+        return PlannedClient(
+            self.name, frozenset(self.enforcers), self.share.weight, self.share.fixed,
+            {d: e.own_limit() for d, e in self.enforcers.items()}, upload_rate,
         )
 
-    def _reconcile_due(self, now: float, interval_sec: float) -> bool:
-        if interval_sec <= 0 or self._last_check is None:
-            return False
-        return now - self._last_check >= interval_sec
+    def refresh(self, state: StreamState, now: float, reconcile_interval_sec: float,
+                dry_run: bool) -> Optional[ClientResult]:
+        """Read the client's limits when they may have changed or are due: at a change of state, at
+        the reconcile interval, and until the first read. Returns the failure as this tick's result."""
+        self._drift, self._checked, self._started = {}, False, time.perf_counter()
+        if dry_run:
+            return None
+        due = self._last_check is None or self._put_for is not state or (
+            reconcile_interval_sec > 0 and now - self._last_check >= reconcile_interval_sec)
+        self._checked = due
+        if not due:
+            return None
+        try:
+            for direction, enforcer in self.enforcers.items():
+                drift = enforcer.check()
+                if drift is not None:
+                    self._drift[direction] = drift
+        except UploadLimiterError as err:
+            self.forget()
+            return ClientResult(self.name, error=err, checked=True, latency_sec=time.perf_counter() - self._started)
+        self._last_check = now
+        return None
 
-    def release(self, idle: SpeedLimit) -> Optional[str]:
-        """On exit: undo a throttle plex-helper may have put in place. Raises UploadLimiterError."""
-        restored = self.enforcer.release(idle)
-        if restored is not None:
-            self._enforced = None
-        return restored
+    def enforce(self, state: StreamState, plan: LimitPlan, dry_run: bool) -> ClientResult:
+        """The plan's targets put in place (or, in a dry run, what would be)."""
+        limits: List[LimitResult] = []
+        started = self._started if self._checked else time.perf_counter()
+        try:
+            for direction, enforcer in self.enforcers.items():
+                limits.append(self._enforce(direction, enforcer, state, plan, dry_run))
+        except UploadLimiterError as err:
+            self.forget()
+            return ClientResult(self.name, error=err, checked=True, latency_sec=time.perf_counter() - started,
+                                limits=tuple(limits))
+        self._put_for = state
+        first = limits[0]
+        checked = self._checked or any(lim.applied is not None for lim in limits)
+        self._checked = False
+        return ClientResult(
+            self.name, first.target, applied=first.applied, drifted_from=first.drifted_from, checked=checked and not dry_run,
+            latency_sec=(time.perf_counter() - started) if checked and not dry_run else None, limits=tuple(limits),
+        )
+
+    def _enforce(self, direction: Direction, enforcer: Any, state: StreamState, plan: LimitPlan,
+                 dry_run: bool) -> LimitResult:
+        target = plan.target(self.name, direction)
+        if target is not None and target.own is False and state is StreamState.IDLE and enforcer.own_idle:
+            target = None  # this enforcer's idle is the user's own limit whatever the others do
+        own = target is None or target.own
+        wanted = target.limit if target is not None else None
+        drift = self._drift.get(direction)
+        if dry_run:
+            applied = wanted if wanted is not None and self._planned.get(direction) != wanted else None
+            self._planned[direction] = wanted
+            return LimitResult(direction, wanted, own, wanted, applied)
+        applied = None
+        if own:
+            applied = enforcer.restore_own()  # None when nothing of plex-helper's was in place
+        elif enforcer.held != wanted:
+            enforcer.put(wanted, throttle=state is StreamState.STREAMING)
+            applied = wanted
+        return LimitResult(direction, wanted if wanted is not None else enforcer.own_limit(), own, enforcer.held,
+                           applied, drift if applied is not None else None)
+
+    def release(self, idle: Mapping[Direction, Optional[SpeedLimit]]) -> Optional[str]:
+        """On exit: undo every throttle plex-helper may have put in place. Raises UploadLimiterError
+        after trying every direction."""
+        done, failed = [], []
+        for direction, enforcer in self.enforcers.items():
+            try:
+                restored = enforcer.release(idle.get(direction))
+            except UploadLimiterError as err:
+                failed.append(err)
+                continue
+            if restored is not None:
+                done.append(restored)
+        self.forget()
+        if failed:
+            raise failed[0]
+        return "; ".join(done) or None

@@ -6,16 +6,17 @@ small NAS that most users never need.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from adapters.clients.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, download_limit_of
+from adapters.clients.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, limit_control_of
 from application.client_slot import ClientSlot
 from application.service import MediaServer
 from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.version import __version__
 from domain.allocation import ClientShare
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import LimitEnforcer, StreamSource, TransferRates
+from domain.ports import StreamSource, TransferRates
 
 
 def make_media_server_source(server: MediaServerSettings, settings: Settings) -> StreamSource:
@@ -68,12 +69,16 @@ def make_client_adapter(client: DownloadClientSettings, settings: Settings, cloc
     return NzbgetClient(client.url, username=client.username or "nzbget", password=client.password, **common)
 
 
-def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str) -> Any:
+def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str,
+                    direction: Direction = Direction.UPLOAD) -> Any:
     """Where an enforcer remembers what it changed. The flat config's client keeps the file names of
-    the first version, so a throttle left by it before an upgrade is still undone."""
+    the first version, so a throttle left by it before an upgrade is still undone; a download limit
+    has a file of its own beside the upload one."""
     from adapters.system.state_files import ALTERNATIVE_MODE_FILE, GLOBAL_LIMIT_FILE, JsonStateFile, default_state_dir
 
-    name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" else GLOBAL_LIMIT_FILE
+    name = ALTERNATIVE_MODE_FILE if limit_mode == "alternative" and direction is Direction.UPLOAD else GLOBAL_LIMIT_FILE
+    if direction is Direction.DOWNLOAD:
+        name = "download-" + name
     if client != "qbittorrent":
         name = "%s-%s" % (client, name)
     return JsonStateFile(os.path.join(state_dir or default_state_dir(), name))
@@ -82,29 +87,48 @@ def enforcer_memory(state_dir: Optional[str], client: str, limit_mode: str) -> A
 DOWNLOAD_ONLY = frozenset({"sabnzbd", "nzbget"})
 
 
-def make_enforcer(client: DownloadClientSettings, adapter: Any, settings: Settings) -> LimitEnforcer:
-    memory = enforcer_memory(settings.state_dir, client.name, client.limit_mode)
-    if client.type in DOWNLOAD_ONLY:  # their download limit; idle is always their own
-        return GlobalLimitEnforcer(download_limit_of(adapter), memory, own_idle=True)
-    if client.limit_mode == "alternative":  # puts back what it changed: idle is the user's own anyway
-        return AlternativeModeEnforcer(adapter, memory)
-    return GlobalLimitEnforcer(adapter, memory, own_idle=settings.idle_upload_kbps is None)
+def directions_of(client: DownloadClientSettings) -> Tuple[Direction, ...]:
+    """The directions plex-helper limits a client in: as configured, else upload for a torrent client
+    and download for a Usenet client (which only downloads)."""
+    if client.directions:
+        return tuple(Direction(d) for d in client.directions)
+    return (Direction.DOWNLOAD,) if client.type in DOWNLOAD_ONLY else (Direction.UPLOAD,)
 
 
-def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[[], LimitEnforcer],
+def make_enforcers(client: DownloadClientSettings, adapter: Any, settings: Settings) -> Dict[Direction, Any]:
+    """One enforcer per direction the client is limited in, each remembering in a file of its own."""
+    enforcers: Dict[Direction, Any] = {}
+    for direction in directions_of(client):
+        memory = enforcer_memory(settings.state_dir, client.name, client.limit_mode, direction)
+        if direction is Direction.UPLOAD and client.limit_mode == "alternative":
+            # puts back what it changed: idle is the user's own anyway
+            enforcers[direction] = AlternativeModeEnforcer(adapter, memory, client=client.name)
+            continue
+        # downloads: idle is always the user's own (no idle download limit is configured)
+        own_idle = direction is Direction.DOWNLOAD or settings.idle_upload_kbps is None
+        enforcers[direction] = GlobalLimitEnforcer(limit_control_of(adapter, direction), memory, own_idle=own_idle,
+                                                   client=client.name)
+    return enforcers
+
+
+def make_enforcer(client: DownloadClientSettings, adapter: Any, settings: Settings) -> Any:
+    """The enforcers of the first client (the container's provider, which tests replace)."""
+    return make_enforcers(client, adapter, settings)
+
+
+def build_client_slots(settings: Settings, first: Any, first_enforcer: Callable[[], Any],
                        clock: Callable[[], float]) -> List[ClientSlot]:
-    """Every configured client with its enforcer and share; the first one's come from the container."""
+    """Every configured client with its enforcers and share; the first one's come from the container."""
     slots = []
     for index, client in enumerate(settings.download_clients):
         if client.type in DOWNLOAD_ONLY and settings.streaming_download_kbps is None:
             continue  # downloads are touched only when the config sets a download budget
         if index == 0:
-            adapter, enforcer = first, first_enforcer()
+            adapter, enforcers = first, first_enforcer()
         else:
             adapter = make_client_adapter(client, settings, clock)
-            enforcer = make_enforcer(client, adapter, settings)
+            enforcers = make_enforcers(client, adapter, settings)
         fixed = None if client.streaming_upload_kbps is None else SpeedLimit(client.streaming_upload_kbps)
-        direction = "download" if client.type in DOWNLOAD_ONLY else "upload"
         rates = adapter if isinstance(adapter, TransferRates) else None
-        slots.append(ClientSlot(client.name, enforcer, ClientShare(client.name, client.weight, fixed), direction, rates))
+        slots.append(ClientSlot(client.name, enforcers, ClientShare(client.name, client.weight, fixed), rates=rates))
     return slots

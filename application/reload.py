@@ -53,7 +53,7 @@ class ConfigReloader:
             if kept is not None and slot.name in old_settings and _same_client(old_settings[slot.name], kept):
                 continue
             try:
-                undone = slot.release(idle.get(slot.name, service.throttle.idle_limit))
+                undone = slot.release({d: idle.get((slot.name, d)) for d in slot.enforcers})
             except UploadLimiterError as err:
                 self._logger.error(
                     "config reload not applied: %s changed (its limit_mode or URL, or it left the config), but "
@@ -66,7 +66,9 @@ class ConfigReloader:
         for slot in new_slots:
             old = old_slots.get(slot.name)
             if old is not None and slot.name in old_settings and _same_client(old_settings[slot.name], new_settings[slot.name]):
-                slot.enforcer.adopt(old.enforcer)
+                for direction, enforcer in slot.enforcers.items():
+                    if direction in old.enforcers:
+                        enforcer.adopt(old.enforcers[direction])
         return True
 
     def __call__(self) -> bool:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from application.client_slot import ClientSlot
-from domain.allocation import allocate
+from domain.limit_plan import Direction, LimitPlan, plan_limits
 from domain.health import HealthBook
 from domain.overrides import Override
 from domain.policies import SpeedLimit
@@ -69,8 +69,8 @@ class ThrottleService:
         self._local_time = local_time  # epoch seconds -> the local time the schedule is written in
         self.download_budget = download_budget  # while streaming, for the download-only clients
         self.rebalance = rebalance  # share the upload budget by activity (read at the reconcile interval)
-        self._activity: Optional[Dict[str, bool]] = None
-        self._activity_read: Optional[float] = None
+        self._rates: Dict[str, Optional[SpeedLimit]] = {}  # upload rates, read for `rebalance`
+        self._rates_read: Optional[float] = None
         self.dry_run = dry_run
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
@@ -117,32 +117,36 @@ class ThrottleService:
 
     def _enforce(self, state: Optional[StreamState], budget: Optional[SpeedLimit], now: float,
                  idle_limit: Optional[SpeedLimit], done: List[ClientResult]) -> Tuple[ClientResult, ...]:
-        """Each client's share of the budget (the domain's allocate), then each client kept at it;
-        each result joins `done` as it comes (what a stop during the next client leaves behind)."""
-        if budget is None:
+        """Read what the clients hold where due, let the domain plan every client's limit in each
+        direction, put each in place; each result joins `done` as it comes (what a stop during the
+        next client leaves behind)."""
+        if budget is None or state is None:
             return tuple(ClientResult(slot.name) for slot in self.clients)
         streaming = state is StreamState.STREAMING
         if streaming and self.rebalance:
-            self._read_activity(now)
-        shares = self._shares(budget, streaming)
-        idle = self._shares(idle_limit if idle_limit is not None else self.throttle.idle_limit)
-        if self.download_budget is not None:  # the Usenet clients share a budget of their own
-            shares.update(self._shares(self.download_budget if streaming else SpeedLimit(0), streaming, "download"))
-            idle.update(self._shares(SpeedLimit(0), False, "download"))
+            self._read_rates(now)
+        failed = {}
         for slot in self.clients:
-            done.append(slot.enforce(state, shares[slot.name], idle[slot.name], now, self.dry_run,
-                                     self.reconcile_interval_sec))
+            failure = slot.refresh(state, now, self.reconcile_interval_sec, self.dry_run)
+            if failure is not None:
+                failed[slot.name] = failure
+        plan = self.plan(streaming, budget, idle_limit)
+        for slot in self.clients:
+            done.append(failed[slot.name] if slot.name in failed else slot.enforce(state, plan, self.dry_run))
         return tuple(done)
 
-    def _shares(self, budget: SpeedLimit, streaming: bool = False, direction: str = "upload") -> Dict[str, SpeedLimit]:
-        """Each client's part of the budget (of the clients limited in `direction`). A client's own
-        fixed limit is a streaming limit: while idle it shares the idle budget like the others."""
-        slots = [slot for slot in self.clients if slot.direction == direction]
-        if len(slots) == 1 and (slots[0].share.fixed is None or not streaming):
-            return {slots[0].name: budget}  # the whole budget: nothing to split
-        activity = self._activity if streaming and direction == "upload" else None
-        return allocate(budget, [slot.share if streaming else replace(slot.share, fixed=None) for slot in slots],
-                        activity=activity)
+    def plan(self, streaming: bool, budget: Optional[SpeedLimit] = None,
+             idle_limit: Optional[SpeedLimit] = None) -> LimitPlan:
+        """The domain's plan for every client and direction, from what the slots know now."""
+        budgets = {
+            Direction.UPLOAD: budget,
+            Direction.DOWNLOAD: self.download_budget,
+        }
+        idle = idle_limit if idle_limit is not None else self.throttle.idle_limit
+        upload = [e for slot in self.clients for d, e in slot.enforcers.items() if d is Direction.UPLOAD]
+        idle_limits = {Direction.UPLOAD: None if all(e.own_idle for e in upload) else idle, Direction.DOWNLOAD: None}
+        clients = [slot.planned(self._rates.get(slot.name)) for slot in self.clients]
+        return plan_limits(streaming, budgets, idle_limits, clients, rebalance=self.rebalance and streaming)
 
     def _report(self, decision: Decision, servers: Tuple[ServerResult, ...], clients: Tuple[ClientResult, ...],
                 wall: float) -> TickReport:
@@ -151,23 +155,20 @@ class ThrottleService:
         health += tuple(self.health.update("client", c.name, c.checked, c.error, c.latency_sec, wall) for c in clients)
         return TickReport(decision=decision, servers=servers, clients=clients, dry_run=self.dry_run, health=health)
 
-    # a client that moves less than this is "not uploading": it keeps a small share (allocate)
-    ACTIVE_KIB = 5
-
-    def _read_activity(self, now: float) -> None:
+    def _read_rates(self, now: float) -> None:
         """Each client's upload rate, at most once per reconcile interval: who uses its share."""
-        if self._activity_read is not None and now - self._activity_read < max(self.reconcile_interval_sec, 1.0):
+        if self._rates_read is not None and now - self._rates_read < max(self.reconcile_interval_sec, 1.0):
             return
-        self._activity_read = now
-        activity = {}
+        self._rates_read = now
+        rates: Dict[str, Optional[SpeedLimit]] = {}
         for slot in self.clients:
-            if slot.rates is None or slot.direction != "upload":
+            if slot.rates is None or Direction.UPLOAD not in slot.enforcers:
                 continue
             try:
-                activity[slot.name] = slot.rates.current_upload_rate().kib_per_sec >= self.ACTIVE_KIB
+                rates[slot.name] = slot.rates.current_upload_rate()
             except UploadLimiterError:
-                continue  # unknown: counted as active (allocate's default), never starved
-        self._activity = activity
+                rates[slot.name] = None  # unknown: counted as active, never starved
+        self._rates = rates
 
     # ---------------------------------------------------------------- exit
 
@@ -182,7 +183,7 @@ class ThrottleService:
         done, failed = [], []
         for slot in self.clients:
             try:
-                restored = slot.release(idle[slot.name])
+                restored = slot.release({d: idle.get((slot.name, d)) for d in slot.enforcers})
             except UploadLimiterError as err:
                 failed.append(err)
                 continue
@@ -230,10 +231,15 @@ class ThrottleService:
     def enforced_limit(self) -> Optional[SpeedLimit]:
         return self.clients[0].enforced_limit if self.clients else None
 
-    def idle_shares(self) -> Dict[str, SpeedLimit]:
-        """Each client's part of the idle limit: what it gets back when a throttle is undone."""
-        shares = self._shares(self.throttle.idle_limit)
-        shares.update(self._shares(SpeedLimit(0), False, "download"))
+    def idle_shares(self) -> Dict[Tuple[str, Direction], Optional[SpeedLimit]]:
+        """Each client's idle limit per direction: what it gets back when a throttle is undone
+        (None: the user's own limit, put back as found)."""
+        plan = self.plan(False)
+        shares: Dict[Tuple[str, Direction], Optional[SpeedLimit]] = {}
+        for slot in self.clients:
+            for direction in slot.enforcers:
+                target = plan.target(slot.name, direction)
+                shares[(slot.name, direction)] = None if target is None or target.own else target.limit
         return shares
 
     def reconfigure(self, rules: Decider, reconcile_interval_sec: float,

@@ -170,22 +170,37 @@ class StateMemory(Protocol):
 
 
 class LimitEnforcer(Protocol):
-    """Puts the limit for a state into qBittorrent. Methods raise UploadLimiterError."""
+    """Keeps one direction of one client at the limit the plan gives it, and remembers what it
+    changed so it can be undone, also after a crash. Decides nothing. Methods raise
+    UploadLimiterError."""
 
-    def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
-        """None when qBittorrent already holds `target` for `state`; else what it holds instead."""
+    direction: Direction
+    own_idle: bool  # idle is the user's own limit (else a configured idle limit)
+    held: Optional[SpeedLimit]  # what the client holds, as far as known (read or written)
+
+    @property
+    def lowered(self) -> bool:
+        """plex-helper holds the client below the user's own limit (also after a restart)."""
         ...
 
-    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> Optional[UploadLimit]:
-        """Returns what was written when that is not `target` (None: the target was)."""
+    def own_limit(self) -> Optional[SpeedLimit]:
+        """The user's own limit as known (no I/O): what it held before plex-helper changed it."""
         ...
 
-    def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
-        """qBittorrent was found holding `target` already (no write was needed)."""
+    def check(self) -> Optional[str]:
+        """Read what the client holds; returns what it held when that is not what plex-helper wrote."""
         ...
 
-    def release(self, idle: UploadLimit) -> Optional[str]:
-        """On exit: undo a throttle plex-helper put in place; says what was restored, or None."""
+    def put(self, limit: SpeedLimit, throttle: bool) -> None:
+        """Write `limit`; a `throttle` is remembered first, with the user's own limit, to be undone."""
+        ...
+
+    def restore_own(self) -> Optional[SpeedLimit]:
+        """Put the user's own limit back exactly as found; None when nothing was changed."""
+        ...
+
+    def release(self, idle: Optional[SpeedLimit]) -> Optional[str]:
+        """On exit: undo a throttle (to `idle`, or None: the user's own); says what, or None."""
         ...
 
     def adopt(self, previous: object) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from domain.health import SideHealth
+from domain.limit_plan import Direction
 from domain.overrides import Override
 from domain.policies import SpeedLimit
 from domain.ports import StreamSourceError, UploadLimiterError
@@ -27,6 +28,18 @@ class ServerResult:
 
 
 @dataclass(frozen=True)
+class LimitResult:
+    """One direction of one download client this tick."""
+
+    direction: Direction
+    target: Optional[SpeedLimit]  # the plan's limit (the user's own when `own`); None: unknown yet
+    own: bool  # the user's own limit, left alone or put back
+    held: Optional[SpeedLimit] = None  # what the client holds now, as far as known
+    applied: Optional[SpeedLimit] = None  # written this tick (in a dry run: would have been)
+    drifted_from: Optional[str] = None  # what it held when it was changed behind our back
+
+
+@dataclass(frozen=True)
 class ClientResult:
     """One download client this tick."""
 
@@ -37,6 +50,7 @@ class ClientResult:
     error: Optional[UploadLimiterError] = None
     checked: bool = False  # the client was asked this tick
     latency_sec: Optional[float] = None
+    limits: Tuple[LimitResult, ...] = ()  # each direction it is limited in (target/applied: the first)
 
 
 @dataclass(frozen=True)

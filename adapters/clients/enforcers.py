@@ -1,20 +1,23 @@
 """The LimitEnforcer port's adapters: the two ways a limit is put into a download client, on top of
-its capability ports (domain/ports.py): as its global limit, or through its alternative speed mode.
-Each remembers what it changed in a StateMemory (adapters/system/state_files.py), so it is undone even
-after a crash."""
+its capability ports (domain/ports.py): as its global limit in one direction, or through its
+alternative speed mode. They decide nothing: the plan (domain/limit_plan.py) says which limit a
+client gets; an enforcer reads what the client holds, writes what it is told, and remembers in a
+StateMemory (adapters/system/state_files.py) what it changed and what it found, so that the user's
+own limit is put back exactly, even after a crash or kill -9."""
 from __future__ import annotations
 
 import logging
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from domain.policies import UploadLimit
-from domain.ports import AlternativeSpeedMode, StateMemory, UploadLimitControl
-from domain.state import StreamState
-
+from domain.limit_plan import Direction
+from domain.policies import SpeedLimit
+from domain.ports import AlternativeSpeedMode, HeldLimit, LimitControl, StateMemory
 
 # The largest limit qBittorrent (libtorrent: a 32-bit int of bytes/s) accepts; above it wraps or
 # reads as unlimited, so a remembered value past it is never written back.
 MAX_CLIENT_LIMIT_BYTES = 2**31 - 1
+
+LOG = logging.getLogger("plex_helper")
 
 
 def _valid_limit(value: object) -> bool:
@@ -43,169 +46,245 @@ def _recall(memory: Optional[StateMemory], fields: Mapping[str, Callable[[object
     return raw, False
 
 
+class _MethodsControl:
+    """A LimitControl over a client's read_<direction>_limit / write_<direction>_limit methods, for
+    adapters without a limit_control of their own: the native value is the limit in bytes/s."""
+
+    def __init__(self, adapter: Any, direction: Direction) -> None:
+        self.direction = direction
+        self.adapter = adapter
+
+    def read_limit(self) -> HeldLimit:
+        limit = getattr(self.adapter, "read_%s_limit" % self.direction.value)()
+        return HeldLimit(limit, limit.bytes_per_sec)
+
+    def write_limit(self, limit: SpeedLimit) -> None:
+        getattr(self.adapter, "write_%s_limit" % self.direction.value)(limit)
+
+    def restore_limit(self, native: Any) -> None:
+        self.write_limit(SpeedLimit.from_bytes(native))
+
+
+def limit_control_of(adapter: Any, direction: Direction) -> LimitControl:
+    """The adapter's own control of `direction` where it has one (exact natives), else its methods."""
+    own = getattr(adapter, "limit_control", None)
+    if own is not None:
+        return own(direction)
+    return _MethodsControl(adapter, direction)
+
+
+def _as_control(control: Any) -> LimitControl:
+    if isinstance(control, LimitControl):
+        return control
+    return _MethodsControl(control, Direction.UPLOAD)  # an upload limiter given bare (tests, the demo)
+
+
 class GlobalLimitEnforcer:
-    """Sets the global upload limit; compares in whole KiB, as qBittorrent stores it.
+    """Keeps one direction of a client's global limit. It knows the user's own limit (what it last
+    read while it had not changed it, or what it found before it first did) and writes what the
+    plan says. Remembers in `memory`, before the write, that it lowered the limit and what it found,
+    so a start after a crash or kill -9 still puts it back."""
 
-    Remembers in `memory` (a file under state_dir) that it lowered the limit, before the write, so
-    a start after a crash or kill -9 still restores it: at exit, or once Plex is idle."""
-
-    def __init__(self, limiter: UploadLimitControl, memory: Optional[StateMemory] = None,
-                 logger: Optional[logging.Logger] = None, own_idle: bool = False) -> None:
-        self._limiter = limiter
+    def __init__(self, control: Any, memory: Optional[StateMemory] = None,
+                 logger: Optional[logging.Logger] = None, own_idle: bool = False, client: str = "the client") -> None:
+        self._control = _as_control(control)
+        self.direction: Direction = self._control.direction
         self._memory = memory
+        self._logger = logger or LOG
         # no idle limit configured: idle is the user's own limit, restored as found and else left alone
-        self._own_idle = own_idle
-        self._logger = logger or logging.getLogger("plex_helper")
-        self._seen: Optional[int] = None  # the limit qBittorrent held at the last read
+        self.own_idle = own_idle
+        self._what = "%s limit" % self.direction.value
         record, damaged = _recall(
             memory,
             {"lowered_to": _valid_limit, "found_before": lambda v: v is None or _valid_limit(v)},
-            logger or logging.getLogger("plex_helper"),
-            "plex-helper may have lowered qBittorrent's upload limit before; it restores the idle limit "
-            "once Plex is idle or at exit",
+            self._logger,
+            "plex-helper may have lowered %s's %s before; it puts it back once the servers are idle or "
+            "at exit" % (client, self._what),
         )
-        # may have set something other than the idle limit (also after a crash: see memory)
-        self._lowered = record is not None or damaged
-        self._found_before: Optional[int] = record.get("found_before") if record else None
+        self._lowered = record is not None or damaged  # also after a crash: see memory
         self._lowered_to: int = record["lowered_to"] if record else 0
+        self._found: Optional[HeldLimit] = None  # the user's own limit from before the first write
+        if record is not None and record.get("found_before") is not None:
+            native = record["native"] if "native" in record else record["found_before"]
+            self._found = HeldLimit(SpeedLimit.from_bytes(record["found_before"]), native)
+        self._legacy = record is not None and "native" not in record  # a record of the first versions
+        self._seen: Optional[HeldLimit] = None  # what the client held at the last read
+        self.held: Optional[SpeedLimit] = None  # what it holds as far as we know (read or written)
+        # what plex-helper wrote last and expects the client to hold (not known across a restart: a
+        # crash may have come before the write)
+        self._written: Optional[SpeedLimit] = None
         if damaged:
             self._remember()
 
-    def _remember(self) -> None:
-        if self._memory is not None:
-            record = {"lowered_to": self._lowered_to, "found_before": self._found_before}
-            self._memory.save(record if self._lowered else None)
+    # ------------------------------------------------------------------ what is known
+
+    @property
+    def lowered(self) -> bool:
+        return self._lowered
+
+    def own_limit(self) -> Optional[SpeedLimit]:
+        """The user's own limit as far as it is known (None: not read yet, or lost with a damaged file)."""
+        if self._lowered:
+            return self._found.limit if self._found else None
+        return self._seen.limit if self._seen else None
+
+    def check(self) -> Optional[str]:
+        """Read what the client holds. Returns what it held when that is not what plex-helper last
+        wrote (changed behind its back): then that is the user's own limit from now on."""
+        seen = self._control.read_limit()
+        self._seen = seen
+        drift = None
+        if self._written is not None and seen.limit != self._written:
+            drift = str(seen.limit)
+            self._written = None
+            if self._lowered:  # the user set a new limit during a throttle: theirs now, put back later
+                self._forget()
+        self.held = seen.limit
+        return drift
+
+    # ------------------------------------------------------------------ what is done
+
+    def put(self, limit: SpeedLimit, throttle: bool) -> None:
+        """Write `limit`. A `throttle` is remembered (with the own limit found) and undone later;
+        anything else (a configured idle limit) is the limit to keep."""
+        if throttle:
+            if not self._lowered:
+                self._found, self._legacy = self._seen, False
+            self._lowered, self._lowered_to = True, limit.bytes_per_sec
+            self._remember()  # before the write: a lost answer may still have changed it
+        self._control.write_limit(limit)
+        self.held = self._written = limit
+        if not throttle:
+            self._forget()
+
+    def restore_own(self) -> Optional[SpeedLimit]:
+        """Put back the limit found before plex-helper first lowered it, exactly as the client gave
+        it. Returns it; None when nothing was lowered."""
+        if not self._lowered:
+            return None
+        found = self._found
+        if found is None:  # a damaged record: never leave it throttled
+            self._logger.warning("the %s from before plex-helper lowered it is unknown; setting unlimited", self._what)
+            self._control.write_limit(SpeedLimit(0))
+            restored = SpeedLimit(0)
+        elif self._legacy:  # a record of the first versions knew bytes only
+            self._control.write_limit(found.limit)
+            restored = found.limit
+        else:
+            self._control.restore_limit(found.native)
+            restored = found.limit
+        self.held, self._written = restored, None
+        self._seen = found if found is not None else HeldLimit(restored, 0)
+        self._forget()
+        return restored
+
+    def release(self, idle: Optional[SpeedLimit]) -> Optional[str]:
+        """On exit: undo a throttle. `idle` None: the user's own limit goes back; else that limit."""
+        if not self._lowered:
+            return None
+        if idle is None or self.own_idle:
+            return "%s restored to %s, as plex-helper found it" % (self._what, self.restore_own())
+        self._control.write_limit(idle)
+        self.held = self._written = idle
+        self._forget()
+        return "%s restored to %s" % (self._what, idle)
 
     def adopt(self, previous: object) -> None:
         """Take over what an enforcer replaced on reload had changed, so it is still undone."""
-        if isinstance(previous, GlobalLimitEnforcer):
-            self._lowered = previous._lowered
-            self._found_before = previous._found_before
-            self._lowered_to = previous._lowered_to
+        if isinstance(previous, GlobalLimitEnforcer) and previous.direction is self.direction:
+            self._lowered, self._lowered_to = previous._lowered, previous._lowered_to
+            self._found, self._legacy = previous._found, previous._legacy
             self._remember()
 
-    def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
-        if self._own_idle and state is StreamState.IDLE:
-            # the user's own limit: nothing to read or change, unless plex-helper lowered it
-            return "plex-helper's throttle" if self._lowered else None
-        self._seen = self._limiter.read_upload_limit().bytes_per_sec
-        found = UploadLimit.from_bytes(self._seen)
-        return None if found == target else str(found)
-
-    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> Optional[UploadLimit]:
-        """Returns what was written when that is not `target` (the user's own limit, restored)."""
-        if self._own_idle and state is StreamState.IDLE:
-            return self._restore_own()
-        if target != idle:
-            if not self._lowered:
-                self._found_before = self._seen
-            self._lowered, self._lowered_to = True, target.bytes_per_sec
-            self._remember()  # before the write: a lost answer may still have changed it
-        self._limiter.write_upload_limit(target)
-        if target == idle:
-            self._forget()
-        return None
-
-    def _restore_own(self) -> UploadLimit:
-        """Put back the limit found before plex-helper first lowered it."""
-        own = self._found_before
-        if own is None:  # a record from before this was kept, or a damaged one: never leave it throttled
-            self._logger.warning("the upload limit from before plex-helper lowered it is unknown; setting unlimited")
-            own = 0
-        self._limiter.write_upload_limit(UploadLimit.from_bytes(own))
-        self._forget()
-        return UploadLimit.from_bytes(own)
-
-    def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
-        if target == idle:
-            self._forget()
-        elif not self._lowered:
-            self._lowered, self._lowered_to = True, target.bytes_per_sec
-            self._remember()
+    def _remember(self) -> None:
+        if self._memory is None:
+            return
+        if not self._lowered:
+            self._memory.save(None)
+            return
+        record: Dict[str, Any] = {"lowered_to": self._lowered_to, "found_before": None}
+        if self._found is not None:
+            record["found_before"] = min(self._found.limit.bytes_per_sec, MAX_CLIENT_LIMIT_BYTES)
+            if not self._legacy:
+                record["native"] = self._found.native
+        self._memory.save(record)
 
     def _forget(self) -> None:
         was = self._lowered
-        self._lowered, self._found_before = False, None
+        self._lowered, self._found, self._legacy = False, None, False
         if was:
             self._remember()
 
-    def release(self, idle: UploadLimit) -> Optional[str]:
-        if not self._lowered:
-            return None
-        if self._own_idle:
-            return "upload limit restored to %s, as plex-helper found it" % self._restore_own()
-        self._limiter.write_upload_limit(idle)
-        self._forget()
-        return "upload limit restored to %s" % idle
-
 
 class AlternativeModeEnforcer:
-    """While streaming: alternative limit = target, alternative mode on. When idle: what plex-helper
-    changed is put back (the mode switched off only if it switched it on, the user's own alternative
-    limit restored), so a user's or the scheduler's use of the mode is left as it was."""
+    """While streaming: alternative upload limit = the plan's, alternative mode on. When idle: what
+    plex-helper changed is put back (the mode switched off only if it switched it on, the user's own
+    alternative limit restored), so a user's or the scheduler's use of the mode is left as it was.
+    The user's own limit, for the plan, is the alternative limit when the user has the mode on, else
+    the client's normal upload limit (the mode replaces it)."""
+
+    direction = Direction.UPLOAD
+    own_idle = True
 
     def __init__(self, control: AlternativeSpeedMode, memory: Optional[StateMemory] = None,
-                 logger: Optional[logging.Logger] = None) -> None:
+                 logger: Optional[logging.Logger] = None, client: str = "the client") -> None:
         self._control = control
-        # kept on disk, so that after a crash or kill -9 the next start still undoes it
-        self._memory = memory
+        self._memory = memory  # kept on disk, so that after a crash or kill -9 the next start still undoes it
         record, damaged = _recall(
             memory,
             {"switched_on": lambda v: isinstance(v, bool), "original_limit": lambda v: v is None or _valid_limit(v)},
-            logger or logging.getLogger("plex_helper"),
-            "plex-helper may have switched qBittorrent's alternative speed mode on before; it switches it off "
-            "once Plex is idle or at exit. The alternative upload limit from before is unknown: check it in "
-            "qBittorrent's speed settings",
+            logger or LOG,
+            "plex-helper may have switched %s's alternative speed mode on before; it switches it off "
+            "once the servers are idle or at exit. The alternative upload limit from before is unknown: check "
+            "it in the client's speed settings" % client,
         )
         # a damaged record was written because something was changed: assume the mode was ours
         self._switched_on = damaged or (record is not None and record["switched_on"])
         self._original_limit: Optional[int] = record.get("original_limit") if record else None
+        self._own: Optional[SpeedLimit] = None
+        self.held: Optional[SpeedLimit] = None  # the alternative limit in force, while the mode is ours
         if damaged:
             self._remember()
-    def _remember(self) -> None:
-        if self._memory is not None:
-            changed = self._switched_on or self._original_limit is not None
-            self._memory.save(
-                {"switched_on": self._switched_on, "original_limit": self._original_limit} if changed else None
-            )
 
-    def adopt(self, previous: object) -> None:
-        """Take over what an enforcer replaced on reload had changed, so it is still undone."""
-        if isinstance(previous, AlternativeModeEnforcer):
-            self._switched_on = previous._switched_on
-            self._original_limit = previous._original_limit
-            self._remember()
+    @property
+    def lowered(self) -> bool:
+        return self._switched_on or self._original_limit is not None
 
-    def differs(self, state: StreamState, target: UploadLimit) -> Optional[str]:
+    def own_limit(self) -> Optional[SpeedLimit]:
+        return self._own
+
+    def check(self) -> Optional[str]:
         mode_on = self._control.alternative_mode()
-        if state is StreamState.STREAMING:
-            limit = self._control.read_alternative_upload_limit()
-            if mode_on and limit == target:
-                return None
-            return "alternative mode %s, alternative limit %s" % ("on" if mode_on else "off", limit)
-        if mode_on and self._switched_on:
-            return "alternative mode on"
-        if self._original_limit is not None:
-            return "alternative limit still plex-helper's"
-        return None
+        limit = self._control.read_alternative_upload_limit()
+        if mode_on and not self._switched_on:  # the user's (or the scheduler's) turtle: their limit now
+            self._own = limit
+        elif not self.lowered or self._own is None:
+            read_own = getattr(self._control, "read_upload_limit", None)
+            self._own = read_own() if read_own is not None else None
+        now = limit if mode_on else None
+        drift = None
+        if self.lowered and self.held is not None and now != self.held:
+            drift = "alternative mode %s, alternative limit %s" % ("on" if mode_on else "off", limit)
+        self.held = now if self.lowered else None
+        return drift
 
-    def apply(self, state: StreamState, target: UploadLimit, idle: UploadLimit) -> None:
-        if state is not StreamState.STREAMING:
-            self._undo()
-            return
+    def put(self, limit: SpeedLimit, throttle: bool) -> None:
         current = self._control.read_alternative_upload_limit().bytes_per_sec
-        if UploadLimit.from_bytes(current) != target:
+        if SpeedLimit.from_bytes(current) != limit:
             if self._original_limit is None:
                 self._original_limit = current
                 self._remember()  # before the write: a lost answer may still have changed it
-            self._control.write_alternative_upload_limit(target)
+            self._control.write_alternative_upload_limit(limit)
         if not self._control.alternative_mode():
             self._switched_on = True
             self._remember()
             self._control.set_alternative_mode(True)
+        self.held = limit
 
-    def confirmed(self, target: UploadLimit, idle: UploadLimit) -> None:
-        pass  # a mode found already on was not switched on by us
+    def restore_own(self) -> Optional[SpeedLimit]:
+        done = self._undo()
+        self.held = None
+        return self._own if done else None
 
     def _undo(self) -> List[str]:
         done = []
@@ -214,30 +293,26 @@ class AlternativeModeEnforcer:
             self._switched_on = False
             done.append("alternative speed mode switched off")
         if self._original_limit is not None:
-            self._control.write_alternative_upload_limit(UploadLimit.from_bytes(self._original_limit))
-            done.append("alternative upload limit restored to %s" % UploadLimit.from_bytes(self._original_limit))
+            self._control.write_alternative_upload_limit(SpeedLimit.from_bytes(self._original_limit))
+            done.append("alternative upload limit restored to %s" % SpeedLimit.from_bytes(self._original_limit))
             self._original_limit = None
         if done:
             self._remember()
         return done
 
-    def release(self, idle: UploadLimit) -> Optional[str]:
+    def release(self, idle: Optional[SpeedLimit]) -> Optional[str]:
+        self.held = None
         return "; ".join(self._undo()) or None
 
+    def adopt(self, previous: object) -> None:
+        """Take over what an enforcer replaced on reload had changed, so it is still undone."""
+        if isinstance(previous, AlternativeModeEnforcer):
+            self._switched_on = previous._switched_on
+            self._original_limit = previous._original_limit
+            self._remember()
 
-class _DownloadLimitAsUpload:
-    """A download-only client (SABnzbd, NZBGet) seen by the global-limit enforcer: its download limit
-    takes the place of the upload limit."""
-
-    def __init__(self, adapter: Any) -> None:
-        self._adapter = adapter
-
-    def read_upload_limit(self) -> UploadLimit:
-        return self._adapter.read_download_limit()
-
-    def write_upload_limit(self, limit: UploadLimit) -> None:
-        self._adapter.write_download_limit(limit)
-
-
-def download_limit_of(adapter: Any) -> Any:
-    return _DownloadLimitAsUpload(adapter)
+    def _remember(self) -> None:
+        if self._memory is not None:
+            self._memory.save(
+                {"switched_on": self._switched_on, "original_limit": self._original_limit} if self.lowered else None
+            )

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from marshmallow import RAISE, Schema, ValidationError, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from application.config.fields import (
     DAY,
@@ -31,6 +31,8 @@ SERVER_TYPES = ("plex", "jellyfin", "emby")
 CLIENT_TYPES = ("qbittorrent", "transmission", "deluge", "sabnzbd", "nzbget")
 LIMIT_MODES = ("global", "alternative")
 ALTERNATIVE_CAPABLE = ("qbittorrent", "transmission")
+USENET_TYPES = ("sabnzbd", "nzbget")
+DIRECTIONS = ("upload", "download")
 NAME = re.compile(r"[a-z0-9_-]{1,40}")
 # the secret fields of an entry; each may also be given as <field>_file, or in the environment
 ENTRY_SECRETS = ("token", "api_key", "password")
@@ -89,10 +91,20 @@ class DownloadClientSchema(_EntrySchema):
     streaming_upload_kbps = RateField(load_default=None, allow_none=True)  # its own, out of the budget
     limit_mode = StrictString(load_default=None, allow_none=True, validate=_one_of(LIMIT_MODES))
     login_retry_sec = StrictNumber(load_default=None, allow_none=True, validate=_between(1, DAY))
+    # which of its limits plex-helper lowers while streaming (torrent clients: upload unless set)
+    directions = fields.List(StrictString(validate=_one_of(DIRECTIONS)), load_default=None, allow_none=True)
 
     @validates_schema(skip_on_field_errors=True)
     def _fits_the_type(self, data: Dict[str, Any], **_: Any) -> None:
         kind = data["type"]
+        directions = data.get("directions")
+        if directions is not None:
+            if not directions:
+                raise ValidationError("must name upload, download or both", "directions")
+            if len(set(directions)) != len(directions):
+                raise ValidationError("names a direction twice", "directions")
+            if kind in USENET_TYPES and directions != ["download"]:
+                raise ValidationError("%s only downloads: its directions can only be [\"download\"]" % kind, "directions")
         if data.get("limit_mode") == "alternative" and kind not in ALTERNATIVE_CAPABLE:
             raise ValidationError("alternative needs qBittorrent or Transmission", "limit_mode")
         if kind == "sabnzbd" and not data.get("api_key"):
@@ -216,6 +228,7 @@ def download_clients_from(data: Mapping[str, Any]) -> Tuple[DownloadClientSettin
         limit_mode=e["limit_mode"] or (data["limit_mode"] if e["type"] in ALTERNATIVE_CAPABLE else "global"),
         login_retry_sec=e["login_retry_sec"] or data["login_retry_sec"],
         weight=e["weight"], streaming_upload_kbps=e["streaming_upload_kbps"],
+        directions=tuple(e["directions"] or ()),
     ) for e in entries)
 
 

@@ -41,6 +41,7 @@ class DownloadClientSettings:
     login_retry_sec: float = 300.0
     weight: int = 1
     streaming_upload_kbps: Optional[int] = None  # its own fixed limit, taken out of the budget
+    directions: Tuple[str, ...] = ()  # "upload", "download"; empty: the type's (upload, or download for Usenet)
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,11 @@ def test_a_users_alternative_mode_is_left_alone(qbt, tmp_path):
     runner = container.runner(interval_sec=0)
     runner.run_once()
     assert limiter.alternative_mode() is True
-    runner.run_once()  # streaming: plex-helper sets the alternative limit; the mode was already on
-    assert limiter.alternative_upload_limit() == 500 * KIB
+    runner.run_once()  # streaming: the user's turtle (10 KiB/s) is below the 500 KiB/s share: left alone
+    assert limiter.alternative_upload_limit() == 10 * KIB
     runner.run_once()  # idle again: plex-helper did not switch it on, so it stays on...
     assert limiter.alternative_mode() is True
-    assert limiter.alternative_upload_limit() == 10 * KIB  # ...with the user's own alternative limit back
+    assert limiter.alternative_upload_limit() == 10 * KIB  # ...with the user's own alternative limit
     assert container.service().restore_idle_limit() is None
     reset(limiter)
 

@@ -281,7 +281,7 @@ def test_expired_session_relogs_in_once_retries_once_and_logs_only_debug(tmp_pat
         assert wait_until(lambda: client.upload_limit() == 500 * KIB), daemon.stderr
         # 2 s between reconcile reads > 1 s session timeout: every read meets a 403
         assert daemon.wait_for("logging in again", timeout=6), daemon.stderr
-        client.set_upload_limit(100 * KIB)
+        client.set_upload_limit(1000 * KIB)  # raised behind its back: lowered to the share again
         assert wait_until(lambda: client.upload_limit() == 500 * KIB, timeout=6), daemon.stderr
         assert daemon.stop() == 0
     relogins = daemon.messages("DEBUG", "qBittorrent answered 403 to transfer/uploadLimit; logging in again")
@@ -292,7 +292,7 @@ def test_expired_session_relogs_in_once_retries_once_and_logs_only_debug(tmp_pat
     assert len(logins) == len(relogins)
     assert daemon.messages("WARNING") == [] and daemon.messages("ERROR") == []
     qbt_info = [m for m in daemon.messages("INFO") if "qBittorrent" in m]
-    assert qbt_info == ["qBittorrent's upload limit was changed to 100 KiB/s outside plex-helper; set it back to 500 KiB/s"]
+    assert qbt_info == ["qBittorrent's upload limit was changed to 1000 KiB/s outside plex-helper; set it back to 500 KiB/s"]
 
 
 def test_expired_session_costs_exactly_one_login_and_one_retried_request(logs):
@@ -323,13 +323,30 @@ def test_limit_changed_behind_our_back_is_set_again_at_the_reconcile_interval(tm
     path = write_config(tmp_path, plex_server, qbt, reconcile_interval_sec=1)
     with Daemon("--config", path) as daemon:
         assert wait_until(lambda: client.upload_limit() == 500 * KIB), daemon.stderr
-        client.set_upload_limit(123 * KIB)
+        client.set_upload_limit(1234 * KIB)
         assert wait_until(lambda: client.upload_limit() == 500 * KIB, timeout=4), daemon.stderr
         assert daemon.wait_for("outside plex-helper")
         assert daemon.stop() == 0
     assert daemon.messages("INFO", "outside plex-helper") == [
-        "qBittorrent's upload limit was changed to 123 KiB/s outside plex-helper; set it back to 500 KiB/s"
-    ]
+        "qBittorrent's upload limit was changed to 1234 KiB/s outside plex-helper; set it back to 500 KiB/s"
+    ], daemon.stderr
+
+
+def test_a_limit_lowered_by_the_user_during_a_stream_is_theirs_and_comes_back_at_exit(tmp_path, plex_server, qbt):
+    """Setting it back to the share would raise the user's new limit: it is left, and it is what
+    plex-helper puts back, since it is the user's own limit now."""
+    client = QbtWebClient(qbt)
+    client.set_upload_limit(2000 * KIB)
+    plex_server.set_sessions([remote_movie()])
+    path = write_config(tmp_path, plex_server, qbt, reconcile_interval_sec=1)
+    with Daemon("--config", path) as daemon:
+        assert wait_until(lambda: client.upload_limit() == 500 * KIB), daemon.stderr
+        client.set_upload_limit(123 * KIB)
+        count = plex_server.request_count["/status/sessions"]
+        assert wait_for_count(lambda: plex_server.request_count["/status/sessions"], count + 3, timeout=6)
+        assert client.upload_limit() == 123 * KIB
+        assert daemon.stop() == 0
+    assert client.upload_limit() == 123 * KIB
 
 
 def test_reconcile_interval_zero_never_reads_the_limit_again(tmp_path, plex_server, qbt):
@@ -357,11 +374,11 @@ def test_reconcile_reads_only_at_the_interval(logs):
         for step in range(1, 21):  # 20 polls, 1 s apart
             tick(app, clock, 1000.0 + step)
         assert fake.reads == 4 and fake.writes == 0  # at +5, +10, +15, +20
-        fake.upload_limit = 77 * KIB
+        fake.upload_limit = 777 * KIB
         tick(app, clock, 1025.0)
         assert fake.upload_limit == 500 * KIB and fake.writes == 1
         assert logs.at(logging.INFO, "outside plex-helper") == [
-            "qBittorrent's upload limit was changed to 77 KiB/s outside plex-helper; set it back to 500 KiB/s"
+            "qBittorrent's upload limit was changed to 777 KiB/s outside plex-helper; set it back to 500 KiB/s"
         ]
 
 

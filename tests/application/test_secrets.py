@@ -87,11 +87,11 @@ def test_fault_matrix_at_debug_never_shows_the_token_or_the_password(tmp_path, q
             plex.set_sessions([remote_movie()])
             assert wait_until(lambda: client.upload_limit() == 500 * KIB, timeout=5), daemon.stderr
             # qBittorrent: changed behind our back, sessions expiring (1 s), restarting, down, back
-            client.set_upload_limit(10 * KIB)
+            client.set_upload_limit(1000 * KIB)
             assert daemon.wait_for("outside plex-helper", timeout=5), daemon.stderr
             instance.restart()
             client = QbtWebClient(instance)
-            client.set_upload_limit(20 * KIB)
+            client.set_upload_limit(2000 * KIB)
             assert daemon.wait_for("outside plex-helper", count=2, timeout=5), daemon.stderr
             instance.stop()
             assert daemon.wait_for("qBittorrent not reachable", timeout=5), daemon.stderr

@@ -92,11 +92,11 @@ def test_a_damaged_alternative_mode_file_still_ends_the_throttle(tmp_path, kind,
     path = tmp_path / "alternative_mode.json"
     damage(path, kind)
     qbt = FakeQBittorrent(mode=True, alt_limit=THROTTLE.bytes_per_sec)  # left on by a crashed run
-    enforcer = AlternativeModeEnforcer(qbt, JsonStateFile(str(path)))
+    enforcer = AlternativeModeEnforcer(qbt, JsonStateFile(str(path)), client="qBittorrent")
     assert "cannot be read" in caplog.text and "alternative speed mode" in caplog.text
-    assert "check it in qBittorrent" in caplog.text  # what the user can do about the lost limit
-    assert enforcer.differs(StreamState.IDLE, IDLE) is not None
-    enforcer.apply(StreamState.IDLE, IDLE, IDLE)
+    assert "check it in the client's speed settings" in caplog.text  # what the user can do about the lost limit
+    assert enforcer.lowered
+    enforcer.restore_own()
     assert qbt.mode is False
     assert not os.path.lexists(path)  # nothing left to undo
 
@@ -126,9 +126,10 @@ def test_the_global_mode_remembers_its_throttle_before_the_write(tmp_path):
     path = tmp_path / "global_limit.json"
     qbt = FakeQBittorrent(limit=2000 * 1024)
     enforcer = GlobalLimitEnforcer(qbt, JsonStateFile(str(path)))
-    enforcer.differs(StreamState.STREAMING, THROTTLE)
-    enforcer.apply(StreamState.STREAMING, THROTTLE, IDLE)
-    assert json.loads(path.read_text()) == {"lowered_to": THROTTLE.bytes_per_sec, "found_before": 2000 * 1024}
+    enforcer.check()
+    enforcer.put(THROTTLE, throttle=True)
+    assert json.loads(path.read_text()) == {
+        "lowered_to": THROTTLE.bytes_per_sec, "found_before": 2000 * 1024, "native": 2000 * 1024}
     # a new run (after kill -9) that never gets to decide still undoes it at exit
     restarted = GlobalLimitEnforcer(qbt, JsonStateFile(str(path)))
     assert restarted.release(IDLE) == "upload limit restored to unlimited"
@@ -139,8 +140,10 @@ def test_the_global_mode_forgets_once_idle_is_in_force(tmp_path):
     path = tmp_path / "global_limit.json"
     qbt = FakeQBittorrent()
     enforcer = GlobalLimitEnforcer(qbt, JsonStateFile(str(path)))
-    enforcer.apply(StreamState.STREAMING, THROTTLE, IDLE)
-    enforcer.apply(StreamState.IDLE, IDLE, IDLE)
+    enforcer.check()
+    enforcer.put(THROTTLE, throttle=True)
+    assert path.exists()
+    enforcer.put(IDLE, throttle=False)
     assert not path.exists()
     assert GlobalLimitEnforcer(qbt, JsonStateFile(str(path))).release(IDLE) is None
 
@@ -150,7 +153,7 @@ def test_a_damaged_global_file_means_restore_at_exit(tmp_path, kind, caplog):
     path = tmp_path / "global_limit.json"
     damage(path, kind)
     qbt = FakeQBittorrent(limit=THROTTLE.bytes_per_sec)
-    enforcer = GlobalLimitEnforcer(qbt, JsonStateFile(str(path)))
+    enforcer = GlobalLimitEnforcer(qbt, JsonStateFile(str(path)), client="qBittorrent")
     assert "may have lowered qBittorrent's upload limit" in caplog.text
     assert enforcer.release(IDLE) == "upload limit restored to unlimited"
     assert qbt.limit == 0
