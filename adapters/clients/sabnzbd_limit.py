@@ -54,7 +54,10 @@ def to_sabnzbd_value(limit: SpeedLimit) -> str:
 
 def line_speed_bytes(text: str) -> int:
     """SABnzbd's reading of its "Maximum line speed" (OptionStr.get_int over misc.from_units): the
-    first number in the text, times 1024 per K/M/G/T/P step; 0 when there is none."""
+    first number in the text, times 1024 per K/M/G/T/P step; 0 when there is none, and -1 for "-1"
+    (0 or less: no line speed to take a percentage of). Capped at MAX_BYTES."""
+    if text.strip() == "-1":
+        return -1
     match = _RE_UNITS.search(text.strip().upper()[:100])
     if not match:
         return 0
@@ -91,7 +94,7 @@ def limit_from_queue(payload: Any, where: str = "SABnzbd") -> SpeedLimit:
 
 
 def line_speed_from_config(payload: Any, where: str = "SABnzbd") -> int:
-    """bandwidth_max in bytes/s (0 = not set) from a decoded get_config answer."""
+    """bandwidth_max in bytes/s (0 or less = not set) from a decoded get_config answer."""
     config = payload.get("config") if isinstance(payload, dict) else None
     misc = config.get("misc") if isinstance(config, dict) else None
     text = misc.get("bandwidth_max") if isinstance(misc, dict) else None

@@ -201,15 +201,20 @@ class SabnzbdStandIn:
         return 403, b"", "text/html;charset=utf-8"
 
     def _queue(self) -> Dict[str, object]:
-        limit = self.speed.bandwidth_limit
-        perc = self.speed.bandwidth_perc
-        if limit <= 0 and self.empty_for_none:
+        return self.queue_of(self.speed, self.version, self.empty_for_none, self.abs_as_float)
+
+    @staticmethod
+    def queue_of(speed: SabSpeed, version: str = VERSION, empty_for_none: bool = False,
+                        abs_as_float: bool = False) -> Dict[str, object]:
+        """The `queue` object SABnzbd answers for these Downloader numbers (api.build_header)."""
+        limit = speed.bandwidth_limit
+        if limit <= 0 and empty_for_none:
             shown = ""
         else:
-            shown = "%s" % (float(limit) if self.abs_as_float and limit > 0 else limit)
+            shown = "%s" % (float(limit) if abs_as_float and limit > 0 else limit)
         return {
-            "version": self.version, "paused": False, "noofslots": 0, "noofslots_total": 0, "slots": [],
-            "speedlimit": "%d" % perc, "speedlimit_abs": shown, "kbpersec": "0.00", "status": "Idle",
+            "version": version, "paused": False, "noofslots": 0, "noofslots_total": 0, "slots": [],
+            "speedlimit": "%d" % speed.bandwidth_perc, "speedlimit_abs": shown, "kbpersec": "0.00", "status": "Idle",
         }
 
     @staticmethod
