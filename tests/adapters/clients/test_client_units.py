@@ -9,12 +9,20 @@ client's native value; SABnzbd and NZBGet have their own file.)
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from hypothesis import example, given, strategies as st
 
 from adapters.clients.deluge.client import MAX_KIB, UNLIMITED, from_deluge_kib, to_deluge_kib
+from adapters.clients.deluge.rpc import native_kib, parse_kib
+from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES as QBT_MAX, QBittorrentUploadLimiter
 from adapters.clients.transmission.client import MAX_LIMIT_BYTES, from_transmission_units, to_transmission_units
+from adapters.clients.transmission.limit import KEYS as TRANSMISSION_KEYS
+from adapters.clients.transmission.rpc import native_limit_fields, parse_limit_fields
+from adapters.fakes import RecordingUploadLimiter
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
+from domain.ports import HeldLimit, SpeedLimiterError
 
 limits = st.builds(SpeedLimit, st.integers(min_value=1, max_value=10**12))
 any_limit = st.builds(SpeedLimit, st.integers(min_value=0, max_value=10**12))
@@ -147,16 +155,6 @@ def test_deluge_reading_and_writing_again_changes_nothing(limit):
 
 
 # ---------------------------------------------------------------------------------- both directions, and natives
-
-from typing import Any  # noqa: E402
-
-from adapters.clients.deluge.rpc import native_kib, parse_kib  # noqa: E402
-from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES as QBT_MAX, QBittorrentUploadLimiter  # noqa: E402
-from adapters.clients.transmission.limit import KEYS as TRANSMISSION_KEYS  # noqa: E402
-from adapters.clients.transmission.rpc import native_limit_fields, parse_limit_fields  # noqa: E402
-from adapters.fakes import RecordingUploadLimiter  # noqa: E402
-from domain.limit_plan import Direction  # noqa: E402
-from domain.ports import HeldLimit, SpeedLimiterError  # noqa: E402
 
 directions = st.sampled_from(list(Direction))
 

@@ -11,11 +11,17 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from adapters.clients.nzbget import MAX_RATE_KIB, limit_from_status, read_status_answer, rpc_result, to_nzbget_rate
+from adapters.clients.nzbget import (
+    MAX_RATE_KIB, download_limit_bytes, limit_from_status, rate_for_native, read_status_answer, rpc_result,
+    to_nzbget_rate,
+)
 from adapters.clients.sabnzbd import limit_from_queue, to_sabnzbd_value
+from adapters.clients.sabnzbd_limit import (
+    QueueSpeed, held_of, line_speed_bytes, line_speed_from_config, queue_speed, value_for_native,
+)
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
-from tests.support.sabnzbd_server import SabSpeed, sab_from_units, sab_limit_speed
+from tests.support.sabnzbd_server import SabnzbdStandIn, SabSpeed, sab_from_units, sab_limit_speed
 
 limits = st.integers(min_value=1, max_value=10**12)
 line_speeds = st.sampled_from([0, 1024, 100 * 1024, 10 * 1024 * 1024, 10**9])
@@ -183,12 +189,6 @@ def test_int32_model():
 
 
 # ---------------------------------------------------------------------------------- restoring natives
-
-from adapters.clients.nzbget import download_limit_bytes, rate_for_native  # noqa: E402
-from adapters.clients.sabnzbd_limit import (  # noqa: E402
-    QueueSpeed, held_of, line_speed_bytes, line_speed_from_config, queue_speed, value_for_native,
-)
-from tests.support.sabnzbd_server import SabnzbdStandIn  # noqa: E402
 
 users_settings = (
     st.integers(min_value=1, max_value=100).map(lambda p: "%d%%" % p)
