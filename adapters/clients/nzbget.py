@@ -19,8 +19,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth, printable_url
 from adapters.clients.login_gate import LoginGate
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, SpeedLimiterError
 
 log = logging.getLogger("plex_helper.nzbget")
 
@@ -70,14 +71,60 @@ def limit_from_status(result: Any, where: str = "NZBGet") -> SpeedLimit:
     """The limit in force from `status`'s result (`DownloadLimit`, bytes/s). Anything else raises
     SpeedLimiterError(MALFORMED), never another exception. A negative limit is what a wrapped rate
     leaves behind, and NZBGet does not throttle on it: unlimited."""
+    return SpeedLimit.from_bytes(max(download_limit_bytes(result, where), 0))
+
+
+def download_limit_bytes(result: Any, where: str = "NZBGet") -> int:
+    """`DownloadLimit` of `status`'s result exactly as NZBGet gave it (bytes/s, a whole number)."""
     value = result.get("DownloadLimit") if isinstance(result, dict) else None
     if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
         raise SpeedLimiterError(
             FailureKind.MALFORMED, "%s answered status without a readable download limit (DownloadLimit)" % where
         )
-    return SpeedLimit.from_bytes(max(value, 0))
+    return value
+
+
+def rate_for_native(native: Any) -> int:
+    """The `rate` (KiB/s) that reads back as the DownloadLimit bytes `native`: NZBGet stores
+    rate * 1024, so the bytes it gives are always whole KiB and this is exact. A negative native is a
+    wrapped rate, on which NZBGet did not throttle: it is restored as 0, unlimited, which NZBGet
+    treats the same. Bytes NZBGet could not have given raise SpeedLimiterError(MALFORMED)."""
+    if isinstance(native, bool) or not isinstance(native, int) or native >= 2**31 or native < -(2**31):
+        raise SpeedLimiterError(
+            FailureKind.MALFORMED, "cannot restore NZBGet's download limit from %r: not its DownloadLimit bytes" % (native,)
+        )
+    if native <= 0:
+        return 0
+    if native % 1024:
+        raise SpeedLimiterError(
+            FailureKind.MALFORMED,
+            "cannot restore NZBGet's download limit of %d bytes/s: NZBGet holds whole KiB/s" % native,
+        )
+    return min(native // 1024, MAX_RATE_KIB)
+
+
+class NzbgetLimit:
+    """LimitControl of NZBGet's download limit; native = DownloadLimit bytes/s as `status` gave them."""
+
+    direction = Direction.DOWNLOAD
+
+    def __init__(self, client: "NzbgetClient") -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return "NzbgetLimit(download)"
+
+    def read_limit(self) -> HeldLimit:
+        held = self._client.download_limit_bytes()
+        return HeldLimit(SpeedLimit.from_bytes(max(held, 0)), held)
+
+    def write_limit(self, limit: SpeedLimit) -> None:
+        self._client.write_download_limit(limit)
+
+    def restore_limit(self, native: Any) -> None:
+        self._client.set_rate(rate_for_native(native))
 
 
 def read_status_answer(payload: Any, where: str = "NZBGet") -> SpeedLimit:
@@ -136,11 +183,23 @@ class NzbgetClient:
         return "NZBGet %s at %s, %s" % (version.strip()[:40], self._url, self._auth_words)
 
     def read_download_limit(self) -> SpeedLimit:
-        return limit_from_status(self._call("status"), "NZBGet at %s" % self._url)
+        return SpeedLimit.from_bytes(max(self.download_limit_bytes(), 0))
 
     def write_download_limit(self, limit: SpeedLimit) -> None:
-        rate = to_nzbget_rate(limit)
-        log.debug("setting NZBGet's download rate at %s to %s (rate %d)", self._url, limit, rate)
+        self.set_rate(to_nzbget_rate(limit))
+
+    def limit_control(self, direction: Direction) -> NzbgetLimit:
+        """The LimitControl of the download limit (NZBGet only downloads: ValueError for upload)."""
+        if direction is not Direction.DOWNLOAD:
+            raise ValueError("NZBGet has no %s limit: it only downloads" % direction.value)
+        return NzbgetLimit(self)
+
+    def download_limit_bytes(self) -> int:
+        return download_limit_bytes(self._call("status"), "NZBGet at %s" % self._url)
+
+    def set_rate(self, rate: int) -> None:
+        """`rate [KiB/s]`, 0 = unlimited."""
+        log.debug("setting NZBGet's download rate at %s to %d KiB/s", self._url, rate)
         if self._call("rate", [rate]) is not True:
             raise SpeedLimiterError(
                 FailureKind.MALFORMED, "NZBGet at %s did not confirm the new download rate" % self._url

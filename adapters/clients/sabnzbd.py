@@ -5,7 +5,8 @@ What SABnzbd does with our requests, read in its source (details in tests/suppor
   above 0 and below 101 bytes/s, is a percentage of "Maximum line speed"; anything else is bytes/s,
   with K/M/G suffixes in powers of 1024 (misc.from_units). An empty V becomes "0"; "0" means no limit.
 - `mode=queue` -> `queue.speedlimit_abs`: bytes/s as a string ("512000"; "512000.0" before 4.x),
-  and "" when there is no limit.
+  and "0" when there is no limit ("" before 5.0); the limit in SABnzbd's own terms (a percentage of
+  the line speed, or bytes) is adapters/clients/sabnzbd_limit.py.
 - A wrong API key: 3.x answers 200 `{"status": false, "error": "API Key Incorrect"}`, 4.x answers 403
   with the bare text `API Key Incorrect` (an empty 403 with its "API warnings" off).
 - `mode=version` needs no key, so it is sent without one.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -26,6 +26,10 @@ from urllib.parse import urlencode
 
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.clients.login_gate import LoginGate
+from adapters.clients.sabnzbd_limit import (
+    QueueSpeed, SabnzbdLimit, limit_from_queue, line_speed_from_config, queue_speed, to_sabnzbd_value,
+)
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
 
@@ -35,7 +39,7 @@ AUTH_WORDS = "authenticated with the API key"
 # the queue is asked for one slot only; everything else SABnzbd answers us is under 1 KB
 MAX_ANSWER_BYTES = 256 * 1024
 _QUEUE = {"mode": "queue", "start": "0", "limit": "1"}
-_NUMBER = re.compile(r"[0-9]{1,19}(?:\.[0-9]{0,12})?")
+_LINE_SPEED = {"mode": "get_config", "section": "misc", "keyword": "bandwidth_max"}
 _KEY_IN_QUERY = re.compile(r"(apikey=)[^&\s\"']*", re.IGNORECASE)
 _SHOWN_ERROR = 80  # how much of an error text from SABnzbd a message quotes
 
@@ -56,51 +60,6 @@ class _HideApiKeys(logging.Filter):
 _FILTER = _HideApiKeys()
 for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
     logging.getLogger(_name).addFilter(_FILTER)
-
-
-# ------------------------------------------------------------------------------------ conversions
-
-
-def to_sabnzbd_value(limit: SpeedLimit) -> str:
-    """The `value` for `mode=config&name=speedlimit`: "0" for unlimited, else the KiB/s with a `K`.
-
-    Always with the suffix: SABnzbd reads a bare 1..100 as a percentage of its line speed. K is
-    1024 bytes there, the domain's unit, so the value is exact (never raised, never 0).
-    """
-    kib = limit.kib_per_sec
-    if isinstance(kib, bool) or not isinstance(kib, int) or kib < 0:
-        raise SpeedLimiterError(FailureKind.MALFORMED, "refusing to set SABnzbd's speed limit to %r" % (kib,))
-    return "0" if kib == 0 else "%dK" % kib
-
-
-def limit_from_queue(payload: Any, where: str = "SABnzbd") -> SpeedLimit:
-    """The limit in force, from a decoded `mode=queue` answer. Anything else SABnzbd could send
-    raises SpeedLimiterError(MALFORMED), never another exception."""
-    queue = payload.get("queue") if isinstance(payload, dict) else None
-    value = queue.get("speedlimit_abs", None) if isinstance(queue, dict) else None
-    bytes_per_sec = _bytes_per_sec(value)
-    if bytes_per_sec is None:
-        raise SpeedLimiterError(
-            FailureKind.MALFORMED,
-            "%s answered the queue without a readable speed limit (queue.speedlimit_abs)" % where,
-        )
-    return SpeedLimit.from_bytes(bytes_per_sec)
-
-
-def _bytes_per_sec(value: Any) -> Optional[int]:
-    """speedlimit_abs as whole bytes/s ("" = no limit), or None when it is not one."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return 0
-        return int(text.partition(".")[0]) if _NUMBER.fullmatch(text) else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 <= value < 2**63 else None
-    if isinstance(value, float) and math.isfinite(value) and 0 <= value < 2.0**63:
-        return int(value)
-    return None
 
 
 # ------------------------------------------------------------------------------------ the client
@@ -145,8 +104,26 @@ class SabnzbdClient:
         return limit_from_queue(self._keyed(_QUEUE), "SABnzbd at %s" % self._url)
 
     def write_download_limit(self, limit: SpeedLimit) -> None:
-        value = to_sabnzbd_value(limit)
-        log.debug("setting SABnzbd's speed limit at %s to %s (value %s)", self._url, limit, value)
+        self.set_speed_value(to_sabnzbd_value(limit))
+
+    def limit_control(self, direction: Direction) -> SabnzbdLimit:
+        """The LimitControl of the download limit (SABnzbd only downloads: ValueError for upload)."""
+        if direction is not Direction.DOWNLOAD:
+            raise ValueError("SABnzbd has no %s limit: it only downloads" % direction.value)
+        return SabnzbdLimit(self)
+
+    # ---------------------------------------------------------------- for SabnzbdLimit
+
+    def queue_speed(self) -> QueueSpeed:
+        return queue_speed(self._keyed(_QUEUE), "SABnzbd at %s" % self._url)
+
+    def line_speed(self) -> int:
+        """The "Maximum line speed" in bytes/s (0 = not set)."""
+        return line_speed_from_config(self._keyed(_LINE_SPEED), "SABnzbd at %s" % self._url)
+
+    def set_speed_value(self, value: str) -> None:
+        """`mode=config&name=speedlimit&value=<value>`, in SABnzbd's own notation."""
+        log.debug("setting SABnzbd's speed limit at %s to %s", self._url, value)
         payload = self._keyed({"mode": "config", "name": "speedlimit", "value": value})
         if not (isinstance(payload, dict) and payload.get("status") is True):
             raise SpeedLimiterError(
@@ -295,3 +272,11 @@ def _shape_of(text: str) -> str:
     if text.lstrip().startswith("<"):
         return "an HTML page"
     return "%d characters of text" % len(text)
+
+
+__all__ = [
+    # this module's own
+    "AUTH_WORDS", "MAX_ANSWER_BYTES", "SabnzbdClient",
+    # re-exported: adapters/clients/sabnzbd_limit.py
+    "limit_from_queue", "to_sabnzbd_value",
+]

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 BAN_BODY = "Your IP address has been banned after too many failed authentication attempts."
 _API = "/api/v2/"
 # setters: POST only (405 otherwise), and what counts as a "write" in the counters
-WRITE_ENDPOINTS = frozenset({"transfer/setUploadLimit", "transfer/setSpeedLimitsMode",
+WRITE_ENDPOINTS = frozenset({"transfer/setUploadLimit", "transfer/setDownloadLimit", "transfer/setSpeedLimitsMode",
                              "transfer/toggleSpeedLimitsMode", "app/setPreferences"})
 
 
@@ -97,6 +97,7 @@ class FakeQBittorrent:
         self.version = version
         self.webapi_version = webapi_version
         self.upload_limit = 0
+        self.download_limit = 0
         self.requests: List[RecordedRequest] = []
         self._counts: Counter[Tuple[str, str]] = collections.Counter()
         self._sessions: Dict[str, float] = {}  # sid -> last use (time.monotonic)
@@ -364,14 +365,19 @@ class FakeQBittorrent:
             return 200, self.webapi_version
         if endpoint == "transfer/uploadLimit":
             return 200, str(self.upload_limit)
-        if endpoint == "transfer/setUploadLimit":
+        if endpoint == "transfer/downloadLimit":
+            return 200, str(self.download_limit)
+        if endpoint in ("transfer/setUploadLimit", "transfer/setDownloadLimit"):
             if "limit" not in form:
                 return 400, "Bad Request"
             try:
                 value = int(form["limit"])
             except ValueError:
                 value = 0  # garbage silently becomes unlimited, as in the real thing
-            self.upload_limit = stored_upload_limit(value)
+            if endpoint == "transfer/setUploadLimit":
+                self.upload_limit = stored_upload_limit(value)
+            else:
+                self.download_limit = stored_upload_limit(value)  # kept the same way
             return 200, ""
         return 404, "Not Found"
 

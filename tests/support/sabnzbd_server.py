@@ -1,14 +1,21 @@
-"""A stand-in SABnzbd API (`/api?mode=...`) built from SABnzbd's own source, for tests only.
+"""A stand-in SABnzbd 5.0 API (`/api?mode=...`) built from SABnzbd's own source, for tests only.
 
-SABnzbd is not packaged in Debian. This server answers what SabnzbdClient uses the way SABnzbd does
-(see tests/support/usenet_clients.md for where each answer comes from), and misbehaves on request:
+SABnzbd is not packaged in Debian. This server answers what SabnzbdClient uses the way SABnzbd does;
+the shapes were read in SABnzbd 5.0.0RC3's source (commit 5f933dd) and are listed, as checked against
+it running, in the project's shared API notes (download-clients.md, "SABnzbd 5.0"); older versions'
+answers are in tests/support/usenet_clients.md. It misbehaves on request:
 
-- `mode=version` without a key -> `{"version": "4.3.2"}`.
-- `mode=queue` -> `{"queue": {"speedlimit": "<percent>", "speedlimit_abs": "<bytes/s>" or "", ...}}`
-  (`abs_as_float=True` gives 3.x's "512000.0").
+- `mode=version` without a key -> `{"version": "5.0.0"}` (api._api_version).
+- `mode=queue` -> `{"queue": {"speedlimit": "<percent>", "speedlimit_abs": "<bytes/s>", ...}}`: the str()
+  of Downloader.bandwidth_perc and .bandwidth_limit (api.build_header), so no limit is "0"/"0" on a
+  fresh start. `empty_for_none=True` gives 4.x's "" for no limit, `abs_as_float=True` 3.x's "512000.0".
+- `mode=get_config&section=misc&keyword=bandwidth_max` -> `{"config": {"misc": {"bandwidth_max":
+  "<text>"}}}` (api._api_get_config over config.get_dconfig): the line speed as typed ("" = not set).
 - `mode=config&name=speedlimit&value=V` -> `{"status": true}`, with SABnzbd's reading of V
-  (`sab_limit_speed`): a `%`, or a size above 0 and below 101 bytes/s, is a percentage of
-  `bandwidth_max` (and does nothing, with a warning, when that is unset); else bytes/s, K = 1024.
+  (`sab_limit_speed`, Downloader.limit_speed): a `%`, or a size above 0 and below 101 bytes/s, is a
+  percentage of `bandwidth_max`, applied as int(max * perc / 100) (and doing nothing, with a warning,
+  when that is unset); else bytes/s (K = 1024), and the percentage is recomputed as
+  int(limit / max * 100), or 100 without a line speed. "0" (or empty) sets 0: no limit.
 - a wrong or missing key: `key_style="json200"` (3.x: 200 `{"status": false, "error": "API Key
   Incorrect"}`), `"text403"` (4.x: 403 `API Key Incorrect`) or `"empty403"` (4.x, API warnings off).
 - `html=True`: every answer is an HTML page (a proxy's login page, a wrong URL).
@@ -16,6 +23,7 @@ SABnzbd is not packaged in Debian. This server answers what SabnzbdClient uses t
 
     with SabnzbdStandIn(api_key="k" * 32) as sab:
         sab.url; sab.bandwidth_limit; sab.requests; sab.wrong_key_requests; sab.limit_values
+        sab.speed.bandwidth_max = 10 * 1024 * 1024  # or sab.speed.line_speed_text = "10M"
 """
 from __future__ import annotations
 
@@ -29,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 API_KEY_INCORRECT = "API Key Incorrect"
 API_KEY_REQUIRED = "API Key Required"
-VERSION = "4.3.2"
+VERSION = "5.0.0"
 
 # misc.py: TAB_UNITS and RE_UNITS
 _TAB_UNITS = ("", "K", "M", "G", "T", "P")
@@ -56,16 +64,17 @@ class SabSpeed:
     """The Downloader's two numbers: bandwidth_limit (bytes/s, 0 = none) and bandwidth_perc."""
 
     bandwidth_max: int = 0  # "Maximum line speed" in bytes/s; 0 = not set
+    line_speed_text: str = ""  # bandwidth_max as the user typed it ("10M"); sets bandwidth_max when given
     bandwidth_limit: int = 0
     bandwidth_perc: int = 0
     warnings: int = 0
 
 
 def sab_limit_speed(speed: SabSpeed, value: str) -> None:
-    """api._api_config_speedlimit + Downloader.limit_speed (SABnzbd 4.x)."""
+    """api._api_config_speedlimit + Downloader.limit_speed (SABnzbd 4.x and 5.0)."""
     if not value:
         value = "0"
-    mx = speed.bandwidth_max
+    mx = line_speed_of(speed)
     if "%" in value or 0 < sab_from_units(value) < 101:
         perc = value.strip(" %")
         try:
@@ -81,6 +90,17 @@ def sab_limit_speed(speed: SabSpeed, value: str) -> None:
         speed.bandwidth_perc = int(speed.bandwidth_limit / mx * 100) if mx else 100
 
 
+def line_speed_of(speed: SabSpeed) -> int:
+    """cfg.bandwidth_max.get_int(): the typed text through from_units, else the number set directly."""
+    return int(sab_from_units(speed.line_speed_text)) if speed.line_speed_text else speed.bandwidth_max
+
+
+def line_speed_text_of(speed: SabSpeed) -> str:
+    if speed.line_speed_text:
+        return speed.line_speed_text
+    return str(speed.bandwidth_max) if speed.bandwidth_max else ""
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that hangs up on an oversized answer is what that test wants
@@ -92,6 +112,7 @@ class SabnzbdStandIn:
         self.key_style = key_style
         self.speed = SabSpeed()
         self.abs_as_float = False
+        self.empty_for_none = False
         self.html = False
         self.version = VERSION
         self.requests: List[Dict[str, str]] = []
@@ -119,6 +140,17 @@ class SabnzbdStandIn:
 
     def clear_overrides(self) -> None:
         self._overrides.clear()
+
+    def reset(self) -> "SabnzbdStandIn":
+        """Back to a freshly started SABnzbd 5.0 (for a stand-in shared by a module's tests)."""
+        with self._lock:
+            self.clear_overrides()
+            self.html = self.abs_as_float = self.empty_for_none = False
+            self.key_style = "json200"
+            self.speed = SabSpeed()
+            self.requests.clear()
+            self.limit_values.clear()
+        return self
 
     def __enter__(self) -> "SabnzbdStandIn":
         self._thread.start()
@@ -149,6 +181,8 @@ class SabnzbdStandIn:
                 return self._json({"version": self.version})
             if mode == "queue":
                 return self._json({"queue": self._queue()})
+            if mode == "get_config" and query.get("section") == "misc" and query.get("keyword") == "bandwidth_max":
+                return self._json({"config": {"misc": {"bandwidth_max": line_speed_text_of(self.speed)}}})
             if mode == "config" and query.get("name") == "speedlimit":
                 value = query.get("value", "")
                 self.limit_values.append(value)
@@ -167,15 +201,20 @@ class SabnzbdStandIn:
         return 403, b"", "text/html;charset=utf-8"
 
     def _queue(self) -> Dict[str, object]:
-        limit = self.speed.bandwidth_limit
-        perc = self.speed.bandwidth_perc if self.speed.bandwidth_perc > 0 else 100
-        if limit <= 0:
+        return self.queue_of(self.speed, self.version, self.empty_for_none, self.abs_as_float)
+
+    @staticmethod
+    def queue_of(speed: SabSpeed, version: str = VERSION, empty_for_none: bool = False,
+                        abs_as_float: bool = False) -> Dict[str, object]:
+        """The `queue` object SABnzbd answers for these Downloader numbers (api.build_header)."""
+        limit = speed.bandwidth_limit
+        if limit <= 0 and empty_for_none:
             shown = ""
         else:
-            shown = "%s" % (float(limit) if self.abs_as_float else limit)
+            shown = "%s" % (float(limit) if abs_as_float and limit > 0 else limit)
         return {
-            "version": self.version, "paused": False, "noofslots": 0, "noofslots_total": 0, "slots": [],
-            "speedlimit": "%d" % perc, "speedlimit_abs": shown, "kbpersec": "0.00", "status": "Idle",
+            "version": version, "paused": False, "noofslots": 0, "noofslots_total": 0, "slots": [],
+            "speedlimit": "%d" % speed.bandwidth_perc, "speedlimit_abs": shown, "kbpersec": "0.00", "status": "Idle",
         }
 
     @staticmethod

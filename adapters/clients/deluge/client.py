@@ -25,15 +25,17 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 from adapters.clients.deluge.rpc import (
     DEFAULT_DAEMON_PORT, JSON_PATH, MAX_KIB, UNLIMITED, DelugeHost, DelugeRpcError, choose_host, from_deluge_kib,
     json_url, malformed, parse_bool, parse_host_status, parse_hosts, parse_json_rpc, parse_limit, parse_rate,
     parse_version, to_deluge_kib,
 )
+from adapters.clients.deluge.limit import DelugeLimit
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError
 from adapters.clients.login_gate import LoginGate
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
 
@@ -91,23 +93,31 @@ class DelugeClient:
 
     # ------------------------------------------------------------------------ limits and rates
 
+    def limit_control(self, direction: Direction) -> DelugeLimit:
+        """The LimitControl of one direction (Deluge has both)."""
+        return DelugeLimit(self, direction)
+
     def read_upload_limit(self) -> SpeedLimit:
-        return self._read_limit("max_upload_speed")
+        return self.limit_control(Direction.UPLOAD).read_limit().limit
 
     def write_upload_limit(self, limit: SpeedLimit) -> None:
-        self._call("core.set_config", [{"max_upload_speed": to_deluge_kib(limit)}])
+        self.limit_control(Direction.UPLOAD).write_limit(limit)
 
     def read_download_limit(self) -> SpeedLimit:
-        return self._read_limit("max_download_speed")
+        return self.limit_control(Direction.DOWNLOAD).read_limit().limit
 
     def write_download_limit(self, limit: SpeedLimit) -> None:
-        self._call("core.set_config", [{"max_download_speed": to_deluge_kib(limit)}])
+        self.limit_control(Direction.DOWNLOAD).write_limit(limit)
 
     def current_upload_rate(self) -> SpeedLimit:
         return parse_rate(self._call("core.get_session_status", [["upload_rate"]]))
 
-    def _read_limit(self, key: str) -> SpeedLimit:
-        return parse_limit(self._call("core.get_config_values", [[key]]), key)
+    def config_values(self, key: str) -> Any:
+        """core.get_config_values' answer for one key (for DelugeLimit)."""
+        return self._call("core.get_config_values", [[key]])
+
+    def set_config(self, values: Mapping[str, Any]) -> None:
+        self._call("core.set_config", [dict(values)])
 
     # ------------------------------------------------------------------------ session
 

@@ -42,7 +42,7 @@ def to_deluge_kib(limit: SpeedLimit) -> float:
 def from_deluge_kib(value: float) -> SpeedLimit:
     """The SpeedLimit a Deluge value means: what Deluge gives libtorrent is `int(value * 1024)`
     bytes/s, and 0 or less is unlimited there (so are -1, 0, and positive values below 1/1024)."""
-    return SpeedLimit.from_bytes(int(min(value, 2.0**53) * 1024))  # (capped: no float overflow)
+    return SpeedLimit.from_bytes(int(max(min(value, 2.0**53), -1.0) * 1024))  # (clamped: no float overflow)
 
 
 # ---------------------------------------------------------------------------------------- parsing
@@ -103,10 +103,23 @@ def _number(value: Any) -> Optional[float]:
 
 def parse_limit(result: Any, key: str) -> SpeedLimit:
     """`key` from a core.get_config_values answer (Deluge stores whatever it is sent: check)."""
-    value = _number(result.get(key)) if isinstance(result, dict) else None
-    if value is None:
+    return from_deluge_kib(parse_kib(result, key))
+
+
+def parse_kib(result: Any, key: str) -> float:
+    """`key` from a core.get_config_values answer as Deluge holds it: KiB/s, -1.0 = unlimited."""
+    value = result.get(key) if isinstance(result, dict) else None
+    if _number(value) is None:
         raise malformed("Deluge's %s is not a number (core.get_config_values)" % key)
-    return from_deluge_kib(value)
+    return value  # as Deluge gave it (a float, or an int it was once sent): kept exact for restoring
+
+
+def native_kib(native: Any, key: str) -> float:
+    """The value that puts back `key` as parse_kib found it (written as it is, -1 included); anything
+    Deluge could not have given raises SpeedLimiterError(MALFORMED)."""
+    if _number(native) is None:
+        raise malformed("cannot restore Deluge's %s from the saved value: it is not a number of KiB/s" % key)
+    return native
 
 
 def parse_rate(result: Any, key: str = "upload_rate") -> SpeedLimit:
@@ -191,6 +204,6 @@ def choose_host(hosts: Sequence[DelugeHost], daemon_host: Optional[str]) -> Opti
 
 __all__ = [
     "DEFAULT_DAEMON_PORT", "JSON_PATH", "MAX_KIB", "UNLIMITED", "DelugeHost", "DelugeRpcError", "choose_host",
-    "from_deluge_kib", "json_url", "malformed", "parse_bool", "parse_host_status", "parse_hosts", "parse_json_rpc",
-    "parse_limit", "parse_rate", "parse_version", "to_deluge_kib",
+    "from_deluge_kib", "json_url", "malformed", "native_kib", "parse_bool", "parse_host_status", "parse_hosts",
+    "parse_json_rpc", "parse_kib", "parse_limit", "parse_rate", "parse_version", "to_deluge_kib",
 ]

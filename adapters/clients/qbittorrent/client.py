@@ -11,17 +11,16 @@ and the names tests and callers use from those are re-exported here.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from adapters.clients.qbittorrent.answers import shape_of
+from adapters.clients.qbittorrent.limit import QBittorrentLimit, parse_limit_body
 from adapters.clients.qbittorrent.session import AUTH_API_KEY, AUTH_BYPASS, AUTH_PASSWORD, MAX_ANSWER_BYTES, QBittorrentSession
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, UploadLimiterError
-
-_INT_BODY = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ MAX_LIMIT_BYTES = 2**31 - 1
 
 
 class QBittorrentUploadLimiter:
-    """Reads and sets qBittorrent's global upload limit (bytes/s, 0 = unlimited)."""
+    """Reads and sets qBittorrent's global upload and download limits (bytes/s, 0 = unlimited)."""
 
     def __init__(
         self,
@@ -60,18 +59,22 @@ class QBittorrentUploadLimiter:
     # ---------------------------------------------------------------- UploadLimiter
 
     def current_upload_limit(self) -> int:
-        body = self._session.request("GET", "transfer/uploadLimit").body.strip()
-        if not _INT_BODY.fullmatch(body):
-            raise UploadLimiterError(
-                FailureKind.MALFORMED,
-                "qBittorrent returned something that is not an upload limit (%s) at %s"
-                % (shape_of(body), self._url),
-            )
-        return max(int(body), 0)  # negative values have meant "unlimited" in some versions
+        return parse_limit_body(self._session.request("GET", "transfer/uploadLimit").body, "upload", self._url)
 
     def set_upload_limit(self, bytes_per_sec: int) -> None:
         bytes_per_sec = self._checked_limit(bytes_per_sec)
         self._session.request("POST", "transfer/setUploadLimit", {"limit": str(bytes_per_sec)})
+
+    def current_download_limit(self) -> int:
+        return parse_limit_body(self._session.request("GET", "transfer/downloadLimit").body, "download", self._url)
+
+    def set_download_limit(self, bytes_per_sec: int) -> None:
+        bytes_per_sec = self._checked_limit(bytes_per_sec)
+        self._session.request("POST", "transfer/setDownloadLimit", {"limit": str(bytes_per_sec)})
+
+    def limit_control(self, direction: Direction) -> QBittorrentLimit:
+        """The LimitControl of one direction (qBittorrent has both)."""
+        return QBittorrentLimit(self, direction)
 
     @staticmethod
     def _checked_limit(bytes_per_sec: int) -> int:
@@ -79,7 +82,7 @@ class QBittorrentUploadLimiter:
         if isinstance(bytes_per_sec, bool) or not isinstance(bytes_per_sec, int) or not 0 <= bytes_per_sec <= MAX_LIMIT_BYTES:
             raise UploadLimiterError(
                 FailureKind.MALFORMED,
-                "refusing to set upload limit %r: not a whole number from 0 to %d" % (bytes_per_sec, MAX_LIMIT_BYTES),
+                "refusing to set a limit of %r: not a whole number from 0 to %d" % (bytes_per_sec, MAX_LIMIT_BYTES),
             )
         if 0 < bytes_per_sec < 1024:
             return 1024  # stored in whole KiB anyway, and 4.1 turns < 1 KiB into "unlimited"
@@ -125,6 +128,12 @@ class QBittorrentUploadLimiter:
 
     def write_upload_limit(self, limit: SpeedLimit) -> None:
         self.set_upload_limit(limit.bytes_per_sec)
+
+    def read_download_limit(self) -> SpeedLimit:
+        return SpeedLimit.from_bytes(self.current_download_limit())
+
+    def write_download_limit(self, limit: SpeedLimit) -> None:
+        self.set_download_limit(limit.bytes_per_sec)
 
     def read_alternative_upload_limit(self) -> SpeedLimit:
         return SpeedLimit.from_bytes(self.alternative_upload_limit())

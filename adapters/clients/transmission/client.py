@@ -25,10 +25,12 @@ from typing import Any, Callable, Dict, Mapping, Optional
 from adapters.transport.headers import unfit_for_header
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth
 from adapters.clients.login_gate import LoginGate
+from adapters.clients.transmission.limit import TransmissionLimit
 from adapters.clients.transmission.rpc import (
     MAX_LIMIT_BYTES, MAX_SPEED_BYTES, RPC_PATH, from_transmission_units, malformed, parse_flag, parse_limit,
     parse_rate, parse_rpc_answer, parse_speed_bytes, parse_version, rpc_url, to_transmission_units,
 )
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
 
@@ -85,17 +87,21 @@ class TransmissionClient:
 
     # ------------------------------------------------------------------------ limits
 
+    def limit_control(self, direction: Direction) -> TransmissionLimit:
+        """The LimitControl of one direction (Transmission has both)."""
+        return TransmissionLimit(self, direction)
+
     def read_upload_limit(self) -> SpeedLimit:
-        return self._read_limit("speed-limit-up", "speed-limit-up-enabled")
+        return self.limit_control(Direction.UPLOAD).read_limit().limit
 
     def write_upload_limit(self, limit: SpeedLimit) -> None:
-        self._write_limit("speed-limit-up", "speed-limit-up-enabled", limit)
+        self.limit_control(Direction.UPLOAD).write_limit(limit)
 
     def read_download_limit(self) -> SpeedLimit:
-        return self._read_limit("speed-limit-down", "speed-limit-down-enabled")
+        return self.limit_control(Direction.DOWNLOAD).read_limit().limit
 
     def write_download_limit(self, limit: SpeedLimit) -> None:
-        self._write_limit("speed-limit-down", "speed-limit-down-enabled", limit)
+        self.limit_control(Direction.DOWNLOAD).write_limit(limit)
 
     def alternative_mode(self) -> bool:
         return parse_flag(self._session_get("alt-speed-enabled"), "alt-speed-enabled")
@@ -114,7 +120,7 @@ class TransmissionClient:
                 "Transmission's alternative (turtle) limit cannot be unlimited: use a limit above 0 "
                 "or the global limit mode",
             )
-        units = to_transmission_units(limit, self._units())
+        units = to_transmission_units(limit, self.speed_bytes())
         self._call("session-set", {"alt-speed-up": units})
 
     def current_upload_rate(self) -> SpeedLimit:
@@ -126,14 +132,23 @@ class TransmissionClient:
         arguments = self._session_get(key, *([enabled_key] if enabled_key else []))
         return parse_limit(arguments, key, enabled_key, parse_speed_bytes(arguments))
 
-    def _write_limit(self, key: str, enabled_key: str, limit: SpeedLimit) -> None:
-        units = to_transmission_units(limit, self._units())
+    # ------------------------------------------------------------------------ for TransmissionLimit
+
+    def read_settings(self, *fields: str) -> Dict[str, Any]:
+        """session-get's arguments for `fields` (and `units`)."""
+        return self._session_get(*fields)
+
+    def write_settings(self, arguments: Mapping[str, Any]) -> None:
+        self._call("session-set", arguments)
+
+    def write_limit_of(self, key: str, enabled_key: str, limit: SpeedLimit) -> None:
+        units = to_transmission_units(limit, self.speed_bytes())
         if units is None:
             self._call("session-set", {enabled_key: False})
         else:
             self._call("session-set", {key: units, enabled_key: True})
 
-    def _units(self) -> int:
+    def speed_bytes(self) -> int:
         """units.speed-bytes: cached from the last session-get (every read refreshes it)."""
         if self._speed_bytes is not None:
             return self._speed_bytes

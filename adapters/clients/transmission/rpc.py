@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from adapters.transport.http import printable_url
 from domain.policies import SpeedLimit
@@ -104,13 +104,37 @@ def parse_speed_bytes(arguments: Mapping[str, Any]) -> int:
 
 def parse_limit(arguments: Mapping[str, Any], key: str, enabled_key: Optional[str], speed_bytes: int) -> SpeedLimit:
     """A limit from a session-get answer. `enabled_key` None: always in force (alternative limits)."""
+    value, enabled = parse_limit_fields(arguments, key, enabled_key)
+    return from_transmission_units(value, enabled, speed_bytes)
+
+
+def parse_limit_fields(arguments: Mapping[str, Any], key: str, enabled_key: Optional[str]) -> Tuple[int, bool]:
+    """(`key`, `enabled_key`) of a session-get answer exactly as Transmission gave them: the value in
+    its speed unit and the flag (True when `enabled_key` is None)."""
     value = arguments.get(key)
     enabled = True if enabled_key is None else arguments.get(enabled_key)
     if not _is_int(value) or not isinstance(enabled, bool):
         raise malformed("Transmission answered session-get without a usable %s" % key)
     if value < 0:
         raise malformed("Transmission reported a negative %s" % key)
-    return from_transmission_units(value, enabled, speed_bytes)
+    return value, enabled
+
+
+def native_limit_fields(native: Any, key: str, enabled_key: str, speed_bytes: int) -> Dict[str, Any]:
+    """The session-set arguments that put back a limit as parse_limit_fields found it: `native` is
+    {"value": <units>, "enabled": <flag>}. Both are written, so a disabled limit keeps its value.
+    Anything Transmission could not have given raises SpeedLimiterError(MALFORMED)."""
+    value = native.get("value") if isinstance(native, dict) else None
+    enabled = native.get("enabled") if isinstance(native, dict) else None
+    if (
+        not isinstance(native, dict) or set(native) != {"value", "enabled"} or not _is_int(value)
+        or not isinstance(enabled, bool) or not 0 <= value <= MAX_LIMIT_BYTES // speed_bytes
+    ):
+        raise malformed(
+            "cannot restore Transmission's %s from the saved value: it is not {\"value\": 0 to %d, "
+            "\"enabled\": true or false}" % (key, MAX_LIMIT_BYTES // speed_bytes)
+        )
+    return {key: value, enabled_key: enabled}
 
 
 def parse_flag(arguments: Mapping[str, Any], key: str) -> bool:
@@ -159,7 +183,7 @@ def rpc_url(base_url: str) -> str:
 
 
 __all__ = [
-    "MAX_LIMIT_BYTES", "MAX_SPEED_BYTES", "RPC_PATH", "from_transmission_units", "malformed", "parse_flag",
-    "parse_limit", "parse_rate", "parse_rpc_answer", "parse_speed_bytes", "parse_version", "rpc_url",
+    "MAX_LIMIT_BYTES", "MAX_SPEED_BYTES", "RPC_PATH", "from_transmission_units", "malformed", "native_limit_fields",
+    "parse_flag", "parse_limit", "parse_limit_fields", "parse_rate", "parse_rpc_answer", "parse_speed_bytes", "parse_version", "rpc_url",
     "to_transmission_units",
 ]

@@ -3,17 +3,26 @@
 The promises: no intended limit ever becomes the client's "unlimited" value, rounding never raises a
 limit above what was meant (the one documented exception: the smallest value the client can hold),
 and reading back what we wrote gives exactly the limit we meant, so reconciling never rewrites.
-(Transmission and Deluge here; SABnzbd and NZBGet have their own file.)
+(Transmission, Deluge, qBittorrent and the fake here, in both directions, with the restore of each
+client's native value; SABnzbd and NZBGet have their own file.)
 """
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from hypothesis import example, given, strategies as st
 
 from adapters.clients.deluge.client import MAX_KIB, UNLIMITED, from_deluge_kib, to_deluge_kib
+from adapters.clients.deluge.rpc import native_kib, parse_kib
+from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES as QBT_MAX, QBittorrentUploadLimiter
 from adapters.clients.transmission.client import MAX_LIMIT_BYTES, from_transmission_units, to_transmission_units
+from adapters.clients.transmission.limit import KEYS as TRANSMISSION_KEYS
+from adapters.clients.transmission.rpc import native_limit_fields, parse_limit_fields
+from adapters.fakes import RecordingUploadLimiter
+from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
+from domain.ports import HeldLimit, SpeedLimiterError
 
 limits = st.builds(SpeedLimit, st.integers(min_value=1, max_value=10**12))
 any_limit = st.builds(SpeedLimit, st.integers(min_value=0, max_value=10**12))
@@ -143,3 +152,69 @@ def test_deluge_reading_a_users_value(value):
 def test_deluge_reading_and_writing_again_changes_nothing(limit):
     kib = to_deluge_kib(limit)
     assert to_deluge_kib(from_deluge_kib(kib)) == kib
+
+
+# ---------------------------------------------------------------------------------- both directions, and natives
+
+directions = st.sampled_from(list(Direction))
+
+
+@given(limits)
+def test_qbittorrent_never_turns_a_limit_into_unlimited_in_either_direction(limit):
+    # one check guards transfer/setUploadLimit and transfer/setDownloadLimit alike
+    sent = QBittorrentUploadLimiter._checked_limit(min(limit.bytes_per_sec, QBT_MAX))
+    assert 1024 <= sent <= max(limit.bytes_per_sec, 1024)
+
+
+@given(st.integers(min_value=0, max_value=QBT_MAX // 1024))
+def test_qbittorrent_a_native_it_gave_is_written_back_unchanged(kib):
+    assert QBittorrentUploadLimiter._checked_limit(kib * 1024) == kib * 1024  # it only ever gives whole KiB
+
+
+@given(directions, st.integers(min_value=0, max_value=MAX_LIMIT_BYTES // 1000), st.booleans(), real_units)
+def test_transmission_a_read_limit_is_restored_to_the_same_fields_in_either_direction(direction, value, enabled, units):
+    key, enabled_key = TRANSMISSION_KEYS[direction]
+    value = min(value, MAX_LIMIT_BYTES // units)
+    read = {key: value, enabled_key: enabled}
+    native_value, native_enabled = parse_limit_fields(read, key, enabled_key)
+    assert native_limit_fields({"value": native_value, "enabled": native_enabled}, key, enabled_key, units) == read
+
+
+@given(directions, limits, real_units)
+def test_transmission_a_meant_limit_is_switched_on_in_either_direction(direction, limit, units):
+    # write_limit goes through to_transmission_units for both directions: never None (off) nor 0
+    assert (to_transmission_units(limit, units) or 0) >= 1
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(min_value=-(2**60), max_value=2**60))
+@example(-1.0)
+@example(2.5)
+def test_deluge_a_read_value_is_restored_unchanged(value):
+    for key in ("max_upload_speed", "max_download_speed"):
+        read = parse_kib({key: value}, key)
+        restored = native_kib(read, key)
+        assert restored == value and from_deluge_kib(restored) == from_deluge_kib(read)
+
+
+@given(directions, st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=10**9))
+def test_the_fake_restores_its_natives_in_both_directions(direction, users, throttle):
+    fake = RecordingUploadLimiter(initial_bytes_per_sec=users // 1024 * 1024,
+                                  initial_download_bytes_per_sec=users // 1024 * 1024)
+    control = fake.limit_control(direction)
+    held = control.read_limit()
+    assert held == HeldLimit(SpeedLimit.from_bytes(held.native), users // 1024 * 1024)
+    control.write_limit(SpeedLimit.from_bytes(throttle))
+    if throttle >= 1024:
+        assert control.read_limit().limit == SpeedLimit.from_bytes(throttle)  # a meant limit stays a limit
+    control.restore_limit(held.native)
+    assert control.read_limit() == held
+
+
+@given(st.none() | st.booleans() | st.floats() | st.text(max_size=5) | st.integers(max_value=-1))
+def test_the_fake_refuses_natives_it_could_not_have_given(native: Any):
+    try:
+        RecordingUploadLimiter().limit_control(Direction.DOWNLOAD).restore_limit(native)
+    except SpeedLimiterError:
+        pass
+    else:
+        raise AssertionError("restored %r" % (native,))

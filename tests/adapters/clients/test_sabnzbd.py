@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from adapters.clients.sabnzbd import AUTH_WORDS, SabnzbdClient
 from domain.policies import SpeedLimit
 from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, SpeedLimiterError, UploadLimitControl
-from tests.support.sabnzbd_server import SabnzbdStandIn, sab_limit_speed
+from tests.support.sabnzbd_server import VERSION, SabnzbdStandIn, sab_limit_speed
 
 KEY = "5ec12e7a9b0c4d1f8a3b6c7d8e9f0a1b"
 WRONG = "0000aaaa1111bbbb2222cccc3333dddd"
@@ -36,15 +36,8 @@ def standin() -> Iterator[SabnzbdStandIn]:
 
 @pytest.fixture
 def sab(standin: SabnzbdStandIn) -> SabnzbdStandIn:
-    """The shared stand-in, reset to a fresh SABnzbd 4 for each test."""
-    standin.clear_overrides()
-    standin.html = False
-    standin.abs_as_float = False
-    standin.key_style = "json200"
-    standin.speed.bandwidth_max = standin.speed.bandwidth_limit = standin.speed.bandwidth_perc = 0
-    standin.speed.warnings = 0
-    standin.requests.clear()
-    standin.limit_values.clear()
+    """The shared stand-in, reset to a fresh SABnzbd 5.0 for each test."""
+    standin.reset()
     return standin
 
 
@@ -80,7 +73,7 @@ def test_implements_the_download_ports_only(sab):
 
 def test_describe_names_kind_version_url_and_auth_without_the_key(sab):
     line = client(sab).describe()
-    assert line == "SABnzbd 4.3.2 at %s, %s" % (sab.url, AUTH_WORDS)
+    assert line == "SABnzbd %s at %s, %s" % (VERSION, sab.url, AUTH_WORDS)
     assert KEY not in line
     assert sab.requests[0] == {"mode": "version", "output": "json"}  # asked without the key
     assert sab.requests[1]["mode"] == "queue" and sab.requests[1]["apikey"] == KEY  # the key is proven
@@ -101,7 +94,7 @@ def test_unlimited_is_zero_and_reads_back_unlimited(sab):
     c.write_download_limit(SpeedLimit(0))
     assert sab.limit_values == ["300K", "0"]
     assert sab.bandwidth_limit == 0
-    assert c.read_download_limit() == SpeedLimit(0)  # speedlimit_abs "" = no limit
+    assert c.read_download_limit() == SpeedLimit(0)  # speedlimit_abs "0" = no limit
 
 
 def test_small_limit_with_a_line_speed_set_stays_absolute(sab):

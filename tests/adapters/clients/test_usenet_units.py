@@ -8,14 +8,20 @@ client's side of each conversion is modelled from its source: SABnzbd's from_uni
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from adapters.clients.nzbget import MAX_RATE_KIB, limit_from_status, read_status_answer, rpc_result, to_nzbget_rate
+from adapters.clients.nzbget import (
+    MAX_RATE_KIB, download_limit_bytes, limit_from_status, rate_for_native, read_status_answer, rpc_result,
+    to_nzbget_rate,
+)
 from adapters.clients.sabnzbd import limit_from_queue, to_sabnzbd_value
+from adapters.clients.sabnzbd_limit import (
+    QueueSpeed, held_of, line_speed_bytes, line_speed_from_config, queue_speed, value_for_native,
+)
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError
-from tests.support.sabnzbd_server import SabSpeed, sab_from_units, sab_limit_speed
+from tests.support.sabnzbd_server import SabnzbdStandIn, SabSpeed, sab_from_units, sab_limit_speed
 
 limits = st.integers(min_value=1, max_value=10**12)
 line_speeds = st.sampled_from([0, 1024, 100 * 1024, 10 * 1024 * 1024, 10**9])
@@ -180,3 +186,119 @@ def _limit_or_malformed(parse):
 
 def test_int32_model():
     assert int32(2**31 - 1) == 2**31 - 1 and int32(2**31) == -(2**31)
+
+
+# ---------------------------------------------------------------------------------- restoring natives
+
+users_settings = (
+    st.integers(min_value=1, max_value=100).map(lambda p: "%d%%" % p)
+    | st.integers(min_value=1, max_value=100).map(str)
+    | st.integers(min_value=101, max_value=2**40).map(str)
+    | st.integers(min_value=1, max_value=10**6).map(lambda k: "%dK" % k)
+    | st.integers(min_value=1, max_value=10**3).map(lambda m: "%dM" % m)
+    | st.just("0")
+)
+
+
+def _queue_of(speed: SabSpeed) -> dict:
+    return {"queue": SabnzbdStandIn.queue_of(speed)}
+
+
+@given(line_speeds, users_settings)
+def test_sabnzbd_a_users_limit_read_then_restored_after_a_throttle_is_what_it_was(line_speed, setting):
+    users = SabSpeed(bandwidth_max=line_speed)
+    sab_limit_speed(users, setting)
+    held = held_of(queue_speed(_queue_of(users)), line_speed)
+    assert held.limit == SpeedLimit.from_bytes(users.bandwidth_limit)
+    now = SabSpeed(bandwidth_max=line_speed, bandwidth_limit=users.bandwidth_limit, bandwidth_perc=users.bandwidth_perc)
+    sab_limit_speed(now, to_sabnzbd_value(SpeedLimit(100)))  # plex-helper's throttle
+    sab_limit_speed(now, value_for_native(held.native))
+    assert now.bandwidth_limit == users.bandwidth_limit
+    if "percent" in held.native:
+        assert now.bandwidth_perc == users.bandwidth_perc  # the user's percentage, not bytes near it
+    assert now.warnings == 0
+
+
+@given(any_json)
+def test_sabnzbd_a_native_restores_exactly_what_it_says_or_is_refused(native):
+    try:
+        value = value_for_native(native)
+    except SpeedLimiterError as err:
+        assert err.kind is FailureKind.MALFORMED
+        return
+    speed = SabSpeed(bandwidth_max=10 * 1024 * 1024)
+    sab_limit_speed(speed, value)
+    if "bytes" in native:  # absolute, never read as a percentage, never unlimited
+        assert speed.bandwidth_limit == native["bytes"] > 0
+    elif "percent" in native:
+        assert speed.bandwidth_perc == native["percent"] and speed.bandwidth_limit > 0
+    else:
+        assert native == {"none": True} and speed.bandwidth_limit == 0
+
+
+@given(st.integers(min_value=101, max_value=2**53))
+def test_sabnzbd_bytes_natives_are_absolute_to_the_byte(number):
+    speed = SabSpeed(bandwidth_max=1000)
+    sab_limit_speed(speed, value_for_native({"bytes": number}))
+    assert speed.bandwidth_limit == number
+
+
+@given(any_json | st.fixed_dictionaries({"queue": st.dictionaries(
+    st.sampled_from(["speedlimit", "speedlimit_abs"]), limit_fields)}))
+def test_sabnzbd_queue_speed_parser_takes_any_json(payload):
+    try:
+        speed = queue_speed(payload)
+    except SpeedLimiterError as err:
+        assert err.kind is FailureKind.MALFORMED
+    else:
+        assert isinstance(speed, QueueSpeed) and speed.bytes_per_sec >= 0 and 0 <= speed.percent <= 100
+
+
+@given(any_json | st.builds(lambda t: {"config": {"misc": {"bandwidth_max": t}}}, limit_fields | st.text(max_size=30)))
+def test_sabnzbd_line_speed_parser_takes_any_json(payload):
+    try:
+        value = line_speed_from_config(payload)
+    except SpeedLimiterError as err:
+        assert err.kind is FailureKind.MALFORMED
+    else:
+        assert -1 <= value <= 2**53
+
+
+@example("-1")
+@example(" -1 ")
+@example("10 MB/s")
+@given(st.from_regex(r"\A ?[0-9]{0,12}(\.[0-9]{0,6})? ?[KMGTPkmgtp]? ?(B/s)?\Z") | st.text(max_size=20))
+def test_sabnzbd_line_speed_is_read_as_sabnzbd_reads_it(text):
+    assert line_speed_bytes(text) == min(int(sab_from_units(text)), 2**53)  # (capped where floats stop being exact)
+
+
+@given(st.integers(min_value=-(2**31), max_value=2**31 - 1))
+def test_nzbget_restoring_a_downloadlimit_it_gave_is_exact(native):
+    if native > 0 and native % 1024:
+        return  # NZBGet holds rate * 1024: it never gives such bytes
+    rate = rate_for_native(native)
+    if native > 0:
+        assert rate > 0  # never unlimited for a limit
+        assert int32(rate * 1024) == native  # reads back as exactly the bytes read
+    else:
+        assert rate == 0  # unlimited stays unlimited (a wrapped negative was not throttling)
+
+
+@given(any_json)
+def test_nzbget_a_native_is_restored_or_refused(native):
+    try:
+        rate = rate_for_native(native)
+    except SpeedLimiterError as err:
+        assert err.kind is FailureKind.MALFORMED
+    else:
+        assert 0 <= rate <= MAX_RATE_KIB
+
+
+@given(any_json | st.dictionaries(st.just("DownloadLimit"), limit_fields))
+def test_nzbget_downloadlimit_parser_takes_any_json(result):
+    try:
+        value = download_limit_bytes(result)
+    except SpeedLimiterError as err:
+        assert err.kind is FailureKind.MALFORMED
+    else:
+        assert -(2**31) <= value < 2**31
