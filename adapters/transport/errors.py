@@ -63,6 +63,8 @@ def describe_transport_error(exc: BaseException) -> str:
             return "no route to host"
         if isinstance(current, OSError) and current.errno == errno.ECONNREFUSED:
             return "connection refused"
+    if any(isinstance(e, u3.InvalidHeader) for e in chain):  # two different Content-Lengths, say
+        return "a malformed header (not an HTTP answer)"
     if any(isinstance(e, http.client.LineTooLong) for e in chain):
         return "a header or trailer line over 64 KiB (not an HTTP answer)"
     if any(isinstance(e, ValueError) for e in chain) and any(isinstance(e, http.client.IncompleteRead) for e in chain):
