@@ -184,6 +184,8 @@ def _read_to_end(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
             break
         pieces.append(piece)
         size += len(piece)
+        if response.length_remaining == 0:  # all its Content-Length said: no further read needed
+            break
     return b"".join(pieces)
 
 
