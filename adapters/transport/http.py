@@ -212,7 +212,8 @@ def decoded(body: bytes, content_encoding: str, cap: int) -> Tuple[bytes, bool]:
     if coding in ("gzip", "x-gzip"):
         wbits = 16 + zlib.MAX_WBITS
     elif coding == "deflate":  # RFC 9110 says zlib-wrapped; some servers send it raw (as urllib3 reads both)
-        wbits = zlib.MAX_WBITS if len(body) > 1 and (body[0] * 256 + body[1]) % 31 == 0 else -zlib.MAX_WBITS
+        wrapped = len(body) > 1 and body[0] & 0x0F == 8 and (body[0] * 256 + body[1]) % 31 == 0  # a zlib header
+        wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
     else:  # we never offer another (urllib3 sends Accept-Encoding: identity)
         raise HttpTransportError("the answer is encoded as %r, which plex-helper cannot read" % coding[:32])
     pieces: List[bytes] = []

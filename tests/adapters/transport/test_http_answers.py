@@ -80,13 +80,14 @@ def test_an_interim_100_answer_is_skipped() -> None:
     assert (answer.status, answer.body) == (404, b"no")
 
 
-@pytest.mark.parametrize("encoding, body", [(b"gzip", GZIP), (b"x-gzip", GZIP), (b"deflate", DEFLATE),
-                                            (b"deflate", RAW_DEFLATE), (b"GZIP", gzip.compress(b"a") + gzip.compress(b"b"))])
-def test_gzip_and_deflate_bodies_are_decoded(encoding: bytes, body: bytes) -> None:
+@pytest.mark.parametrize("encoding, body, plain", [
+    (b"gzip", GZIP, PLAIN), (b"x-gzip", GZIP, PLAIN), (b"deflate", DEFLATE, PLAIN), (b"deflate", RAW_DEFLATE, PLAIN),
+    (b"GZIP", gzip.compress(b"a") + gzip.compress(b"b"), b"ab"),  # two members, one after the other
+])
+def test_gzip_and_deflate_bodies_are_decoded(encoding: bytes, body: bytes, plain: bytes) -> None:
     with HostileServer(raw(encoded(encoding, body))) as server:
         answer = get(server)
-    assert answer.body == (b"ab" if body[-30:] != GZIP[-30:] and encoding == b"GZIP" else PLAIN)
-    assert not answer.truncated
+    assert (answer.body, answer.truncated) == (plain, False)
 
 
 def test_a_small_body_that_inflates_is_capped_after_decoding() -> None:
