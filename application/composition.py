@@ -25,7 +25,7 @@ def make_media_server_source(server: MediaServerSettings, settings: Settings) ->
 
         return PlexStreamSource(
             server.url, server.token, timeout_sec=settings.http_timeout_sec, verify_tls=server.verify_tls,
-            ca_file=server.ca_file, product_version=__version__,
+            ca_file=server.ca_file, product_version=__version__, default_stream_kbps=server.default_stream_kbps,
         )
     from adapters.media.jellyfin.source import KINDS, JellyfinStreamSource
 

@@ -399,8 +399,7 @@ class WholeDaemon:
         if floor:
             self.b.row("whole daemon: JSON decoding alone, 1000 sessions",
                        "%.3f ms median (%.3f back to back): json.loads of the same answers, one a second, in a bare "
-                       "interpreter, with the decoded tree freed: what decoding the whole answer costs, which the skim "
-                       "(adapters/media/plex/skim.py) no longer does"
+                       "interpreter, with the decoded tree freed: what decoding the whole answer costs"
                        % (floor["paced_ms"], floor["back_to_back_ms"]), "(reference)", None)
 
     def decode_floor(self, sessions: int) -> dict:
@@ -546,7 +545,7 @@ def profile_worker(args) -> int:
 
         patch(adapters.media.plex.source.PlexStreamSource, "read_sessions", "read")
         patch(adapters.media.plex.source.PlexStreamSource, "_get", "plex_http")
-        try:  # the answer's reading has its own module since the skim; older daemons kept it in plex.py
+        try:  # older daemons kept the reading in plex.py
             import adapters.media.plex.sessions as reading
         except ImportError:
             reading = adapters.media.plex.source
@@ -556,9 +555,10 @@ def profile_worker(args) -> int:
             shim.loads = timed("json", reading.json.loads)
             patches.append((reading, "json", reading.json))
             reading.json = shim
-        patch(reading, "parse_sessions", "parse")
-        patch(reading, "skim_spans", "skim")  # the answer's items found (adapters/media/plex/skim.py)
-        patch(getattr(reading, "SessionReader", None), "_skimmed", "spans")  # and read, or remembered
+        if hasattr(adapters.media.plex.source, "decode_bounded"):  # bounds checked, then json.loads
+            patch(adapters.media.plex.source, "decode_bounded", "json")
+        patch(adapters.media.plex.source if hasattr(adapters.media.plex.source, "parse_sessions") else reading,
+              "parse_sessions", "parse")
         patch(adapters.transport.http.HttpClient, "request", "http_all")
         patch(application.service.ThrottleService, "tick", "tick")
         patch(application.service.ThrottleService, "_enforce", "enforce")
@@ -612,17 +612,15 @@ def profile_worker(args) -> int:
                "calls_per_poll": {k: (end["calls"].get(k, 0) - start["calls"].get(k, 0)) / polls for k in end["calls"]}}
         if name != "cprofile":
             g = lambda k: d.get(k, 0.0)  # noqa: E731
-            read_other = g("read") - g("plex_http") - g("json") - g("parse") - g("skim") - g("spans")
+            read_other = g("read") - g("plex_http") - g("json") - g("parse")
             tick_other = g("tick") - g("read") - g("step") - g("enforce")
             observers = sum(v for k, v in d.items() if k.startswith("observer:"))
             run_once_other = g("run_once") - g("tick") - g("report_log") - observers
             loop_other = main_ms - g("run_once") - g("loop_sleep")
             parts = {
                 "HTTP exchange (Plex)": g("plex_http"),
-                "JSON decoding": g("json"),
+                "JSON decoding": g("json"),  # the bounds, then json.loads
                 "parse_sessions": g("parse"),
-                "skim: finding the items (skim_spans)": g("skim"),
-                "skim: their spans read or remembered": g("spans"),
                 "read_sessions, rest": read_other,
                 "domain step (Throttle.step)": g("step"),
                 "enforce (client slots)": g("enforce"),
@@ -723,7 +721,6 @@ def profile_worker(args) -> int:
 
 def decode_floor_worker(args) -> int:
     """json.loads of the rotating answers, paced one a second like the daemon, then back to back."""
-    import gc
     import json
     import time
 
@@ -734,12 +731,8 @@ def decode_floor_worker(args) -> int:
 
     def decode(body: bytes) -> float:
         started = time.thread_time()
-        collecting = gc.isenabled()
-        gc.disable()  # as the adapter decodes
         tree = json.loads(body)
         del tree
-        if collecting:
-            gc.enable()
         return (time.thread_time() - started) * 1000
 
     paced = []

@@ -63,6 +63,14 @@ def describe_transport_error(exc: BaseException) -> str:
             return "no route to host"
         if isinstance(current, OSError) and current.errno == errno.ECONNREFUSED:
             return "connection refused"
+    if any(isinstance(e, u3.InvalidHeader) for e in chain):  # two different Content-Lengths, say
+        return "a malformed header (not an HTTP answer)"
+    if any(isinstance(e, http.client.LineTooLong) for e in chain):
+        return "a header or trailer line over 64 KiB (not an HTTP answer)"
+    if any(isinstance(e, ValueError) for e in chain) and any(isinstance(e, http.client.IncompleteRead) for e in chain):
+        return "broken chunked framing (not an HTTP answer)"  # http.client's chunk size was no number
+    if any(isinstance(e, http.client.IncompleteRead) for e in chain):  # urllib3's subclasses it
+        return "the answer ended before its end (connection closed mid-body)"
     if any(isinstance(e, (u3.ProtocolError, http.client.HTTPException)) for e in chain):
         return "connection closed by the server"
     return "connection failed (%s)" % type(exc).__name__

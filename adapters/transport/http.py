@@ -1,7 +1,11 @@
 """What every HTTP adapter shares: one keep-alive pool per server, TLS options, a deadline for the
-whole exchange (http_deadline), a cap on the answer's size, and plain-words transport errors
-(http_errors). The media servers' polls use a leaner client of their own (http_polling) with the
-same answers and errors.
+whole exchange (adapters/transport/deadline.py), a cap on the answer's size, and plain-words
+transport errors (adapters/transport/errors.py).
+
+An answer is handed over only when it was read to its end and decoded completely: a body shorter
+than its Content-Length, broken chunked framing, a compressed body cut before its end, or an
+exchange the deadline cut (even where the cut looks like a clean end) is an HttpTransportError.
+A caller that reads "no sessions" from half an answer would lift the throttle on a misread.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import base64
 import http.client
 import socket
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode
@@ -21,8 +26,8 @@ from adapters.transport.deadline import WATCHDOG, Exchange, WatchedHTTPPool, Wat
 from adapters.transport.errors import HttpTransportError, describe_transport_error, exception_chain, speaks_tls
 
 __all__ = [
-    "HttpAnswer", "HttpClient", "HttpTransportError", "basic_auth", "describe_transport_error", "make_pool",
-    "printable_url",
+    "HttpAnswer", "HttpClient", "HttpTransportError", "basic_auth", "decoded", "describe_transport_error",
+    "make_pool", "printable_url",
 ]
 
 
@@ -33,7 +38,7 @@ __all__ = [
 class HttpAnswer:
     status: int
     headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
-    body: bytes  # at most the cap (PollingClient may hand over its bytearray: the same bytes, not copied)
+    body: bytes  # at most the cap, decoded (gzip, deflate)
     truncated: bool  # the answer was longer than the cap (the rest was not read)
 
     def header_list(self, name: str) -> List[str]:
@@ -108,9 +113,9 @@ class HttpClient:
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
             response = pool.urlopen(
                 method, path, body=body, headers=headers, redirect=False, retries=False, preload_content=False,
-                assert_same_host=False,
+                assert_same_host=False, decode_content=False,
             )
-            data = response.read(cap + 1)
+            data = _read_to_end(response, cap + 1)
         except (u3.HTTPError, OSError, ValueError, http.client.HTTPException) as exc:
             if response is not None:
                 _discard(response)
@@ -122,10 +127,24 @@ class HttpClient:
         truncated = len(data) > cap
         if truncated or exchange.expired:
             _discard(response)  # unread bytes: the connection must not be reused
-            data = data[:cap]
         else:
             response.release_conn()
+        if exchange.expired:  # the cut socket read as the end of the body (or of the trailers)
+            raise HttpTransportError("no complete answer within %g s (timed out)" % self.deadline_sec)
+        if truncated:  # the rest was not read: nothing to decode completely
+            return HttpAnswer(response.status, response.headers, data[:cap], True)
+        data, truncated = decoded(data, response.headers.get("Content-Encoding", ""), cap)
         return HttpAnswer(response.status, response.headers, data, truncated)
+
+    def get(self, url: str, headers: Optional[Mapping[str, str]] = None, max_body_bytes: Optional[int] = None) -> HttpAnswer:
+        """A GET, sent once more on a new connection when the server closed the kept-alive one as
+        the request left (a GET may be repeated; the pool checks for a close only before sending)."""
+        try:
+            return self.request("GET", url, headers, max_body_bytes=max_body_bytes)
+        except HttpTransportError as exc:
+            if not exc.connection_dropped:
+                raise
+        return self.request("GET", url, headers, max_body_bytes=max_body_bytes)
 
     def _route(self, url: str) -> Tuple[Any, str]:
         """(the host's connection pool, the request target) for a URL. An adapter asks the same few
@@ -153,6 +172,23 @@ class HttpClient:
         self._routes.clear()
 
 
+def _read_to_end(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+    """The body as sent, up to `limit` bytes; read until urllib3 says it ended, which is where it
+    checks the Content-Length (a shorter body raises IncompleteRead). Not decoded by urllib3: its
+    decoder takes a gzip stream cut short for a whole one."""
+    pieces: List[bytes] = []
+    size = 0
+    while size < limit:
+        piece = response.read(limit - size, decode_content=False)
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+        if response.length_remaining == 0:  # all its Content-Length said: no further read needed
+            break
+    return b"".join(pieces)
+
+
 def _discard(response: urllib3.BaseHTTPResponse) -> None:
     # Close before releasing: a connection with unread bytes must not be reused by the pool.
     try:
@@ -160,6 +196,44 @@ def _discard(response: urllib3.BaseHTTPResponse) -> None:
         response.release_conn()
     except Exception:  # pragma: no cover - closing a broken connection
         pass
+
+
+# ---------------------------------------------------------------------------------------- content codings
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def decoded(body: bytes, content_encoding: str, cap: int) -> Tuple[bytes, bool]:
+    """(the body decoded, at most `cap` bytes of it; whether it was longer). A compressed body must
+    end where its compressed stream ends; anything else is an HttpTransportError."""
+    coding = content_encoding.strip().lower()
+    if coding in ("", "identity") or not body:
+        return body, False
+    if coding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif coding == "deflate":  # RFC 9110 says zlib-wrapped; some servers send it raw (as urllib3 reads both)
+        wrapped = len(body) > 1 and body[0] & 0x0F == 8 and (body[0] * 256 + body[1]) % 31 == 0  # a zlib header
+        wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+    else:  # we never offer another (urllib3 sends Accept-Encoding: identity)
+        raise HttpTransportError("the answer is encoded as %r, which plex-helper cannot read" % coding[:32])
+    pieces: List[bytes] = []
+    size = 0
+    rest = body
+    try:
+        while True:
+            stream = zlib.decompressobj(wbits)
+            piece = stream.decompress(rest, cap + 1 - size)  # a small body may inflate a thousandfold
+            pieces.append(piece)
+            size += len(piece)
+            if size > cap:
+                return b"".join(pieces)[:cap], True
+            if not stream.eof:
+                raise HttpTransportError("the compressed answer was cut before its end")
+            rest = stream.unused_data
+            if wbits < 16 + zlib.MAX_WBITS or not rest.startswith(_GZIP_MAGIC):
+                return b"".join(pieces), False  # bytes after the stream are ignored, as urllib3 does
+    except zlib.error:
+        raise HttpTransportError("the compressed answer could not be decoded") from None
 
 
 # ---------------------------------------------------------------------------------------- URLs

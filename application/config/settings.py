@@ -22,7 +22,7 @@ class MediaServerSettings:
     verify_tls: bool = True
     ca_file: Optional[str] = None
     events: bool = True  # listen to the server's push channel
-    default_stream_kbps: int = 8000  # kbit/s: a Jellyfin/Emby stream that reports no bit rate
+    default_stream_kbps: int = 8000  # kbit/s: a stream that reports no bit rate (Plex without Session too)
 
 
 @dataclass(frozen=True)

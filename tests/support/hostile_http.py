@@ -18,6 +18,7 @@ class HostileServer:
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.requests = 0
+        self.connections = 0  # accepted: a kept-alive client asks several times on one
         self.token = "token"  # what a config written for a Plex stand-in expects to find
         self.stopping = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -57,6 +58,7 @@ class HostileServer:
             conn.settimeout(None)
             with self._lock:
                 self._conns.append(conn)
+                self.connections += 1
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -119,6 +121,30 @@ def endless_body(content_length: int = 1 << 30, extra_headers: bytes = b"") -> B
         while sent < content_length and not server.stopping.is_set():
             conn.sendall(block)
             sent += len(block)
+
+    return behave
+
+
+def raw(response: bytes, close: bool = False) -> Behaviour:
+    """Exactly these bytes as the answer; with close=True the connection ends after them."""
+
+    def behave(conn: socket.socket, server: HostileServer) -> None:
+        conn.sendall(response)
+        if close:
+            conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    return behave
+
+
+def endless_trailers(line: bytes = b"X-Trailer: " + b"t" * 1000 + b"\r\n") -> Behaviour:
+    """A chunked body whose last chunk is followed by trailer lines that never end."""
+
+    def behave(conn: socket.socket, server: HostileServer) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n")
+        block = line * 64
+        while not server.stopping.is_set():
+            conn.sendall(block)
 
     return behave
 

@@ -134,6 +134,27 @@ def without_session(user: str = "friend", state: str = "playing", local: bool = 
     return session_item(user=user, state=state, local=local, location=None, **kw)
 
 
+def plexamp_track(user: str = "friend", bitrate: Optional[int] = 1411, **kw: Any) -> Item:
+    """A remote Plexamp track with no `Session` element, only the media's `Media[].bitrate` (kbit/s).
+
+    Where the shape comes from: /work/shared/api/media-servers.md, "Seen in real payloads": items
+    without `Session` from Plexamp behind a Docker bridge and from servers of 2014; the `Media`
+    entry follows the one in the facts file's example (/work/shared/api/README.md: `id`, `bitrate`,
+    `selected`, `Part`), with a track's audio fields. `bitrate=None` leaves the bitrate out.
+    """
+    kw.setdefault("player", "Plexamp")
+    kw.setdefault("product", "Plexamp")
+    kw.setdefault("media_type", "track")
+    kw.setdefault("title", "Some Song")
+    item = session_item(user=user, local=False, location=None, **kw)
+    media: Item = {"id": "91520", "duration": 186240, "audioChannels": 2, "audioCodec": "flac", "container": "flac",
+                   "selected": True, "Part": [{"id": "91520", "decision": "directplay"}]}
+    if bitrate is not None:
+        media["bitrate"] = bitrate
+    item["Media"] = [media]
+    return item
+
+
 def container(items: Iterable[Item] = ()) -> Dict[str, Any]:
     """The full /status/sessions document; `Metadata` is absent when there are no items, as in Plex."""
     metadata: List[Item] = list(items)

@@ -11,15 +11,13 @@ are re-exported, so `from adapters.media.jellyfin.source import ...` keeps worki
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from adapters.transport.headers import unfit_for_header
-from adapters.transport.http import HttpTransportError
-from adapters.transport.polling import PollingClient
+from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError
 from adapters.media.jellyfin.kind import EMBY, JELLYFIN, KINDS, ServerKind
 from adapters.media.jellyfin.sessions import (
     DEFAULT_STREAM_KBPS, LOOPBACK, PRIVATE_NETWORKS, STALE_AFTER_SEC, LanNetworks, SessionPayloadError,
@@ -27,7 +25,7 @@ from adapters.media.jellyfin.sessions import (
     reverse_proxy_warning,
 )
 from adapters.media.jellyfin.webhook import is_playback_webhook
-from adapters.transport.json_values import as_text
+from adapters.transport.json_values import JsonBoundsError, as_text, decode_bounded
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import IPNetwork, PlaybackSession
 
@@ -89,8 +87,7 @@ class JellyfinStreamSource:
         self._configured = tuple(lan_networks)
         self.default_stream_kbps = max(1, int(default_stream_kbps))
         self._clock = clock
-        self._http = PollingClient(self.url, timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
-        self._path = urlsplit(self.url).path  # a reverse proxy's prefix, if any
+        self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
         self._networks: Optional[LanNetworks] = None
         self._networks_until = 0.0
 
@@ -147,18 +144,22 @@ class JellyfinStreamSource:
         self._http.close()
 
     def _get_json(self, path: str, what: str, auth: bool = True) -> Any:
-        body = self._get(path, auth)
+        body = self._get(path, auth).body
         try:
-            return json.loads(body)
-        except (ValueError, RecursionError):
-            raise StreamSourceError(FailureKind.MALFORMED, "%s returned something that is not %s (%s)"
-                                    % (self.kind.label, what, _describe_body(body))) from None
+            return decode_bounded(body)
+        except JsonBoundsError as exc:
+            reason = str(exc)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            reason = _describe_body(body)
+        raise StreamSourceError(FailureKind.MALFORMED, "%s returned something that is not %s (%s)"
+                                % (self.kind.label, what, reason))
 
-    def _get(self, path: str, auth: bool) -> bytes:
+    def _get(self, path: str, auth: bool) -> HttpAnswer:
+        """A complete 200 answer to GET path; every other outcome is a StreamSourceError."""
         label, url = self.kind.label, self.url
         headers = self._headers if auth else {"Accept": "application/json"}
         try:
-            answer = self._http.get(self._path + path, headers, MAX_BODY_BYTES)
+            answer = self._http.get(url + path, headers, MAX_BODY_BYTES)
         except HttpTransportError as exc:
             raise StreamSourceError(FailureKind.UNREACHABLE, "%s not reachable at %s: %s" % (label, url, exc)) from None
         status = answer.status
@@ -172,7 +173,7 @@ class JellyfinStreamSource:
                                     % (label, status, url, label))
         if answer.truncated:
             raise StreamSourceError(FailureKind.MALFORMED, "%s sent a body over %d bytes" % (label, MAX_BODY_BYTES))
-        return answer.body
+        return answer
 
 
 def _describe_body(body: bytes) -> str:

@@ -1,20 +1,18 @@
-"""Reading a Plex /status/sessions answer: the bytes to PlaybackSession values.
+"""Plex's session list read: a decoded /status/sessions answer turned into PlaybackSession values.
 
-Pure functions and one reader with a memory, separate from the transport (adapters/media/plex/source.py), so
-they can be tested and benchmarked without a server. `parse_sessions` reads a decoded answer;
-`SessionReader` reads the bytes, through the skim (adapters/media/plex/skim.py) when it can.
+Pure functions of the payload (no transport here: that is adapters/media/plex/source.py), so they
+can be tested and benchmarked without a server.
 """
 from __future__ import annotations
 
-import json
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from adapters.transport.json_values import as_text
-from adapters.media.plex.skim import skim_spans, span_parts
 from domain.sessions import PlaybackSession
 
 _MAPPED_PREFIX = "::ffff:"
+DEFAULT_STREAM_KBPS = 8000  # the configuration's default_stream_kbps
 
 
 class SessionPayloadError(ValueError):
@@ -68,30 +66,34 @@ def _unmapped(address: str) -> str:
     return address
 
 
-def _parse_item(item: object) -> Optional[PlaybackSession]:
-    """One Metadata item, or None when it has no Player (no Player, no state: nothing to judge)."""
-    if type(item) is not dict:
-        return _parse_any_item(item)
-    return _parse_parts(item.get("Player"), item.get("Session"), item.get("User"))
+def _media_kbps(media: object) -> int:
+    """The playing media's bitrate (kbit/s): the `selected` entry of Media, else the first; 0 when
+    none is readable."""
+    entries = [m for m in media[:16] if isinstance(m, dict)] if isinstance(media, list) else []
+    chosen = next((m for m in entries if _flag(m.get("selected")) is True), entries[0] if entries else None)
+    return _kbps(chosen.get("bitrate")) if chosen is not None else 0
 
 
-def _parse_parts(player: object, session: object, user: object) -> Optional[PlaybackSession]:
-    """An item's Player, Session and User (the only parts of an item the reading looks at).
+def _parse_item(item: object, default_kbps: int) -> Optional[PlaybackSession]:
+    """One Metadata item, or None when it has no Player (no Player, no state: nothing to judge).
 
     Plex sends the same types every time; for those, the fields are read directly (this runs for
     every session on every poll: at 1,000 sessions the general reading below costs 4 ms a poll).
     Anything else takes the general reading, which gives the same result (a property test)."""
+    if type(item) is not dict:
+        return None
+    player, session, user = item.get("Player"), item.get("Session"), item.get("User")
     if type(player) is not dict or type(session) is not dict or type(user) not in (dict, type(None)):
-        return _parse_any_item({"Player": player, "Session": session, "User": user})
+        return _parse_any_item(item, default_kbps)
     state, location, local = player.get("state"), session.get("location"), player.get("local")
     relayed, public, bandwidth = player.get("relayed"), player.get("remotePublicAddress"), session.get("bandwidth")
     name, address = player.get("title"), player.get("address")
     user_name = user.get("title") if user is not None else ""
     if (type(state) is not str or type(location) is not str or type(local) is not bool
             or type(relayed) not in (bool, type(None)) or type(public) not in (str, type(None))
-            or type(bandwidth) is not int or type(name) is not str or not name
+            or type(bandwidth) is not int or bandwidth <= 0 or type(name) is not str or not name
             or type(address) is not str or type(user_name) not in (str, type(None))):
-        return _parse_any_item({"Player": player, "Session": session, "User": user})
+        return _parse_any_item(item, default_kbps)
     location = location.strip().lower() or None
     inside_lan = location == "lan" if location is not None else local
     return PlaybackSession(
@@ -99,17 +101,15 @@ def _parse_parts(player: object, session: object, user: object) -> Optional[Play
         local=local,
         location=location,
         relayed=relayed is True or (not inside_lan and public is not None and _unmapped(public) == "127.0.0.1"),
-        bandwidth_kbps=bandwidth if bandwidth > 0 else 0,
+        bandwidth_kbps=bandwidth,
         user=user_name or "",
         player=name,
         address=_unmapped(address),
     )
 
 
-def _parse_any_item(item: object) -> Optional[PlaybackSession]:
-    """One Metadata item, or None when it has no Player (no Player, no state: nothing to judge)."""
-    if not isinstance(item, dict):
-        return None
+def _parse_any_item(item: Dict[str, Any], default_kbps: int) -> Optional[PlaybackSession]:
+    """One Metadata item, any types in it (the general reading)."""
     player = _object(item.get("Player"))
     if player is None:
         return None
@@ -126,24 +126,29 @@ def _parse_any_item(item: object) -> Optional[PlaybackSession]:
     relayed = _flag(player.get("relayed")) is True or (
         _unmapped(as_text(player.get("remotePublicAddress"))) == "127.0.0.1" and not inside_lan
     )
+    # Plex's reservation; without one (no Session: Plexamp, servers from 2014) the media's own
+    # bitrate, else the configured estimate, as for Jellyfin: a stream never reserves nothing
+    bandwidth = (_kbps(session.get("bandwidth")) if session else 0) or _media_kbps(item.get("Media")) or default_kbps
     return PlaybackSession(
         state=as_text(player.get("state")).strip().lower(),
         local=local,
         location=location,
         relayed=relayed,
-        bandwidth_kbps=_kbps(session.get("bandwidth")) if session else 0,
+        bandwidth_kbps=bandwidth,
         user=as_text(user.get("title")),
         player=as_text(player.get("title")) or as_text(player.get("product")),
         address=_unmapped(as_text(player.get("address"))),
     )
 
 
-def parse_sessions(payload: object) -> Tuple[PlaybackSession, ...]:
+def parse_sessions(payload: object, default_stream_kbps: int = DEFAULT_STREAM_KBPS) -> Tuple[PlaybackSession, ...]:
     """The sessions in a decoded /status/sessions JSON document.
 
     Tolerant inside an item (unknown fields ignored, odd types read defensively, items without a
     Player skipped), strict about the envelope: without a MediaContainer object this is not a
-    session list, and answering "no streams" would lift the throttle on a misread.
+    session list, and answering "no streams" would lift the throttle on a misread. Every session
+    reserves a positive bandwidth: Session.bandwidth, else the media's bitrate, else
+    `default_stream_kbps` (kbit/s).
     """
     if not isinstance(payload, dict):
         raise SessionPayloadError("not a JSON object")
@@ -157,47 +162,6 @@ def parse_sessions(payload: object) -> Tuple[PlaybackSession, ...]:
         items = [items]
     if not isinstance(items, list):
         raise SessionPayloadError("Metadata is not a list")
-    parsed = (_parse_item(item) for item in items)
+    default_kbps = max(1, default_stream_kbps)
+    parsed = (_parse_item(item, default_kbps) for item in items)
     return tuple(session for session in parsed if session is not None)
-
-
-_UNREAD = object()
-
-
-class SessionReader:
-    """Turns /status/sessions answers into sessions: `parse_sessions(json.loads(body))`, but when
-    the skim proves it reads the same (adapters/media/plex/skim.py) only each item's User, Player and
-    Session are decoded, and an item whose text of them is the same as in the previous answer gives
-    the session it gave then (at one poll a second they rarely change: Plex moves the play position
-    and the transcode progress, which lie outside them). Raises what those two raise."""
-
-    def __init__(self) -> None:
-        self._previous: Dict[str, Optional[PlaybackSession]] = {}
-
-    def __call__(self, body: bytes) -> Tuple[PlaybackSession, ...]:
-        try:
-            spans = skim_spans(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            spans = None
-        sessions = None if spans is None else self._skimmed(spans)
-        if sessions is None:
-            self._previous = {}
-            return parse_sessions(json.loads(body))
-        return sessions
-
-    def _skimmed(self, spans: List[str]) -> Optional[Tuple[PlaybackSession, ...]]:
-        previous: Dict[str, Optional[PlaybackSession]] = self._previous
-        current: Dict[str, Optional[PlaybackSession]] = {}
-        sessions = []
-        for span in spans:
-            session = previous.get(span, _UNREAD)
-            if session is _UNREAD:
-                parts = span_parts(span)
-                if parts is None:
-                    return None
-                session = _parse_parts(*parts)
-            current[span] = session  # type: ignore[assignment]
-            if session is not None:
-                sessions.append(session)
-        self._previous = current
-        return tuple(sessions)

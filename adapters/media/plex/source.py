@@ -1,20 +1,19 @@
 """The Plex side: reads /status/sessions over HTTP(S) and turns it into PlaybackSession values.
 
-Reading the answer is adapters/media/plex/sessions.py, separate from the transport, so it can be tested
-and benchmarked without a server. The adapter raises only StreamSourceError, and its messages never
+The answer goes through the shared HTTP client (deadline, size cap, an answer read to its end and
+decoded completely), then `decode_bounded` (depth and value bounds before json.loads), then
+`parse_sessions` (adapters/media/plex/sessions.py, separate so it can be tested without a server). The adapter raises only StreamSourceError, and its messages never
 contain the token: it travels in the X-Plex-Token header only, never in a URL that logs could show.
 """
 from __future__ import annotations
 
-import gc
-import json
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from adapters.transport.headers import unfit_for_header
-from adapters.transport.http import HttpTransportError
-from adapters.transport.polling import PollingClient
-from adapters.media.plex.sessions import SessionPayloadError, SessionReader
+from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError
+from adapters.transport.json_values import JsonBoundsError, decode_bounded
+from adapters.media.plex.sessions import DEFAULT_STREAM_KBPS, SessionPayloadError, parse_sessions
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
 
@@ -74,38 +73,24 @@ class PlexStreamSource:
         ca_file: Optional[str] = None,
         client_identifier: str = "plex-helper",
         product_version: str = "0",
+        default_stream_kbps: int = DEFAULT_STREAM_KBPS,
     ) -> None:
         self.url, self._headers = plex_endpoint(base_url, token, client_identifier, product_version)
-        self._http = PollingClient(self.url, timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
-        self._path = urlsplit(self.url).path  # a reverse proxy's prefix, if any
-        self._read = SessionReader()
+        self._http = HttpClient(timeout_sec, verify_tls, ca_file, max_body_bytes=MAX_BODY_BYTES)
+        self.default_stream_kbps = max(1, int(default_stream_kbps))
 
     def read_sessions(self) -> Tuple[PlaybackSession, ...]:
-        body = self._get("/status/sessions")
-        # the decoded answer holds no cycles: with the collector paused, a big one costs no collections
-        # of it (at 1,000 sessions 15 young and 2 older collections a poll, about 2 ms)
-        collecting = gc.isenabled()
-        gc.disable()
+        payload = self._get_json("/status/sessions")
         try:
-            return self._read(body)
+            return parse_sessions(payload, self.default_stream_kbps)
         except SessionPayloadError as exc:
             raise StreamSourceError(FailureKind.MALFORMED, "%s (%s)" % (_NOT_SESSION_JSON, exc)) from None
-        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise StreamSourceError(
-                FailureKind.MALFORMED, "%s (%s)" % (_NOT_SESSION_JSON, _describe_body(body))
-            ) from None
-        finally:
-            if collecting:
-                gc.enable()
 
     def server_version(self) -> str:
         """The server's version string from /identity, for a configuration check."""
-        body = self._get("/identity")
-        try:
-            container = json.loads(body).get("MediaContainer")
-            version = container.get("version")
-        except (ValueError, RecursionError, AttributeError):
-            version = None
+        payload = self._get_json("/identity", "identity JSON")
+        container = payload.get("MediaContainer") if isinstance(payload, dict) else None
+        version = container.get("version") if isinstance(container, dict) else None
         if not isinstance(version, str) or not version:
             raise StreamSourceError(FailureKind.MALFORMED, "Plex returned something that is not identity JSON")
         return version
@@ -113,10 +98,21 @@ class PlexStreamSource:
     def close(self) -> None:
         self._http.close()
 
-    def _get(self, path: str) -> bytes:
-        """The body of a 200 answer to GET path; every other outcome is a StreamSourceError."""
+    def _get_json(self, path: str, what: str = "session JSON") -> Any:
+        """The decoded body of a 200 answer to GET path; every other outcome is a StreamSourceError."""
+        body = self._get(path).body
         try:
-            answer = self._http.get(self._path + path, self._headers, MAX_BODY_BYTES)
+            return decode_bounded(body)
+        except JsonBoundsError as exc:
+            reason = str(exc)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            reason = _describe_body(body)
+        raise StreamSourceError(FailureKind.MALFORMED, "Plex returned something that is not %s (%s)" % (what, reason))
+
+    def _get(self, path: str) -> HttpAnswer:
+        """A complete 200 answer to GET path; every other outcome is a StreamSourceError."""
+        try:
+            answer = self._http.get(self.url + path, self._headers, MAX_BODY_BYTES)
         except HttpTransportError as exc:
             raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable at %s: %s" % (self.url, exc)) from None
         status = answer.status
@@ -130,4 +126,4 @@ class PlexStreamSource:
             )
         if answer.truncated:
             raise StreamSourceError(FailureKind.MALFORMED, "%s (a body over %d bytes)" % (_NOT_SESSION_JSON, MAX_BODY_BYTES))
-        return answer.body
+        return answer

@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.media.plex.source import PlexStreamSource
-from adapters.media.plex.sessions import SessionPayloadError, parse_sessions
+from adapters.media.plex.sessions import DEFAULT_STREAM_KBPS, SessionPayloadError, parse_sessions
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession, RemoteStreamRule
 from tests.support.plex_payloads import (
     container,
     lan_track,
     legacy_string_typed,
+    plexamp_track,
     relayed_episode,
     remote_movie,
     session_item,
@@ -90,9 +91,27 @@ def test_string_typed_old_server(plex_server: PlexTestServer) -> None:
 def test_without_session_leaves_location_unknown(plex_server: PlexTestServer) -> None:
     plex_server.set_sessions([without_session(local=False), without_session(user="home", local=True)])
     far, near = source(plex_server).read_sessions()
-    assert (far.location, far.local, far.bandwidth_kbps) == (None, False, 0)
+    assert (far.location, far.local, far.bandwidth_kbps) == (None, False, DEFAULT_STREAM_KBPS)
     assert (near.location, near.local) == (None, True)
     assert RemoteStreamRule().remote_sessions((far, near)) == (far,)
+
+
+def test_without_session_a_stream_reserves_its_media_bitrate_else_the_configured_default(
+    plex_server: PlexTestServer,
+) -> None:
+    plex_server.set_sessions([plexamp_track(bitrate=1411), plexamp_track(user="other", bitrate=None)])
+    flac, unknown = source(plex_server, default_stream_kbps=3000).read_sessions()
+    assert (flac.player, flac.location, flac.local, flac.bandwidth_kbps) == ("Plexamp", None, False, 1411)
+    assert unknown.bandwidth_kbps == 3000
+    assert RemoteStreamRule().remote_sessions((flac, unknown)) == (flac, unknown)
+
+
+def test_the_selected_media_gives_the_bitrate() -> None:
+    item = plexamp_track(bitrate=320)
+    item["Media"].insert(0, {"id": "1", "bitrate": 9000, "selected": False})
+    assert parse_sessions(container([item]))[0].bandwidth_kbps == 320
+    item["Media"] = [{"id": "1", "bitrate": "nan"}, "odd"]
+    assert parse_sessions(container([item]), default_stream_kbps=500)[0].bandwidth_kbps == 500
 
 
 def test_relayed_by_flag_and_by_loopback_public_address(plex_server: PlexTestServer) -> None:
@@ -294,8 +313,9 @@ def test_parse_reads_booleans_defensively(raw: object, expected: object) -> None
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [(8127, 8127), ("8127", 8127), (" 8127 ", 8127), (8127.9, 8127), ("8127.5", 8127), (None, 0), ("", 0),
-     ("fast", 0), (-5, 0), (True, 0), ("nan", 0), ("1e999", 0), ([1], 0), (10_000_000, 10_000_000)],
+    [(8127, 8127), ("8127", 8127), (" 8127 ", 8127), (8127.9, 8127), ("8127.5", 8127), (10_000_000, 10_000_000)]
+    # unreadable or not positive: the configured estimate, never 0 (no Media bitrate in these items)
+    + [(raw, DEFAULT_STREAM_KBPS) for raw in (None, "", "fast", -5, 0, True, "nan", "1e999", [1])],
 )
 def test_parse_reads_bandwidth_defensively(raw: object, expected: int) -> None:
     item = session_item()
@@ -339,6 +359,8 @@ fuzzed_item = st.fixed_dictionaries(
                                                    "remotePublicAddress"]), field_values) | json_values,
         "Session": st.dictionaries(st.sampled_from(["location", "bandwidth", "id"]), field_values) | json_values,
         "User": st.dictionaries(st.sampled_from(["title", "id"]), field_values) | json_values,
+        "Media": st.lists(st.dictionaries(st.sampled_from(["bitrate", "selected"]), field_values), max_size=3)
+        | json_values,
     },
 )
 
@@ -352,13 +374,13 @@ def test_parse_never_crashes(payload: object) -> None:
         return
     for session in sessions:
         assert isinstance(session.state, str) and isinstance(session.user, str) and isinstance(session.player, str)
-        assert isinstance(session.bandwidth_kbps, int) and session.bandwidth_kbps >= 0
+        assert isinstance(session.bandwidth_kbps, int) and session.bandwidth_kbps >= 1
         assert session.local in (True, False, None) and isinstance(session.relayed, bool)
         assert not session.address.lower().startswith("::ffff:") or "." not in session.address
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.builds(session_item, user=st.text(max_size=10), bandwidth=st.integers(0, 10**6),
+@given(st.lists(st.builds(session_item, user=st.text(max_size=10), bandwidth=st.integers(1, 10**6),
                           state=st.sampled_from(["playing", "paused", "buffering"]),
                           location=st.sampled_from(["lan", "wan", "cellular"]), local=st.booleans(),
                           relayed=st.booleans()), max_size=5))
