@@ -8,7 +8,9 @@ Upgrade headers, Sec-WebSocket-Accept); redirects are not followed (the Authoriz
 travel to another host), and an answer that agrees to an extension we never offered is refused. The
 library reads the answer with the socket's timeout per read, so a server trickling it would hold the
 handshake for ever: the watchdog (adapters/transport/deadline.py) shuts the socket down when the
-open timeout has passed, whatever step is under way.
+open timeout has passed, whatever step is under way. It also reads a refusal's whole body, as long as
+its Content-Length says (measured: some 50 MB within a 10 s deadline on loopback), so it reads the
+answer through `_AnswerBudget`: at most MAX_ANSWER_BYTES until the connection is open.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 import websocket
@@ -27,6 +29,30 @@ from adapters.transport.bounded_websocket_frames import (
 from adapters.transport.deadline import WATCHDOG
 from adapters.transport.errors import describe_transport_error
 from adapters.transport.http import printable_url
+
+MAX_ANSWER_BYTES = 64 * 1024  # the status line, the headers and any body of the server's answer
+
+
+class _AnswerTooLong(Exception):
+    pass
+
+
+class _AnswerBudget:
+    """The socket as the library sees it: reads count against `budget` until it is set to None."""
+
+    def __init__(self, sock: socket.socket, budget: Optional[int]) -> None:
+        self._sock, self.budget = sock, budget
+
+    def recv(self, size: int) -> bytes:
+        data = self._sock.recv(size)
+        if self.budget is not None:
+            self.budget -= len(data)
+            if self.budget < 0:
+                raise _AnswerTooLong()
+        return data
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the socket's own
+        return getattr(self._sock, name)
 
 
 def url_for_log(url: str) -> str:
@@ -79,8 +105,12 @@ def open_websocket(
             raw = socket.create_connection((host, port or (443 if secure else 80)), timeout=timeout)
             opened.append(raw)
             sock = tls_context(verify_tls, ca_file).wrap_socket(raw, server_hostname=host) if secure else raw
-            library.connect(scheme + url[url.index(":"):], socket=sock, header=dict(headers or {}),
+            budgeted = _AnswerBudget(sock, MAX_ANSWER_BYTES)
+            library.connect(scheme + url[url.index(":"):], socket=budgeted, header=dict(headers or {}),
                             redirect_limit=0, suppress_origin=True)
+            budgeted.budget = None  # from here on the frame checks bound what is read
+        except _AnswerTooLong:
+            raise HandshakeRefused("the server's answer to the upgrade is over %d bytes" % MAX_ANSWER_BYTES) from None
         except websocket.WebSocketBadStatusException as exc:
             raise HandshakeRefused("the server answered %d instead of switching protocols" % exc.status_code,
                                    exc.status_code) from None
