@@ -104,7 +104,12 @@ def open_websocket(
         try:
             raw = socket.create_connection((host, port or (443 if secure else 80)), timeout=timeout)
             opened.append(raw)
-            sock = tls_context(verify_tls, ca_file).wrap_socket(raw, server_hostname=host) if secure else raw
+            sock = raw
+            if secure:  # wrapping detaches `raw`: from here on the watchdog must shut the TLS socket
+                sock = tls_context(verify_tls, ca_file).wrap_socket(raw, server_hostname=host,
+                                                                     do_handshake_on_connect=False)
+                opened.append(sock)
+                sock.do_handshake()
             budgeted = _AnswerBudget(sock, MAX_ANSWER_BYTES)
             library.connect(scheme + url[url.index(":"):], socket=budgeted, header=dict(headers or {}),
                             redirect_limit=0, suppress_origin=True)
@@ -125,7 +130,7 @@ def open_websocket(
     if expired.is_set():  # the deadline passed as the handshake finished: the socket may be shut
         library.shutdown()
         raise WebSocketError("no complete handshake within %g s (timed out)" % timeout)
-    return BoundedWebSocket(library, raw, limits)
+    return BoundedWebSocket(library, sock, limits)
 
 
 def _opening_error(exc: BaseException, library: LibraryWebSocket, expired: bool, timeout: float) -> WebSocketError:

@@ -136,8 +136,9 @@ class LibraryWebSocket(websocket.WebSocket):
 class BoundedWebSocket:
     """One open connection. recv() from one thread; send_text(), ping() and close() from any."""
 
-    def __init__(self, library_socket: LibraryWebSocket, raw: socket.socket, limits: WebSocketLimits) -> None:
-        self._ws, self._raw, self._limits = library_socket, raw, limits
+    def __init__(self, library_socket: LibraryWebSocket, sock: socket.socket, limits: WebSocketLimits) -> None:
+        """`sock` is the socket the library reads, TLS or not (shut down from any thread to wake it)."""
+        self._ws, self._sock, self._limits = library_socket, sock, limits
         self._window_start = time.monotonic()
         self._control_frames = 0
         self.last_frame_at = time.monotonic()  # when the server last sent any frame (pongs included)
@@ -210,7 +211,7 @@ class BoundedWebSocket:
 
     def _fail(self, code: int) -> None:
         try:
-            self._raw.settimeout(self._limits.close_timeout_sec)
+            self._sock.settimeout(self._limits.close_timeout_sec)
             if self._ws.connected:
                 self._ws.send_close(code)
         except (OSError, ValueError, websocket.WebSocketException):
@@ -219,7 +220,7 @@ class BoundedWebSocket:
 
     def shutdown(self) -> None:
         """Shut the socket down from any thread: a recv() blocked on it returns at once."""
-        shut(self._raw)
+        shut(self._sock)
 
     def _drop(self) -> None:
         self.shutdown()

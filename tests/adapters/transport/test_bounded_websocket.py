@@ -284,7 +284,8 @@ def test_recv_timeout_keeps_a_partial_frame() -> None:
         ws.close()
 
 
-def test_a_trickling_handshake_is_bounded_by_the_deadline() -> None:
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_a_trickling_handshake_is_bounded_by_the_deadline(secure: bool, tmp_path: Any) -> None:
     stop = threading.Event()
 
     def script(conn: ServerSide, request: Request) -> None:
@@ -294,10 +295,10 @@ def test_a_trickling_handshake_is_bounded_by_the_deadline() -> None:
             conn.send_raw(bytes([byte]))
             time.sleep(0.05)
 
-    with serve(script) as server:
+    with serve(script, tls=make_self_signed_cert(str(tmp_path)) if secure else None) as server:
         started = time.monotonic()
         with pytest.raises(WebSocketError) as info:
-            open_websocket(server.url, limits=WebSocketLimits(open_timeout_sec=0.5))
+            open_websocket(server.url, limits=WebSocketLimits(open_timeout_sec=0.5), verify_tls=False)
         elapsed = time.monotonic() - started
         stop.set()
     assert "timed out" in str(info.value)
@@ -311,6 +312,33 @@ def test_a_silent_server_is_bounded_by_the_deadline() -> None:
             open_websocket(server.url, limits=WebSocketLimits(open_timeout_sec=0.3))
         release.set()
     assert "timed out" in str(info.value)
+
+
+def test_a_trickling_tls_negotiation_is_bounded_by_the_deadline() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:  # a 16 KiB TLS handshake record announced, then its bytes one at a time
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"\x16\x03\x03\x40\x00")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"\x00")
+                except OSError:
+                    return
+                stop.wait(0.05)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(WebSocketError) as info:
+        open_websocket("wss://127.0.0.1:%d/socket" % listener.getsockname()[1],
+                       limits=WebSocketLimits(open_timeout_sec=0.5), verify_tls=False)
+    elapsed = time.monotonic() - started
+    stop.set()
+    listener.close()
+    assert elapsed < 3 and "timed out" in str(info.value)
 
 
 def test_connection_refused_is_plain() -> None:
@@ -327,15 +355,16 @@ def test_not_a_websocket_url() -> None:
         open_websocket("ftp://127.0.0.1/x")
 
 
-def test_shutdown_from_another_thread_wakes_recv() -> None:
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_shutdown_from_another_thread_wakes_recv(secure: bool, tmp_path: Any) -> None:
     release = threading.Event()
 
     def script(conn: ServerSide, request: Request) -> None:
         conn.handshake(request)
         release.wait(10)
 
-    with serve(script) as server:
-        ws = open_websocket(server.url, limits=FAST)
+    with serve(script, tls=make_self_signed_cert(str(tmp_path)) if secure else None) as server:
+        ws = open_websocket(server.url, limits=FAST, verify_tls=False)
         threading.Timer(0.2, ws.shutdown).start()
         with pytest.raises(ConnectionClosed):
             ws.recv()
