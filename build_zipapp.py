@@ -67,6 +67,7 @@ PINS = {
     "packaging": "26.3",
     "typing-extensions": "4.16.0",
     "urllib3": "2.7.0",
+    "websocket-client": "1.9.2",  # the Jellyfin / Emby push channel; imported only when one has events on
 }
 TARGET_PYTHON = "3.10"  # the oldest supported Python; dependency-injector ships cp310-abi3 wheels
 # Files a wheel carries that the running app does not need (C sources, Cython, type stubs).
@@ -249,7 +250,8 @@ def is_stripped(member: str) -> bool:
     base = member.rsplit("/", 1)[-1]
     if ".dist-info/" in member and member.count("/") == 1 and base in STRIPPED_DIST_INFO:
         return True
-    return base.endswith(STRIPPED_SUFFIXES)
+    # a library's own test suite (websocket-client ships websocket/tests/)
+    return base.endswith(STRIPPED_SUFFIXES) or "tests" in member.split("/")[:-1]
 
 
 def wheel_files(wheel: Path) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ from typing import Iterator, Tuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-THIRD_PARTY = {"urllib3", "marshmallow", "dependency_injector"}
+THIRD_PARTY = {"urllib3", "marshmallow", "dependency_injector", "websocket"}
 
 
 def imports(package: str) -> Iterator[Tuple[str, str]]:

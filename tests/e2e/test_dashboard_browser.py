@@ -27,8 +27,8 @@ from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
 import pytest
+import websocket  # websocket-client, the push channels' library: DevTools speaks WebSocket
 
-from adapters.transport import websocket
 from adapters.status.dashboard import page
 
 TOKEN = "s3cret-token"
@@ -167,7 +167,8 @@ class DevTools:
     """Just enough of the DevTools protocol: commands, events kept, JavaScript dialogs answered."""
 
     def __init__(self, ws_url: str) -> None:
-        self.ws = websocket.connect(ws_url, timeout_sec=10, max_message_bytes=64 * 1024 * 1024)
+        # no Origin header: Chromium refuses DevTools connections that carry one
+        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
         self.next_id = 0
         self.events: List[Dict[str, Any]] = []
         self.dialog_answer: Optional[str] = None  # None: dismiss a prompt
@@ -183,8 +184,9 @@ class DevTools:
             if left <= 0:
                 raise TimeoutError("no answer to %s" % method)
             try:
-                message = json.loads(self.ws.recv(timeout=left))
-            except websocket.WebSocketTimeout:
+                self.ws.settimeout(left)
+                message = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
                 continue
             if message.get("id") == wanted:
                 if "error" in message:
@@ -235,7 +237,7 @@ class DevTools:
     def close(self) -> None:
         try:
             self.ws.close(timeout=1.0)
-        except websocket.WebSocketError:
+        except (websocket.WebSocketException, OSError):
             pass
 
 

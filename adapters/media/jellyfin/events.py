@@ -10,8 +10,16 @@ ForceKeepAlive is answered with KeepAlive at half the period it names, and a pin
 line is quiet, so a dead connection is noticed.
 
 Polling stays the source of truth: the listener reconnects with exponential backoff, which only a
-complete, valid message (a JSON object with a MessageType) resets, so a server that sends junk is
+complete, valid message (a JSON object with a MessageType) resets, so a server that sends junk or
+breaks the protocol (adapters/transport/bounded_websocket_frames.py bounds what it may send) is
 retried ever more slowly. A server without the endpoint is noted once at INFO, then polled.
+
+A push channel can also be up and say nothing: Jellyfin 10.10 sends no Sessions messages to a socket
+opened with an API key. The listener cannot see playback by itself, so the application tells it what
+each poll saw (`note_poll`); playback polled while no Sessions message came for a few keep-alive
+periods after SessionsStart makes the listener `silent` (one WARNING), until a Sessions message comes.
+`describe_health()` says it in a few words for the status page.
+
 The API key travels in the query string (a WebSocket has nothing else every proxy passes; Jellyfin
 also gets the Authorization header): URLs are logged through url_for_log, which drops the query,
 and websocket errors never carry the URL.
@@ -25,10 +33,11 @@ import time
 from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 from urllib.parse import urlencode
 
+from adapters.media.jellyfin.silence import SilenceWatch
 from adapters.media.jellyfin.source import ServerKind, check_api_key, server_base_url
-from adapters.transport.websocket import (
-    HandshakeRefused, WebSocket, WebSocketError, WebSocketTimeout, connect,
-    url_for_log,
+from adapters.transport.bounded_websocket import open_websocket, url_for_log
+from adapters.transport.bounded_websocket_frames import (
+    BoundedWebSocket, HandshakeRefused, WebSocketError, WebSocketLimits, WebSocketTimeout,
 )
 
 SUBSCRIBE = json.dumps({"MessageType": "SessionsStart", "Data": "0,1500"})
@@ -81,6 +90,8 @@ class JellyfinEventListener:
         backoff_max_sec: float = 60.0,
         keepalive_sec: float = 30.0,
         logger: Optional[logging.Logger] = None,
+        clock: Callable[[], float] = time.monotonic,
+        limits: Optional[WebSocketLimits] = None,
     ) -> None:
         self.kind = kind
         base = server_base_url(base_url, kind)
@@ -98,9 +109,13 @@ class JellyfinEventListener:
         self._backoff_max = max(self._backoff_initial, backoff_max_sec)
         self._keepalive_default = max(0.05, keepalive_sec)
         self._log = logger or logging.getLogger("plex_helper.%s_events" % kind.name)
+        self._limits = limits or WebSocketLimits(max_message_bytes=MAX_MESSAGE_BYTES, open_timeout_sec=timeout_sec,
+                                                 close_timeout_sec=min(1.0, timeout_sec))
+        self._clock = clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._ws: Optional[WebSocket] = None
+        self._ws: Optional[BoundedWebSocket] = None
+        self._silence = SilenceWatch(self._keepalive_default)
         self._thread: Optional[threading.Thread] = None
         self._proven = False
         self.available: Optional[bool] = None
@@ -129,6 +144,33 @@ class JellyfinEventListener:
             ws.close()  # also wakes the reading thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+    # -- a silent channel -------------------------------------------------------------------------
+    def note_poll(self, playing: bool, now: float) -> None:
+        """What the latest poll of this server saw: `playing` when /Sessions showed playback; `now` on
+        the listener's clock (time.monotonic unless another `clock` was given). Cheap; any thread."""
+        quiet_for = self._silence.poll_saw(playing, now)
+        if quiet_for is not None:
+            self._log.warning(
+                "%s push channel is connected but sent no Sessions message in %d s while polling shows "
+                "playback (likely a server that sends none to a connection opened with an API key, as "
+                "Jellyfin 10.10 does); relying on polling", self.kind.label, quiet_for)
+
+    @property
+    def silent(self) -> bool:
+        """True once polled playback went unannounced on a connected push channel (see `note_poll`),
+        until a Sessions message comes."""
+        return self._silence.silent
+
+    def describe_health(self) -> str:
+        """The push channel in a few words, for the status page and /health."""
+        if self.available is False:
+            return "push not offered: polling only"
+        if self.silent:
+            return "push silent: polling only"
+        if self.connected:
+            return "push connected"
+        return "push reconnecting: polling only" if self.attempts else "push starting"
 
     # -- the thread --------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -177,9 +219,9 @@ class JellyfinEventListener:
 
     def _listen(self) -> None:
         self.attempts += 1
+        self._silence.disconnected()
         try:
-            ws = connect(self._url, self._headers, self._timeout_sec, self._verify_tls, self._ca_file,
-                         max_message_bytes=MAX_MESSAGE_BYTES)
+            ws = open_websocket(self._url, self._headers, self._limits, self._verify_tls, self._ca_file)
         except HandshakeRefused as exc:
             if exc.status in (401, 403):
                 raise _Rejected("it answered %d" % exc.status) from None
@@ -191,19 +233,20 @@ class JellyfinEventListener:
         if self._stop.is_set():  # stop() came while we connected: it could not close this one
             return
         ws.send_text(SUBSCRIBE)
+        self._silence.subscribed(self._clock())
         self.available = self.connected = True
         self._log.debug("%s push channel connected at %s", self.kind.label, self.url)
         self._read(ws)
 
-    def _read(self, ws: WebSocket) -> None:
+    def _read(self, ws: BoundedWebSocket) -> None:
         keepalive = self._keepalive_default
         next_keepalive = time.monotonic() + keepalive
         last_seen: Optional[Fingerprint] = None
         while not self._stop.is_set():
             now = time.monotonic()
-            silent = now - ws.last_frame_at  # our pings make a live server answer, even when idle
-            if silent > 2.5 * keepalive + self._timeout_sec:
-                raise WebSocketError("nothing heard for %d s" % silent)
+            quiet = now - ws.last_frame_at  # our pings make a live server answer, even when idle
+            if quiet > 2.5 * keepalive + self._timeout_sec:
+                raise WebSocketError("nothing heard for %d s" % quiet)
             if now >= next_keepalive:
                 ws.send_text(KEEP_ALIVE)
                 ws.ping()
@@ -213,7 +256,7 @@ class JellyfinEventListener:
             except WebSocketTimeout:
                 continue
             message = _message(raw)
-            if message is None:  # junk proves nothing about the channel
+            if message is None:  # a ping, a pong or junk: proves nothing about the channel
                 continue
             if not self._proven:
                 self._proven = True
@@ -222,9 +265,12 @@ class JellyfinEventListener:
             if kind == "ForceKeepAlive":
                 period = data if isinstance(data, (int, float)) and not isinstance(data, bool) else 60
                 keepalive = min(max(float(period) / 2, 0.05), 300.0)
+                self._silence.keepalive_is(keepalive)
                 ws.send_text(KEEP_ALIVE)
                 next_keepalive = time.monotonic() + keepalive
             elif kind == "Sessions":
+                if self._silence.heard_sessions():
+                    self._log.info("%s push channel sends Sessions messages again", self.kind.label)
                 seen = playing_fingerprint(data)
                 if seen is None or seen != last_seen:
                     self._notify("%s push Sessions" % self.kind.name)
