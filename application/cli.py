@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import signal
@@ -245,6 +246,8 @@ def run_daemon(args: argparse.Namespace) -> int:
 
         return run_check(settings)
 
+    if not settings.state_dir:
+        adopt_old_state(logger)
     from application.container import Container
 
     container = Container(settings=settings, dry_run=args.dry_run, config_path=args.config)
@@ -253,6 +256,23 @@ def run_daemon(args: argparse.Namespace) -> int:
         failed = report.source_error is not None or report.limiter_error is not None
         return EXIT_UNREACHABLE if failed else EXIT_OK
     return container.daemon().run()
+
+
+def adopt_old_state(logger: logging.Logger) -> None:
+    """Move what an earlier version kept in the cache directory into the state directory (once)."""
+    from adapters.system.state_files import default_state_dir
+    from adapters.system.state_migration import move_old_state, old_state_dir
+
+    state_dir = default_state_dir()
+    try:
+        moved = move_old_state(state_dir, os.environ)
+    except OSError as exc:
+        logger.warning("could not move the state an earlier version kept in %s to %s: %s",
+                       old_state_dir(os.environ), state_dir, exc)
+        return
+    if moved:
+        logger.info("moved the state an earlier version kept in %s to %s (%s)",
+                    old_state_dir(os.environ), state_dir, ", ".join(moved))
 
 
 if __name__ == "__main__":
