@@ -259,7 +259,7 @@ def test_the_unit_runs_the_readme_install_as_a_dynamic_user(host, plex_server, q
         (steps,) = documented("sh")
         (script,) = re.findall(r"^sudo sed -i '([^']*)' /etc/systemd/system/plex-helper.service$", steps, re.M)
         edited = subprocess.run(["sed", script, str(UNIT)], capture_output=True, text=True, timeout=30, check=True).stdout
-        sources = re.findall(r"^LoadCredential=\w+:(\S+)$", edited, re.M)
+        sources = re.findall(r"^LoadCredential=[\w.]+:(\S+)$", edited, re.M)
         assert sources == ["/etc/plex-helper/config.json"] + ["/etc/plex-helper/" + name for name in values]
         for name, value in dict(values, status_token="status-token-for-the-test").items():
             host.install((value + "\n").encode(), "/etc/plex-helper/" + name, 0o600)
