@@ -60,12 +60,15 @@ APP_PACKAGES = ("domain", "adapters", "application")
 APP_ASSET_SUFFIXES = (".html",)
 NATIVE_DISTRIBUTION = "dependency-injector"
 # What requirements.lock pins (--update-lock turns this into the lock; the build reads the lock).
-# typing-extensions: dependency-injector needs it below Python 3.13; packaging: marshmallow needs it.
+# typing-extensions: dependency-injector needs it below Python 3.13; packaging: marshmallow needs it;
+# tzdata: the IANA time zones as pure-Python data, which zoneinfo falls back to where the system has
+# no zone files (slim containers, some NAS systems), so "timezone" works everywhere.
 PINS = {
     "dependency-injector": "4.49.1",
     "marshmallow": "3.26.2",
     "packaging": "26.3",
     "typing-extensions": "4.16.0",
+    "tzdata": "2026.6",
     "urllib3": "2.7.0",
     "websocket-client": "1.9.2",  # the Jellyfin / Emby push channel; imported only when one has events on
 }

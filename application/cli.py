@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import signal
@@ -17,36 +18,89 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = "/etc/plex-helper/config.json"
 EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG = 0, 1, 2
+KIND_NAMES = {"plex": "Plex", "jellyfin": "Jellyfin", "emby": "Emby", "qbittorrent": "qBittorrent",
+              "transmission": "Transmission", "deluge": "Deluge", "sabnzbd": "SABnzbd", "nzbget": "NZBGet"}
+
+
+DESCRIPTION = """\
+Keeps remote streams smooth on a shared home line. While someone streams from your Plex, Jellyfin or
+Emby server over the internet, plex-helper lowers the upload limits of qBittorrent, Transmission and
+Deluge (and, with streaming_download_kbps, the download limits of SABnzbd and NZBGet); when nobody
+streams remotely it restores exactly what you had. Any number of servers and clients.
+
+Without a command, or with "run", it runs as a daemon (under systemd: packaging/plex-helper.service)."""
+
+EPILOG = """\
+examples (the config under /etc/plex-helper is root-only, hence sudo):
+  python3 plex-helper.pyz --demo              a short scenario with a fake Plex and qBittorrent
+  sudo python3 plex-helper.pyz --check        read the config, reach every server and client
+  sudo python3 plex-helper.pyz                run the daemon (the same as: ... run)
+  sudo python3 plex-helper.pyz --health       ask the running daemon (needs status_listen)
+  sudo python3 plex-helper.pyz override streaming --minutes 90
+
+The configuration and every field: README.md and docs/ beside the source."""
+
+USAGE = ("%(prog)s [--config PATH] [--once] [--dry-run] [--verbose] [--check | --health | --demo | --version]\n"
+         "       %(prog)s [--config PATH] run [--once] [--dry-run] [--verbose]\n"
+         "       %(prog)s [--config PATH] override {streaming,idle,clear,show} [--minutes N]")
+CONFIG_HELP = "JSON config file (default: %s)" % DEFAULT_CONFIG
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="plex-helper",
-        description="Lowers qBittorrent's upload limit while Plex streams to remote viewers.",
+        prog="plex-helper", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG, help="JSON config file (default: %(default)s)")
-    parser.add_argument("--dry-run", action="store_true", help="decide and log, never change qBittorrent's limit")
-    parser.add_argument("--once", action="store_true", help="one observation, apply, exit (1 if a side could not be reached)")
-    parser.add_argument("--verbose", action="store_true", help="log every poll (DEBUG)")
-    parser.add_argument("--check", action="store_true", help="check the config and both servers, then exit")
-    parser.add_argument("--demo", action="store_true", help="run a built-in scenario with fake Plex and qBittorrent")
+    parser.add_argument("--config", metavar="PATH", default=DEFAULT_CONFIG, help=CONFIG_HELP)
+    add_run_flags(parser, False)
+    parser.add_argument(
+        "--check", action="store_true",
+        help="read the config, reach every media server and download client, print one line each and the "
+             "limits as understood; exit 0 if all work, 1 if not, 2 for a config problem",
+    )
     parser.add_argument(
         "--health", action="store_true",
-        help="ask the running daemon's status server whether it is healthy: exit 0 if so, 1 if not or unreachable",
+        help="ask the running daemon's status server (status_listen; only it and status_token are read) "
+             "whether it is healthy: exit 0 if so, 1 if not or unreachable, 2 for a config problem",
     )
+    parser.add_argument("--demo", action="store_true", help="run a short built-in scenario with a fake Plex and qBittorrent")
     parser.add_argument("--version", action="store_true", help="print the version and build, then exit")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Suppressed defaults: a subcommand's own --config or flag must not reset what came before it.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands (optional)", prog="plex-helper")
+    run = commands.add_parser(
+        "run", help="run the daemon (the same as no command)",
+        usage="%(prog)s [--config PATH] [--once] [--dry-run] [--verbose]",
+        description="Run the daemon: watch the media servers and set the download clients' limits until stopped.",
+    )
+    run.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    add_run_flags(run, argparse.SUPPRESS)
     override = commands.add_parser(
         "override",
-        help="force a state on the running daemon (needs status_listen)",
-        description="Force the running daemon into a state for a while, or end that. Talks to its status server.",
+        help="force a state on the running daemon for a while, or end that (needs status_listen)",
+        usage="%(prog)s {streaming,idle,clear,show} [--minutes N] [--config PATH]",
+        description="Force the running daemon into a state for a while, or end that. Talks to its status "
+                    "server: only status_listen and status_token are read from the config.",
     )
-    override.add_argument("state", choices=("streaming", "idle", "clear", "show"), help="streaming (throttle), idle (full speed), clear, or show")
     override.add_argument(
-        "--minutes", type=override_minutes, default=60.0, help="how long, above 0 and at most a week (default: %(default)g)"
+        "state", choices=("streaming", "idle", "clear", "show"),
+        help="streaming (throttle now), idle (full speed now), clear (follow the servers again), show (the override in force)",
     )
-    override.add_argument("--config", dest="override_config", metavar="PATH", default=None, help="config file (default: as above)")
+    override.add_argument(
+        "--minutes", metavar="N", type=override_minutes, default=60.0,
+        help="how long streaming or idle lasts, above 0 and at most 10080 (a week) (default: %(default)g)",
+    )
+    override.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
     return parser
+
+
+def add_run_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    """The daemon's flags, on the top level (default False) and on `run` (suppressed)."""
+    for flag, text in (
+        ("--once", "one observation, apply, exit: 0 on success, 1 if a server or client could not be reached"),
+        ("--dry-run", "decide and log, never change any client's limit"),
+        ("--verbose", "log every poll (DEBUG), with each session and why it counted"),
+    ):
+        parser.add_argument(flag, action="store_true", default=default, help=text)
 
 
 def override_minutes(text: str) -> float:
@@ -93,19 +147,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def status_client_for(path: str) -> Optional[StatusClient]:
     """The client of the daemon's status server per the config at `path`; None after printing why not."""
-    from application.config.load import ConfigError, load_settings
-    from application.container import Container
+    from application.config.sources import ConfigError
+    from application.config.status_endpoint import load_status_endpoint
+    from application.factories import make_status_client
 
     try:
-        settings = load_settings(path)
+        listen, token = load_status_endpoint(path, os.environ)
     except ConfigError as err:
         for line in err.problems:
             sys.stderr.write(line + "\n")
         return None
-    if not settings.status_listen:
-        sys.stderr.write("%s: status_listen is not set, so the daemon has no endpoint to talk to\n" % path)
-        return None
-    return Container(settings=settings).status_client()
+    return make_status_client(listen=listen, token=token)
 
 
 def run_health(path: str) -> int:
@@ -122,11 +174,12 @@ def run_health(path: str) -> int:
         return EXIT_UNREACHABLE
     finally:
         client.close()
-    # /health answers 200 exactly when both sides are reachable (application/observers/status.py), 503 otherwise
+    # /health answers 200 exactly when every server and client is reachable (application/observers/status.py)
     failing = [
-        "%s: %s" % (name, (health.get(key) or {}).get("last_error") or "no answer yet")
-        for key, name in (("plex", "Plex"), ("qbittorrent", "qBittorrent"))
-        if not (health.get(key) or {}).get("reachable")
+        "%s '%s': %s" % (KIND_NAMES.get(side.get("type"), side.get("type")), side.get("name"),
+                         side.get("last_error") or "no answer yet")
+        for side in list(health.get("servers") or []) + list(health.get("clients") or [])
+        if isinstance(side, dict) and not side.get("reachable")
     ]
     if failing:
         sys.stderr.write("plex-helper is unhealthy: %s\n" % "; ".join(failing))
@@ -138,7 +191,7 @@ def run_health(path: str) -> int:
 def run_override(args: argparse.Namespace) -> int:
     from application.errors import UserFacingError
 
-    client = status_client_for(args.override_config or args.config)
+    client = status_client_for(args.config)
     if client is None:
         return EXIT_CONFIG
     try:
@@ -183,11 +236,18 @@ def run_daemon(args: argparse.Namespace) -> int:
     if not is_systemd_credential(args.config):  # systemd keeps credentials private to the service
         for warning in permission_warnings(args.config):
             logger.warning("%s", warning)
+    if args.check and os.geteuid() == 0:  # root reads anything; the unit's dynamic user does not
+        from application.config.service_access import service_access_warnings
+
+        for warning in service_access_warnings(args.config, os.environ):
+            logger.warning("%s", warning)
     if args.check:
         from application.check import run_check
 
         return run_check(settings)
 
+    if not settings.state_dir:
+        adopt_old_state(logger)
     from application.container import Container
 
     container = Container(settings=settings, dry_run=args.dry_run, config_path=args.config)
@@ -196,6 +256,23 @@ def run_daemon(args: argparse.Namespace) -> int:
         failed = report.source_error is not None or report.limiter_error is not None
         return EXIT_UNREACHABLE if failed else EXIT_OK
     return container.daemon().run()
+
+
+def adopt_old_state(logger: logging.Logger) -> None:
+    """Move what an earlier version kept in the cache directory into the state directory (once)."""
+    from adapters.system.state_files import default_state_dir
+    from adapters.system.state_migration import move_old_state, old_state_dir
+
+    state_dir = default_state_dir()
+    try:
+        moved = move_old_state(state_dir, os.environ)
+    except OSError as exc:
+        logger.warning("could not move the state an earlier version kept in %s to %s: %s",
+                       old_state_dir(os.environ), state_dir, exc)
+        return
+    if moved:
+        logger.info("moved the state an earlier version kept in %s to %s (%s)",
+                    old_state_dir(os.environ), state_dir, ", ".join(moved))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,12 @@ DEMO_SETTINGS = Settings(
 )
 
 
+NEXT_STEP = (
+    "\nNext: write /etc/plex-helper/config.json for your servers (see config.example.json; chmod 600, it holds\n"
+    "secrets), then check it: sudo python3 plex-helper.pyz --check\n"
+)
+
+
 def run_demo(interval_sec: float = DEMO_SETTINGS.poll_interval_sec, out: TextIO = sys.stdout) -> int:
     from application.container import Container  # the container imports the real adapters too
 
@@ -67,4 +73,5 @@ def run_demo(interval_sec: float = DEMO_SETTINGS.poll_interval_sec, out: TextIO 
     code = runner.run()
     history = ", ".join("unlimited" if b == 0 else "%d KiB/s" % (b // 1024) for b in limiter.history)
     out.write("qBittorrent's upload limit was set %d time(s): %s\n" % (len(limiter.history), history or "never"))
+    out.write(NEXT_STEP)
     return code

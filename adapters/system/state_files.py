@@ -24,17 +24,18 @@ MAX_UNTIL_EPOCH = 4102444800.0  # 2100-01-01: an override is minutes or days lon
 
 
 def default_state_dir(environ: Optional[Mapping[str, str]] = None) -> str:
-    """systemd's $STATE_DIRECTORY, else the cache directory the .pyz unpacks into, by the same rules
-    as its bootstrap (packaging/zipapp_main.py `cache_root`, which must run before this package can be
-    imported): PLEX_HELPER_CACHE_DIR, systemd's CACHE_DIRECTORY, an absolute XDG_CACHE_HOME, ~/.cache."""
+    """systemd's $STATE_DIRECTORY, else the XDG state directory: an absolute $XDG_STATE_HOME, else
+    ~/.local/state (on macOS ~/Library/Application Support), with plex-helper under it. Not the cache:
+    what is kept here (the limits found in the clients, an override, the history) must survive a
+    cleaned cache. adapters/system/state_migration.py moves what earlier versions kept there."""
     environ = os.environ if environ is None else environ
-    for variable in ("STATE_DIRECTORY", "PLEX_HELPER_CACHE_DIR", "CACHE_DIRECTORY"):
-        value = environ.get(variable, "").split(":")[0]  # systemd may list several directories
-        if value:
-            return os.path.abspath(value)
-    base = environ.get("XDG_CACHE_HOME", "")
+    value = environ.get("STATE_DIRECTORY", "").split(":")[0]  # systemd may list several directories
+    if value:
+        return os.path.abspath(value)
+    base = environ.get("XDG_STATE_HOME", "")
     if not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
-        base = os.path.join(os.path.expanduser("~"), "Library/Caches" if sys.platform == "darwin" else ".cache")
+        home = environ.get("HOME") or os.path.expanduser("~")
+        base = os.path.join(home, "Library/Application Support" if sys.platform == "darwin" else ".local/state")
     return os.path.join(base, "plex-helper")
 
 

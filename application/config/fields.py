@@ -195,4 +195,10 @@ def _time_zone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones
+
+        if not available_timezones():  # suggesting a name would be wrong: no name can be found here
+            raise ValidationError(
+                "cannot look up %r: this Python has no time zone database (install the system's tzdata "
+                "package, or run the .pyz, which carries one); empty: the machine's zone" % value) from None
         raise ValidationError("unknown time zone %r (for example Europe/Berlin; empty: the machine's zone)" % value) from None

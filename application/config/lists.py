@@ -24,7 +24,7 @@ from application.config.fields import (
     _http_url,
     _readable_file,
 )
-from application.config.sources import ConfigError, UnreadableFile, read_regular_file
+from application.config.sources import ConfigError, CredentialsDirectoryUnset, UnreadableFile, read_secret_file
 from application.config.settings import DownloadClientSettings, MediaServerSettings
 
 SERVER_TYPES = ("plex", "jellyfin", "emby")
@@ -173,7 +173,9 @@ def read_entry_secrets(raw: Dict[str, Any], environ: Mapping[str, str], source: 
                     problems.append("%s: %s.%s_file: must be a file name" % (source, where, secret))
                     continue
                 try:
-                    entry[secret] = read_regular_file(path).rstrip("\r\n")
+                    entry[secret] = read_secret_file(path, environ)
+                except CredentialsDirectoryUnset as exc:
+                    problems.append("%s: %s.%s_file: %s" % (source, where, secret, exc))
                 except (FileNotFoundError, UnreadableFile) as exc:
                     reason = exc.strerror if isinstance(exc, FileNotFoundError) else str(exc)
                     problems.append("%s: %s.%s_file: cannot read %s: %s" % (source, where, secret, path, reason))

@@ -8,6 +8,7 @@ reading is adapters/system/regular_file.py's, which the state files use as well)
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from adapters.system.regular_file import MIB, UnreadableFile, read_regular_bytes
@@ -43,6 +44,38 @@ def read_regular_file(path: str, limit: int = MAX_FILE_BYTES) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UnreadableFile("not UTF-8 text (byte %d)" % exc.start) from None
+
+
+# How a *_file value or a *_FILE variable names systemd's credentials directory (the unit's
+# LoadCredential= puts each secret there, readable by the service alone).
+CREDENTIALS_PREFIXES = ("%d/", "$CREDENTIALS_DIRECTORY/", "${CREDENTIALS_DIRECTORY}/")
+
+
+class CredentialsDirectoryUnset(ValueError):
+    """A path names the credentials directory, but CREDENTIALS_DIRECTORY is not set; `str()` says so."""
+
+
+def expand_credentials_path(path: str, environ: Mapping[str, str]) -> str:
+    """`path` with a leading %d/ or $CREDENTIALS_DIRECTORY/ replaced by systemd's credentials
+    directory; any other path as it is. Raises CredentialsDirectoryUnset outside such a service."""
+    for prefix in CREDENTIALS_PREFIXES:
+        if path.startswith(prefix):
+            directory = environ.get("CREDENTIALS_DIRECTORY", "")
+            if not directory:
+                raise CredentialsDirectoryUnset(
+                    "%s names systemd's credentials directory, but CREDENTIALS_DIRECTORY is not set (it is under "
+                    "a unit with LoadCredential=; to check the config outside it, set CREDENTIALS_DIRECTORY to the "
+                    "directory that holds those files, e.g. /etc/plex-helper)" % path)
+            return os.path.join(directory, path[len(prefix):])
+    return path
+
+
+def read_secret_file(path: str, environ: Mapping[str, str]) -> str:
+    """The secret held in the file `path` names (%d/ expanded), without its trailing newline.
+
+    Raises FileNotFoundError, UnreadableFile or CredentialsDirectoryUnset.
+    """
+    return read_regular_file(expand_credentials_path(path, environ)).rstrip("\r\n")
 
 
 def variables_for(field: str) -> Tuple[str, ...]:
@@ -90,7 +123,10 @@ def apply_environment(
         variable, text, is_file = found[0]
         if is_file:
             try:
-                text = read_regular_file(text).rstrip("\r\n")
+                text = read_secret_file(text, environ)
+            except CredentialsDirectoryUnset as exc:
+                problems.append("%s: %s" % (variable, exc))
+                continue
             except (FileNotFoundError, UnreadableFile) as exc:
                 reason = exc.strerror if isinstance(exc, FileNotFoundError) else str(exc)
                 problems.append("%s: cannot read %s: %s" % (variable, text, reason))

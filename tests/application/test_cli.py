@@ -27,6 +27,49 @@ def test_demo_shows_the_scenario():
     assert "state idle -> streaming" in out and "state streaming -> idle" in out
     assert "upload limit set to 500 KiB/s" in out and "upload limit set to unlimited" in out
     assert "was set 2 time(s): 500 KiB/s, unlimited" in out
+    assert out.rstrip().splitlines()[-2:] == [  # what to do next
+        "Next: write /etc/plex-helper/config.json for your servers (see config.example.json; chmod 600, it holds",
+        "secrets), then check it: sudo python3 plex-helper.pyz --check",
+    ]
+
+
+def test_help_names_every_kind_and_no_command_is_required():
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    usage, text = result.stdout.split("\n\n", 1)
+    assert "COMMAND" not in usage and "[run | " not in usage
+    assert all(line.startswith(("usage: plex-helper [", "       plex-helper [")) for line in usage.splitlines())
+    for kind in ("Plex", "Jellyfin", "Emby", "qBittorrent", "Transmission", "Deluge", "SABnzbd", "NZBGet"):
+        assert kind in text, kind
+    assert "sudo python3 plex-helper.pyz --check" in text
+    for command in ("run", "override"):
+        sub = run(command, "--help", COLUMNS="200").stdout
+        assert sub.startswith("usage: plex-helper %s " % command), sub
+        assert "as above" not in sub and "(default: /etc/plex-helper/config.json)" in sub
+
+
+def test_run_is_the_daemon_with_its_flags_after_it(tmp_path, plex_server, qbt):
+    plex_server.set_sessions([remote_movie()])
+    path = write_config(tmp_path, plex_server, qbt)
+    result = run("run", "--config", path, "--once", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert qbt.upload_limit != 500 * KIB  # --dry-run after `run` is honoured
+    result = run("--config", path, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert qbt.upload_limit == 500 * KIB
+
+
+def test_state_an_earlier_version_kept_in_the_cache_is_moved_once(tmp_path, plex_server, qbt):
+    old, new = tmp_path / "cache" / "plex-helper", tmp_path / "state" / "plex-helper"
+    old.mkdir(parents=True)
+    (old / "override.json").write_text('{"state": "streaming", "until": 1.0}')
+    places = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    path = write_config(tmp_path, plex_server, qbt)
+    result = run("--config", path, "--once", **places)
+    assert result.returncode == 0, result.stderr
+    assert "moved the state an earlier version kept in %s to %s (override.json)" % (old, new) in result.stderr
+    assert (new / "override.json").exists() and not (old / "override.json").exists()
+    assert "moved the state" not in run("--config", path, "--once", **places).stderr
 
 
 def test_bad_config_exits_2_with_one_line_per_problem_and_no_request(tmp_path, plex_server, qbt):

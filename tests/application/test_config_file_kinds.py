@@ -114,3 +114,65 @@ def test_a_reload_pointed_at_a_fifo_keeps_the_running_config(tmp_path, caplog):
     assert reload.settings is before and runner.interval_sec == 0
     assert any("keeping the running config" in r.getMessage() and "not a regular file" in r.getMessage()
                for r in caplog.records)
+
+
+# --- secrets as systemd credentials: %d/ and $CREDENTIALS_DIRECTORY/ -------------------------------
+
+def entries_with_secret_files(token_file, password_file):
+    return {
+        "media_servers": [{"name": "plex", "type": "plex", "url": "http://192.168.1.10:32400", "token_file": token_file}],
+        "download_clients": [{"name": "seedbox", "type": "qbittorrent", "url": "http://192.168.1.10:8080",
+                              "username": "admin", "password_file": password_file}],
+    }
+
+
+@pytest.fixture
+def credentials(tmp_path):
+    directory = tmp_path / "credentials"
+    directory.mkdir()
+    (directory / "plex_token").write_text("tok-credential\n")
+    (directory / "qbittorrent_password").write_text("pw-credential\n")
+    return directory
+
+
+def test_file_fields_name_the_credentials_directory(tmp_path, credentials):
+    config = entries_with_secret_files("%d/plex_token", "$CREDENTIALS_DIRECTORY/qbittorrent_password")
+    settings = load_settings(write(tmp_path, config), {"CREDENTIALS_DIRECTORY": str(credentials)})
+    assert settings.media_servers[0].token == "tok-credential"
+    assert settings.download_clients[0].password == "pw-credential"
+
+
+def test_file_variables_name_the_credentials_directory(tmp_path, credentials):
+    config = dict(VALID)
+    del config["plex_token"]
+    environ = {"CREDENTIALS_DIRECTORY": str(credentials), "PLEX_TOKEN_FILE": "${CREDENTIALS_DIRECTORY}/plex_token"}
+    assert load_settings(write(tmp_path, config), environ).plex_token == "tok-credential"
+
+
+def test_the_credentials_directory_unset_is_a_clear_error(tmp_path):
+    path = write(tmp_path, entries_with_secret_files("%d/plex_token", "/etc/plex-helper/qbittorrent_password-absent"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, {})
+    token_line = [line for line in info.value.problems if "token_file" in line]
+    assert token_line == ["%s: media_servers[0].token_file: %%d/plex_token names systemd's credentials directory, but "
+                          "CREDENTIALS_DIRECTORY is not set (it is under a unit with LoadCredential=; to check the "
+                          "config outside it, set CREDENTIALS_DIRECTORY to the directory that holds those files, "
+                          "e.g. /etc/plex-helper)" % path]
+
+
+def test_check_as_root_warns_about_files_the_service_could_not_read(tmp_path, credentials):
+    from application.config.service_access import service_access_warnings
+
+    private = tmp_path / "qbittorrent_password"
+    private.write_text("pw\n")
+    os.chmod(private, 0o600)
+    config = entries_with_secret_files("%d/plex_token", str(private))
+    config["media_servers"][0]["ca_file"] = "/home/someone/ca.pem"
+    warnings = service_access_warnings(write(tmp_path, config), {"CREDENTIALS_DIRECTORY": str(credentials)})
+    assert warnings == [  # the credential is fine; the root-only file and the home directory are not
+        "media_servers[0].ca_file: /home/someone/ca.pem is under a home directory, which the service cannot see "
+        "(ProtectHome=); move it, e.g. to /etc/plex-helper/ca.pem",
+        "download_clients[0].password_file: the service could not read %s (it runs as a dynamic user, and the file "
+        "is not readable by everyone); hand it over as a credential: LoadCredential=qbittorrent_password:%s in the "
+        "unit, and password_file %%d/qbittorrent_password in the config" % (private, private),
+    ]

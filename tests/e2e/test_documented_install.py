@@ -1,4 +1,4 @@
-"""What the README tells people to run matches what CI runs and what ships (issue #11)."""
+"""What the README and docs/ tell people to run matches what CI runs and what ships."""
 import re
 import shlex
 import subprocess
@@ -16,8 +16,12 @@ def readme():
     return (REPO / "README.md").read_text(encoding="utf-8")
 
 
-def section(title):
-    text = readme()
+def doc(name):
+    return (REPO / "docs" / name).read_text(encoding="utf-8")
+
+
+def section(title, text=None):
+    text = readme() if text is None else text
     start = text.index("\n## %s\n" % title)
     end = text.find("\n## ", start + 1)
     return text[start:end if end != -1 else None]
@@ -30,6 +34,7 @@ def shell_blocks(text):
 def test_the_test_command_uses_a_virtual_environment():
     blocks = shell_blocks(section("Development and tests"))
     assert [block.strip() for block in blocks] == [TEST_COMMAND]
+    assert TEST_COMMAND in [block.strip() for block in shell_blocks(doc("development.md"))]
     assert not re.search(r"(^|&& )python3 -m pip install", readme(), re.M), "pip install into the system Python"
 
 
@@ -65,7 +70,8 @@ def test_try_it_installs_nothing_and_says_what_the_build_needs():
 
 
 def test_the_systemd_install_passes_the_root_only_config_as_a_credential():
-    (block,) = shell_blocks(section("systemd"))
+    (block,) = shell_blocks(section("systemd in five steps"))
+    assert len(block.strip().splitlines()) == 5
     assert "sudo install -m 600 config.json /etc/plex-helper/config.json" in block
     settings = dict(directives())
     assert settings["LoadCredential"] == "config.json:/etc/plex-helper/config.json"
@@ -73,7 +79,7 @@ def test_the_systemd_install_passes_the_root_only_config_as_a_credential():
 
 
 def test_the_container_recipe_publishes_the_port_keeps_state_and_checks_health_with_the_pyz():
-    (block,) = shell_blocks(section("Container"))
+    block = shell_blocks(section("Without an image of your own", "\n" + doc("containers.md")))[0]
     words = shlex.split(block.replace("\\\n", " "))
     assert words[:2] == ["docker", "run"]
     assert "-p" in words and words[words.index("-p") + 1] == "9911:9911"

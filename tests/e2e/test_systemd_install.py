@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import REPO
 from tests.e2e.test_systemd_unit import UNIT
 from tests.support.plex_payloads import remote_movie
 from tests.support.waiting import wait_until
@@ -170,15 +172,32 @@ def host(built_pyz):
         shutil.rmtree(root, ignore_errors=True)
 
 
+SYSTEMD_DOC = REPO / "docs" / "systemd.md"
+FAST = {"streaming_threshold": 1, "idle_threshold": 1, "poll_interval_sec": 1, "http_timeout_sec": 2}
+
+
+def documented(kind: str) -> list[str]:
+    """The ```KIND blocks of docs/systemd.md."""
+    return re.findall(r"```%s\n(.*?)```" % kind, SYSTEMD_DOC.read_text(encoding="utf-8"), re.S)
+
+
 def readme_config(plex, qbt, secrets_in_file: bool) -> bytes:
-    config = {
-        "plex_url": plex.url, "qbittorrent_url": qbt.url, "qbittorrent_username": qbt.username,
-        "streaming_threshold": 1, "idle_threshold": 1, "poll_interval_sec": 1, "http_timeout_sec": 2,
-        "plex_events": False,
-    }
+    """The shorthand with its secrets in the root-only file, or docs/systemd.md's config naming them %d/NAME."""
     if secrets_in_file:
-        config.update(plex_token=plex.token, qbittorrent_password=qbt.password)
-    return json.dumps(config).encode()
+        config = {"plex_url": plex.url, "qbittorrent_url": qbt.url, "qbittorrent_username": qbt.username,
+                  "plex_token": plex.token, "qbittorrent_password": qbt.password, "plex_events": False}
+    else:
+        config = json.loads(documented("json")[0])
+        (server,), (client,) = config["media_servers"], config["download_clients"]
+        server.update(url=plex.url, events=False)
+        client.update(url=qbt.url, username=qbt.username)
+    return json.dumps(dict(config, **FAST)).encode()
+
+
+def documented_secret_files() -> list[str]:
+    """The secrets docs/systemd.md installs root-only beside the config, by file name."""
+    (steps,) = documented("sh")
+    return re.findall(r"^sudo install -m 600 /dev/null /etc/plex-helper/(\w+) ", steps, re.M)
 
 
 def limiter(qbt):
@@ -197,6 +216,21 @@ def receive_until(notify: socket.socket, wanted: str, timeout: float) -> list[st
         except socket.timeout:
             break
     return messages
+
+
+def check_by_hand_as_root(host: Host) -> None:
+    """docs/systemd.md's check before the first start: the secrets read from where the unit takes them."""
+    (steps,) = documented("sh")
+    assert "sudo CREDENTIALS_DIRECTORY=/etc/plex-helper python3 /usr/local/bin/plex-helper.pyz" in steps
+    command = [sys.executable, str(host.path("/usr/local/bin/plex-helper.pyz")),
+               "--config", str(host.path("/etc/plex-helper/config.json")), "--check"]
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(host.path("/root")),
+                   "PLEX_HELPER_CACHE_DIR": str(host.path("/root/.cache/plex-helper"))}
+    result = subprocess.run(command, env=dict(environment, CREDENTIALS_DIRECTORY=str(host.path("/etc/plex-helper"))),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "WARNING" not in result.stderr, result.stdout + result.stderr
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "CREDENTIALS_DIRECTORY is not set" in result.stderr, result.stderr
 
 
 def test_the_readme_config_is_not_readable_by_the_service_user_itself(host):
@@ -219,9 +253,17 @@ def test_the_unit_runs_the_readme_install_as_a_dynamic_user(host, plex_server, q
     host.make_dir("/etc/plex-helper", 0o755)
     host.install(readme_config(plex_server, qbt_nox, secrets == "in the config"), "/etc/plex-helper/config.json", 0o600)
     if secrets == "as credentials":
-        for name, value in (("plex_token", plex_server.token), ("qbittorrent_password", qbt_nox.password),
-                            ("status_token", "status-token-for-the-test")):
+        values = {"plex_token": plex_server.token, "qbittorrent_password": qbt_nox.password}
+        assert documented_secret_files() == list(values)
+        # the docs' sed switches on the unit's LoadCredential= lines for exactly the files they install
+        (steps,) = documented("sh")
+        (script,) = re.findall(r"^sudo sed -i '([^']*)' /etc/systemd/system/plex-helper.service$", steps, re.M)
+        edited = subprocess.run(["sed", script, str(UNIT)], capture_output=True, text=True, timeout=30, check=True).stdout
+        sources = re.findall(r"^LoadCredential=[\w.]+:(\S+)$", edited, re.M)
+        assert sources == ["/etc/plex-helper/config.json"] + ["/etc/plex-helper/" + name for name in values]
+        for name, value in dict(values, status_token="status-token-for-the-test").items():
             host.install((value + "\n").encode(), "/etc/plex-helper/" + name, 0o600)
+        check_by_hand_as_root(host)
     # what systemd prepares before ExecStart
     credentials = load_credentials(host, settings, how)
     cache = host.make_dir("/var/cache/" + settings["CacheDirectory"][0], 0o700, SERVICE_UID, SERVICE_GID)
@@ -247,7 +289,7 @@ def test_the_unit_runs_the_readme_install_as_a_dynamic_user(host, plex_server, q
         key, _, raw = value.partition("=")
         environment[key] = resolve(raw, host, credentials)
     if secrets == "as credentials":
-        assert {"PLEX_TOKEN_FILE", "QBITTORRENT_PASSWORD_FILE", "PLEX_HELPER_STATUS_TOKEN_FILE"} <= set(environment)
+        assert "PLEX_HELPER_STATUS_TOKEN_FILE" in environment
     umask = int(settings.get("UMask", ["0022"])[0], 8)
 
     set_limit = limiter(qbt_nox)
