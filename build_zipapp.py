@@ -60,11 +60,13 @@ APP_PACKAGES = ("domain", "adapters", "application")
 APP_ASSET_SUFFIXES = (".html",)
 NATIVE_DISTRIBUTION = "dependency-injector"
 # What requirements.lock pins (--update-lock turns this into the lock; the build reads the lock).
-# typing-extensions: dependency-injector needs it below Python 3.13; packaging: marshmallow needs it.
+# typing-extensions: dependency-injector needs it below Python 3.13; packaging: marshmallow needs it;
+# paho-mqtt: the Home Assistant bridge (pure Python, no dependencies of its own).
 PINS = {
     "dependency-injector": "4.49.1",
     "marshmallow": "3.26.2",
     "packaging": "26.3",
+    "paho-mqtt": "2.2.0",  # only imported when `mqtt` is configured
     "typing-extensions": "4.16.0",
     "urllib3": "2.7.0",
 }
