@@ -64,3 +64,23 @@ def test_a_wrong_broker_password_is_one_error_and_the_loop_polls_on(tmp_path, pl
     assert "refused the login (check mqtt.username and mqtt.password)" in lines[errors[0]]
     assert "Traceback" not in out + err and "wrong-PASS-3" not in out + err
     assert sum("DEBUG poll:" in line for line in lines[errors[0]:]) >= 2, out + err  # the loop polls on
+
+
+def test_paho_is_never_imported_without_mqtt():
+    import subprocess
+    import sys
+
+    from tests.application.daemon import ROOT, environment
+
+    code = (
+        "import sys\n"
+        "from application.config.settings import Settings\n"
+        "from application.container import Container\n"
+        "c = Container(settings=Settings(plex_url='http://127.0.0.1:9', plex_token='t', qbittorrent_url='http://127.0.0.1:9'))\n"
+        "c.daemon()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('paho', 'adapters.smarthome'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
