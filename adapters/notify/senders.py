@@ -1,4 +1,5 @@
-"""Notifications to ntfy, Telegram and generic webhooks: the targets, and building them from config.
+"""Notifications to ntfy, Telegram and generic webhooks, and building every target from config
+(Discord, Slack, Gotify and Pushover are in `adapters.notify.services`).
 
 Targets are built from the `notify` config list (`build_target`; what an entry may hold is checked
 by the marshmallow schemas in `adapters.notify.targets`, `validate_target_spec`). The
@@ -21,7 +22,14 @@ import urllib3
 
 from adapters.notify.delivery import MAX_TEXT, hide_from_urllib3_logs, json_body, post, split_userinfo, url_secrets
 from adapters.notify.queue import Notification, NotificationDispatcher, NotificationError, Target, redact
-from adapters.notify.targets import NTFY_PRIORITY_NAMES, TARGET_TYPES, target_name, validate_target_spec
+from adapters.notify.events import with_events
+from adapters.notify.targets import (
+    NTFY_PRIORITY_NAMES,
+    TARGET_TYPES,
+    expand_apprise_url,
+    target_name,
+    validate_target_spec,
+)
 
 __all__ = [  # the dispatcher and the config checks are re-exported: callers import them from here
     "DEFAULT_TELEGRAM_API_URL", "NTFY_PRIORITY_NAMES", "TARGET_TYPES", "Notification", "NotificationDispatcher",
@@ -174,6 +182,13 @@ def build_target(spec: Mapping[str, Any]) -> Target:
     problems = validate_target_spec(spec)
     if problems:
         raise ValueError("; ".join(problems))
+    spec = expand_apprise_url(spec)
+    return with_events(_target(spec), spec.get("events"))
+
+
+def _target(spec: Mapping[str, Any]) -> Target:
+    from adapters.notify import services
+
     kind = spec["type"]
     if kind == "ntfy":
         return NtfyTarget(spec["url"], token=spec.get("token") or "", priority=spec.get("priority"))
@@ -183,4 +198,14 @@ def build_target(spec: Mapping[str, Any]) -> Target:
             spec["bot_token"], chat_id.strip() if isinstance(chat_id, str) else chat_id,
             api_url=spec.get("api_url") or DEFAULT_TELEGRAM_API_URL,
         )
+    if kind == "discord":
+        return services.DiscordTarget(spec["url"])
+    if kind == "slack":
+        return services.SlackTarget(spec["url"])
+    if kind == "gotify":
+        return services.GotifyTarget(spec["url"], spec["token"], priority=spec.get("priority"))
+    if kind == "pushover":
+        return services.PushoverTarget(spec["user"], spec["token"], priority=spec.get("priority"),
+                                       device=spec.get("device") or "",
+                                       api_url=spec.get("api_url") or services.DEFAULT_PUSHOVER_API_URL)
     return WebhookTarget(spec["url"], headers=spec.get("headers"))

@@ -1,4 +1,4 @@
-"""Issue #16 item 4: a notification target is named by scheme and host (and a short hash of its URL),
+"""A notification target is named by scheme and host (and a short hash of its URL),
 never by its path or query: for Discord, Slack and Home Assistant webhooks the path is the credential,
 for ntfy the topic is. Nothing a log line, an error, a repr() or an exception chain says holds them."""
 from __future__ import annotations
