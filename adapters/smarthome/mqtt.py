@@ -89,7 +89,8 @@ class MqttBridge:
         self._client: Any = None
         self.connections = 0  # successful connections so far (tests wait on it)
         self.refused = 0  # connection attempts the broker refused
-        self.connected_event = threading.Event()
+        self._subscription: Optional[int] = None
+        self.connected_event = threading.Event()  # connected, and the command topics subscribed
 
     @property
     def topics(self) -> Topics:
@@ -115,6 +116,7 @@ class MqttBridge:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.enable_logger(logging.getLogger("plex_helper.mqtt.paho"))
         logging.getLogger("plex_helper.mqtt.paho").setLevel(logging.WARNING)
         self._client = client
@@ -167,9 +169,12 @@ class MqttBridge:
             states = dict(self._states)
         self._last_problem = None
         self._log.info("connected to the MQTT broker %s: publishing to Home Assistant", self._where)
-        client.subscribe([(t, 1) for t in self._commands] + [(self._topics.home_assistant_status, 1)])
+        _, self._subscription = client.subscribe([(t, 1) for t in self._commands] + [(self._topics.home_assistant_status, 1)])
         self._publish_all(states)
-        self.connected_event.set()
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
+        if mid == self._subscription:  # the broker took the subscription: commands reach us from now on
+            self.connected_event.set()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         self._problem("cannot reach the MQTT broker %s; retrying" % self._where, level=logging.WARNING)

@@ -199,3 +199,16 @@ def test_broker_urls(url, expected):
 def test_bad_broker_urls(url):
     with pytest.raises(ValueError):
         parse_broker_url(url)
+
+
+def test_stop_says_offline_retained(mosquitto, home_assistant):
+    bridge = MqttBridge(mosquitto.url, RecordingOverrides(), CLIENTS, username=mosquitto.user,
+                        password=mosquitto.password, reconnect_delay=(1, 1))
+    bridge.start()
+    try:
+        assert bridge.connected_event.wait(10)
+    finally:
+        bridge.stop()
+    ha = home_assistant()
+    assert ha.wait_for("plex-helper/availability", b"offline")
+    assert ha.retained["plex-helper/availability"]
