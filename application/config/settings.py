@@ -121,5 +121,6 @@ class Settings:
         found += [self.mqtt.password] if self.mqtt is not None else []
         for target in self.notify:
             found += [str(target.get(key) or "") for key in ("bot_token", "token")]
+            found += [str(target.get("user") or "")] if target.get("type") == "pushover" else []
             found += [str(v) for v in (target.get("headers") or {}).values()]
         return tuple(s for s in found if s)
