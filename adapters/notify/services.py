@@ -39,7 +39,8 @@ def _reason(response: urllib3.BaseHTTPResponse, secrets: Tuple[str, ...], *keys:
     else:
         found = [data.get(k) for k in keys] if isinstance(data, dict) else []
         reason = "; ".join(str(v if not isinstance(v, list) else ", ".join(map(str, v))) for v in found if v)
-    return redact("".join(c for c in reason if c.isprintable())[:120], secrets)
+    # redacted before it is cut: a cut first could leave the start of a secret
+    return redact("".join(c for c in reason if c.isprintable()), secrets)[:120]
 
 
 class _UrlTarget:

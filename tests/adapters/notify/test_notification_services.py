@@ -2,6 +2,7 @@
 shape; Apprise-style URLs for them; per-target `events`."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Iterator, List
 
@@ -190,3 +191,28 @@ def test_a_refused_delivery_is_a_warning_without_secrets(notification_services: 
         dispatcher.stop(1.0)
     assert "notification to gotify http://127.0.0.1:%d" % notification_services.port in caplog.text
     assert "Wrong.Token.55" not in caplog.text
+
+
+class _Answer:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+SECRET = "Secret-Key-123"
+_WITH_SECRET = st.builds(lambda a, b: a + SECRET + b, st.text(max_size=60), st.text(max_size=60))
+
+
+@given(st.one_of(
+    st.binary(max_size=400),
+    st.builds(lambda a, b: a + SECRET.encode() + b, st.binary(max_size=60), st.binary(max_size=60)),
+    st.builds(lambda v: json.dumps(v).encode(), st.dictionaries(
+        st.sampled_from(["message", "error", "errors", "errorDescription"]),
+        st.one_of(_WITH_SECRET, st.text(max_size=200), st.lists(_WITH_SECRET, max_size=3), st.integers(), st.none()),
+        max_size=4)),
+))
+def test_any_service_answer_gives_a_short_printable_reason_without_the_secret(body: bytes) -> None:
+    from adapters.notify.services import _reason
+
+    reason = _reason(_Answer(body), (SECRET,), "message", "error", "errors", "errorDescription")
+    assert isinstance(reason, str) and len(reason) <= 120 and reason.isprintable()
+    assert SECRET not in reason
