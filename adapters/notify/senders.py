@@ -130,8 +130,8 @@ class TelegramTarget:
             return ""
         if not isinstance(description, str):
             return ""
-        description = "".join(c for c in description if c.isprintable())[:120]
-        return redact(description, self.secrets())
+        description = "".join(c for c in description if c.isprintable())
+        return redact(description, self.secrets())[:120]  # redacted first: a cut could keep a secret's start
 
 
 class WebhookTarget:
