@@ -32,7 +32,9 @@ from adapters.notify.spec_fields import (
     telegram_token,
 )
 
-__all__ = ["NTFY_PRIORITY_NAMES", "SCHEMAS", "TARGET_TYPES", "expand_apprise_url", "target_name", "validate_target_spec"]
+__all__ = [
+    "NTFY_PRIORITY_NAMES", "SCHEMAS", "TARGET_TYPES", "expand_apprise_url", "target_name", "validate_target_spec",
+]
 
 _NOT_AN_OBJECT = 'type: is required (each notify entry is an object such as {"type": "ntfy", "url": ...})'
 _HOST_NAME = re.compile(r"[\w.-]+")  # letters (IDN too), digits, dots, hyphens: nothing a path could hide in

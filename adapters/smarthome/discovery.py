@@ -99,7 +99,8 @@ def entities(clients: Sequence[Tuple[str, str]], temporary_limits: bool) -> Tupl
     directions = sorted({direction for _, direction in clients} | {"upload"}, reverse=True)
     found = [
         Entity("binary_sensor", "remote_streaming", "Remote streaming", extra={"icon": "mdi:play-network"}),
-        Entity("sensor", "remote_streams", "Remote streams", extra={"state_class": "measurement", "icon": "mdi:counter"}),
+        Entity("sensor", "remote_streams", "Remote streams",
+               extra={"state_class": "measurement", "icon": "mdi:counter"}),
         *[_rate_sensor("budget_" + d, "%s budget" % d.capitalize()) for d in directions],
         *[_rate_sensor(object_id("limit_%s_%s" % (name, d)), "%s %s limit" % (name, d)) for name, d in clients],
         Entity("select", "mode", "Mode", commands=True, extra={"options": list(MODE_OPTIONS), "icon": "mdi:tune"}),

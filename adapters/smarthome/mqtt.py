@@ -169,7 +169,8 @@ class MqttBridge:
             states = dict(self._states)
         self._last_problem = None
         self._log.info("connected to the MQTT broker %s: publishing to Home Assistant", self._where)
-        _, self._subscription = client.subscribe([(t, 1) for t in self._commands] + [(self._topics.home_assistant_status, 1)])
+        topics = [(t, 1) for t in self._commands] + [(self._topics.home_assistant_status, 1)]
+        _, self._subscription = client.subscribe(topics)
         self._publish_all(states)
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:

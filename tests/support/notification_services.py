@@ -109,7 +109,8 @@ def _handler(services: NotificationServices) -> type:
                 return self._answer("discord", 401, json.dumps({"message": "Invalid Webhook Token", "code": 50027}))
             content = body.get("content") if body else None
             if not isinstance(content, str) or not 1 <= len(content) <= 2000:
-                return self._answer("discord", 400, json.dumps({"message": "Cannot send an empty message", "code": 50006}))
+                refusal = {"message": "Cannot send an empty message", "code": 50006}
+                return self._answer("discord", 400, json.dumps(refusal))
             self._accept("discord", path, body, 204, b"")
 
         def _slack(self, path: str, body: Optional[Dict[str, Any]]) -> None:
@@ -123,7 +124,8 @@ def _handler(services: NotificationServices) -> type:
             if token != GOTIFY_TOKEN:
                 return self._answer("gotify", 401, json.dumps({
                     "error": "Unauthorized", "errorCode": 401,
-                    "errorDescription": "you need to provide a valid access token or user credentials to access this api"}))
+                    "errorDescription":
+                        "you need to provide a valid access token or user credentials to access this api"}))
             ok = (body is not None and isinstance(body.get("message"), str) and body["message"]
                   and isinstance(body.get("title", ""), str)
                   and (isinstance(body.get("priority", 0), int) and not isinstance(body.get("priority"), bool)))
@@ -154,7 +156,8 @@ def _handler(services: NotificationServices) -> type:
             request = str(uuid.uuid4())
             if errors:
                 return self._answer("pushover", 400, json.dumps({"status": 0, "errors": errors, "request": request}))
-            self._accept("pushover", "/1/messages.json", form, 200, json.dumps({"status": 1, "request": request}).encode())
+            answer = json.dumps({"status": 1, "request": request}).encode()
+            self._accept("pushover", "/1/messages.json", form, 200, answer)
 
         def _accept(self, service: str, path: str, body: Any, status: int, answer: bytes,
                     content_type: str = "application/json") -> None:

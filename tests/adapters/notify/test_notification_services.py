@@ -11,7 +11,13 @@ from hypothesis import given, strategies as st
 
 from adapters.notify.apprise_urls import spec_from_apprise_url
 from adapters.notify.events import EVENTS, chosen_event
-from adapters.notify.senders import Notification, NotificationDispatcher, NotificationError, build_target, validate_target_spec
+from adapters.notify.senders import (
+    Notification,
+    NotificationDispatcher,
+    NotificationError,
+    build_target,
+    validate_target_spec,
+)
 from adapters.transport.http import make_pool
 from tests.support.notification_services import (  # noqa: F401 - the fixture
     DISCORD_ID,
@@ -65,7 +71,9 @@ def test_each_service_gets_its_documented_request(notification_services: Notific
                              "message": MESSAGE, "priority": "1"}
 
 
-def test_long_messages_are_cut_to_what_each_service_takes(notification_services: NotificationServices, pool: Any) -> None:
+def test_long_messages_are_cut_to_what_each_service_takes(
+    notification_services: NotificationServices, pool: Any,
+) -> None:
     long = Notification("override", "x" * 5000)
     for spec in specs(notification_services):
         build_target(spec).send(long, pool, 2.0)
@@ -75,9 +83,11 @@ def test_long_messages_are_cut_to_what_each_service_takes(notification_services:
 
 
 @pytest.mark.parametrize("spec, reason", [
-    ({"type": "discord", "url": "{url}/api/webhooks/%s/wrong-token" % DISCORD_ID}, "answered 401 (Invalid Webhook Token)"),
+    ({"type": "discord", "url": "{url}/api/webhooks/%s/wrong-token" % DISCORD_ID},
+     "answered 401 (Invalid Webhook Token)"),
     ({"type": "slack", "url": "{url}/services/T0/B0/wrong"}, "answered 403 (invalid_token)"),
-    ({"type": "gotify", "url": "{url}/gotify", "token": "wrongtoken"}, "answered 401 (you need to provide a valid access token"),
+    ({"type": "gotify", "url": "{url}/gotify", "token": "wrongtoken"},
+     "answered 401 (you need to provide a valid access token"),
     ({"type": "pushover", "user": "u" * 30, "token": PUSHOVER_TOKEN, "api_url": "{url}"},
      "answered 400 (user identifier is not a valid user"),
 ])
@@ -112,8 +122,10 @@ def test_apprise_urls_reach_the_same_services(notification_services: Notificatio
      {"type": "discord", "url": "https://discord.com/api/webhooks/%s/%s" % (DISCORD_ID, DISCORD_TOKEN)}),
     ("slack://T0A/B0B/xyzC", {"type": "slack", "url": "https://hooks.slack.com/services/T0A/B0B/xyzC"}),
     ("gotify://push.example.com/AbC.tok", {"type": "gotify", "url": "http://push.example.com", "token": "AbC.tok"}),
-    ("gotifys://example.com:8443/gotify/AbC", {"type": "gotify", "url": "https://example.com:8443/gotify", "token": "AbC"}),
-    ("pover://%s@%s" % (PUSHOVER_USER, PUSHOVER_TOKEN), {"type": "pushover", "user": PUSHOVER_USER, "token": PUSHOVER_TOKEN}),
+    ("gotifys://example.com:8443/gotify/AbC",
+     {"type": "gotify", "url": "https://example.com:8443/gotify", "token": "AbC"}),
+    ("pover://%s@%s" % (PUSHOVER_USER, PUSHOVER_TOKEN),
+     {"type": "pushover", "user": PUSHOVER_USER, "token": PUSHOVER_TOKEN}),
 ])
 def test_apprise_url_forms(url: str, spec: dict) -> None:
     assert spec_from_apprise_url(url) == spec
@@ -128,7 +140,8 @@ def test_apprise_url_forms(url: str, spec: dict) -> None:
     ({"type": "gotify", "url": "gotify://host/tok", "token": "x"}, "url: already gives token: leave token out"),
     ({"type": "gotify", "url": "https://g.example"}, "token: is required"),
     ({"type": "pushover", "user": "u", "token": "t", "priority": 3}, "priority: must be a whole number from -2 to 2"),
-    ({"type": "slack", "url": "https://hooks.slack.com/x", "events": ["everything"]}, "events: must list one or more of"),
+    ({"type": "slack", "url": "https://hooks.slack.com/x", "events": ["everything"]},
+     "events: must list one or more of"),
 ])
 def test_bad_entries_are_named_without_their_secrets(spec: dict, problem: str) -> None:
     problems = validate_target_spec(spec)
@@ -181,7 +194,9 @@ def test_a_target_gets_only_the_events_it_lists(notification_services: Notificat
     assert DISCORD_TOKEN not in repr(streaming_only) + streaming_only.describe()
 
 
-def test_a_refused_delivery_is_a_warning_without_secrets(notification_services: NotificationServices, caplog: Any) -> None:
+def test_a_refused_delivery_is_a_warning_without_secrets(
+    notification_services: NotificationServices, caplog: Any,
+) -> None:
     target = build_target({"type": "gotify", "url": notification_services.gotify_url, "token": "Wrong.Token.55"})
     dispatcher = NotificationDispatcher([target], timeout_sec=2.0)
     dispatcher.start()

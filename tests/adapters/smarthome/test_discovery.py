@@ -53,9 +53,11 @@ def test_the_temporary_limit_is_left_out_when_the_build_cannot_set_one():
 
 def test_states_of_a_report():
     held = {}
-    report = tick(clients=[ClientResult("qbittorrent", target=SpeedLimit(400)), ClientResult("sab", target=SpeedLimit(2000))])
+    report = tick(clients=[ClientResult("qbittorrent", target=SpeedLimit(400)),
+                           ClientResult("sab", target=SpeedLimit(2000))])
     states = discovery.report_states(report, CLIENTS, 3000, held)
-    assert states == {"remote_streams": "1", "remote_streaming": "ON", "budget_upload": "500", "budget_download": "3000",
+    assert states == {"remote_streams": "1", "remote_streaming": "ON", "budget_upload": "500",
+                      "budget_download": "3000",
                       "limit_qbittorrent_upload": "400", "limit_sab_download": "2000", "mode": "auto"}
     # a failed write keeps the last known limit; an override shows as the select's option
     failed = ClientResult("qbittorrent", target=SpeedLimit(0), error=Exception("down"))
@@ -76,7 +78,8 @@ def test_any_mode_payload_is_an_option_or_a_command_error(payload):
 
 @given(st.one_of(st.binary(max_size=300), st.builds(lambda v: json.dumps(v).encode(), st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["kib", "minutes", "x"]), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["kib", "minutes", "x"]), inner, max_size=3),
     max_leaves=6))))
 def test_any_temporary_limit_payload_is_a_bounded_limit_or_a_command_error(payload):
     try:

@@ -195,7 +195,9 @@ def test_broker_urls(url, expected):
     assert parse_broker_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["http://broker", "mqtt://", "mqtt://u:p@broker", "mqtt://broker/x", "mqtt://broker:99999"])
+@pytest.mark.parametrize("url", [
+    "http://broker", "mqtt://", "mqtt://u:p@broker", "mqtt://broker/x", "mqtt://broker:99999",
+])
 def test_bad_broker_urls(url):
     with pytest.raises(ValueError):
         parse_broker_url(url)

@@ -76,7 +76,8 @@ def test_paho_is_never_imported_without_mqtt():
         "import sys\n"
         "from application.config.settings import Settings\n"
         "from application.container import Container\n"
-        "c = Container(settings=Settings(plex_url='http://127.0.0.1:9', plex_token='t', qbittorrent_url='http://127.0.0.1:9'))\n"
+        "c = Container(settings=Settings(plex_url='http://127.0.0.1:9', plex_token='t',\n"
+        "                                qbittorrent_url='http://127.0.0.1:9'))\n"
         "c.daemon()\n"
         "print(sorted(m for m in sys.modules if m.startswith(('paho', 'adapters.smarthome'))))\n"
     )
