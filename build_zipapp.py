@@ -63,10 +63,14 @@ NATIVE_DISTRIBUTION = "dependency-injector"
 # typing-extensions: dependency-injector needs it below Python 3.13; packaging: marshmallow needs it;
 # tzdata: the IANA time zones as pure-Python data, which zoneinfo falls back to where the system has
 # no zone files (slim containers, some NAS systems), so "timezone" works everywhere.
+# paho-mqtt: the Home Assistant bridge (pure Python, no dependencies of its own).
 PINS = {
     "dependency-injector": "4.49.1",
     "marshmallow": "3.26.2",
     "packaging": "26.3",
+    "pyasn1": "0.6.5",  # pysnmp's ASN.1 (the snmp line meter only)
+    "pysnmp": "7.1.30",  # the snmp line meter; imported only when it is configured
+    "paho-mqtt": "2.2.0",  # only imported when `mqtt` is configured
     "typing-extensions": "4.16.0",
     "tzdata": "2026.6",
     "urllib3": "2.7.0",

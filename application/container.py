@@ -29,6 +29,7 @@ from application.factories import (
     make_history_observer,
     make_history_recorder,
     make_metrics_registry,
+    make_mqtt_bridge,
     make_notification_dispatcher,
     make_notification_policy,
     make_override_store,
@@ -129,6 +130,9 @@ class Container(containers.DeclarativeContainer):
         token=settings.provided.status_token,
     )
 
+    # Home Assistant over MQTT (mqtt): its mode select takes the status backend's override path
+    mqtt_bridge = providers.Singleton(make_mqtt_bridge, settings=settings, overrides=daemon_status)
+
     status_client = providers.Factory(
         make_status_client, listen=settings.provided.status_listen, token=settings.provided.status_token
     )
@@ -151,4 +155,5 @@ class Container(containers.DeclarativeContainer):
         history_recorder=history_recorder.provider,
         history_observer=history_observer.provider,
         event_listeners=event_listeners.provider,
+        mqtt_bridge=mqtt_bridge.provider,
     )

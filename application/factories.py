@@ -94,18 +94,40 @@ def make_daemon(settings: Settings, runner: DaemonRunner, reloader: Any, **parts
     on_start: List[Callable[[], None]] = []
     if settings.notify:
         observers.append(parts["notification_policy"]())
-    if settings.status_listen:
-        if settings.history_days:
-            companions.append(parts["history_recorder"]())
-            observers.append(parts["history_observer"]())
+    if settings.status_listen and settings.history_days:
+        companions.append(parts["history_recorder"]())
+        observers.append(parts["history_observer"]())
+    if settings.status_listen or settings.mqtt is not None:  # the override's path, for both
         status = parts["daemon_status"]()
         on_start.append(status.restore_override)
         observers.append(status)
+    if settings.status_listen:
         companions.append(parts["status_server"]())
+    if settings.mqtt is not None:
+        bridge = parts["mqtt_bridge"]()
+        observers.append(bridge)
+        companions.append(bridge)
     companions.extend(parts["event_listeners"]())
     if settings.notify:
         companions.append(parts["notification_dispatcher"]())
     return Daemon(runner, observers, companions, reloader, on_start)
+
+
+def make_mqtt_bridge(settings: Settings, overrides: Any) -> Any:
+    """The Home Assistant bridge (`mqtt`); paho is imported when it starts. The temporary limit is
+    not part of this build: the bridge leaves its entities out and says so once."""
+    from adapters.smarthome.mqtt import MqttBridge
+    from application.composition import DOWNLOAD_ONLY
+
+    mqtt = settings.mqtt
+    assert mqtt is not None
+    clients = [(c.name, "download" if c.type in DOWNLOAD_ONLY else "upload") for c in settings.download_clients
+               if c.type not in DOWNLOAD_ONLY or settings.streaming_download_kbps is not None]
+    return MqttBridge(
+        mqtt.url, overrides, clients, username=mqtt.username, password=mqtt.password, topic_prefix=mqtt.topic_prefix,
+        discovery_prefix=mqtt.discovery_prefix, set_temporary_limit=None,
+        download_budget_kib=settings.streaming_download_kbps, version=__version__,
+    )
 
 
 def make_history_recorder(state_dir: Optional[str], history_days: int) -> Any:

@@ -51,6 +51,7 @@ class Target(Protocol):
 
     # Optional: `secrets() -> Tuple[str, ...]`, strings the dispatcher blanks from its log lines
     # (belt and braces: messages are built without them anyway). The targets in adapters.notify.senders have it.
+    # Optional: `wants(notification) -> bool`, False to skip it (adapters.notify.events, a target's `events`).
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -183,6 +184,8 @@ class NotificationDispatcher:
         for target in self._targets:
             if self._past_deadline():
                 return
+            if not _wants(target, notification):  # its `events` leave this one out
+                continue
             name = _safe_describe(target)
             try:
                 target.send(notification, self._pool, self._send_timeout())
@@ -205,6 +208,11 @@ class NotificationDispatcher:
         # secret (a path such as /12) cannot garble the name (http://127.0.0.1)
         self._log.warning("notification to %s failed: %s", name, redact(reason, self._secrets))
         self._log.debug("the failed notification was a %s", notification.event)
+
+
+def _wants(target: Any, notification: Notification) -> bool:
+    wants = getattr(target, "wants", None)
+    return True if wants is None else bool(wants(notification))
 
 
 def _secrets_of(target: Any) -> Tuple[str, ...]:

@@ -1,30 +1,42 @@
 """What a `notify` entry may hold, as one marshmallow schema per target type, and how a target is named.
 
-`validate_target_spec` reads one entry: first its `type` (`_TypeSchema`), then everything else with
-that type's schema (`NtfySchema`, `TelegramSchema`, `WebhookSchema`). Problems come back as
-'key: what is wrong' lines, unknown keys first (sorted), then missing required keys, then the rest in
-the schema's field order. No message ever quotes a value: most of them are secrets. Optional keys
-may be null (= not set); a required key may be neither null nor blank.
+`validate_target_spec` reads one entry: first its `type` (`_TypeSchema`), then an Apprise-style
+`url` is expanded into the keys it stands for (`expand_apprise_url`), then everything else is read
+with that type's schema (`NtfySchema`, `DiscordSchema`, ...; the fields are adapters.notify.spec_fields).
+Problems come back as 'key: what is wrong' lines, unknown keys first (sorted), then missing required
+keys, then the rest in the schema's field order. No message ever quotes a value: most are secrets.
 """
 from __future__ import annotations
 
 import hashlib
 import ipaddress
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Type
+from typing import Any, Dict, Iterable, List, Mapping, Type
 from urllib.parse import urlsplit
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from adapters.transport.headers import unfit_for_header
+from adapters.notify.apprise_urls import is_apprise_url, spec_from_apprise_url
+from adapters.notify.spec_fields import (
+    NTFY_PRIORITY_NAMES,
+    REQUIRED,
+    ChatId,
+    EventNames,
+    HeaderName,
+    HttpUrl,
+    NtfyPriority,
+    ServiceKey,
+    Text,
+    WholeNumber,
+    header_value,
+    telegram_token,
+)
 
-# ntfy priorities: 1..5 or their names (https://docs.ntfy.sh/publish/#message-priority)
-NTFY_PRIORITY_NAMES = ("min", "low", "default", "high", "max", "urgent")
+__all__ = [
+    "NTFY_PRIORITY_NAMES", "SCHEMAS", "TARGET_TYPES", "expand_apprise_url", "target_name", "validate_target_spec",
+]
 
-REQUIRED = "is required"
 _NOT_AN_OBJECT = 'type: is required (each notify entry is an object such as {"type": "ntfy", "url": ...})'
-_TELEGRAM_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _HOST_NAME = re.compile(r"[\w.-]+")  # letters (IDN too), digits, dots, hyphens: nothing a path could hide in
 
 
@@ -62,151 +74,71 @@ def _scheme_and_host(url: str) -> str:
     return "%s://%s" % (parts.scheme, host if port is None else "%s:%d" % (host, port))
 
 
-# ------------------------------------------------------------------------------------------ fields
-
-
-class _Entry(fields.Field):
-    """One key of a notify entry: null means "not set", so only a required key refuses it (or a blank
-    string). Subclasses check the value in `check`; the `validate=` validators run after it."""
-
-    default_error_messages = {"required": REQUIRED, "null": REQUIRED}
-
-    def __init__(self, *, required: bool = False, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_none", not required)
-        super().__init__(required=required, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if self.required and isinstance(value, str) and not value.strip():
-            raise self.make_error("required")
-        self.check(value)
-        return value
-
-    def check(self, value: Any) -> None:
-        """Raise ValidationError when the (non-null) value is wrong."""
-
-
-class _Text(_Entry):
-    default_error_messages = {"invalid": "must be a string"}
-
-    def check(self, value: Any) -> None:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-
-
-class _HttpUrl(_Entry):
-    def __init__(self, *, need_path: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.need_path = need_path
-
-    def check(self, value: Any) -> None:
-        problem = _url_problem(value, self.need_path)
-        if problem:
-            raise ValidationError(problem)
-
-
-class _Priority(_Entry):
-    def check(self, value: Any) -> None:
-        if isinstance(value, bool):
-            ok = False
-        elif isinstance(value, int):
-            ok = 1 <= value <= 5
-        elif isinstance(value, str):
-            ok = value.strip().lower() in NTFY_PRIORITY_NAMES + ("1", "2", "3", "4", "5")
-        else:
-            ok = False
-        if not ok:
-            raise ValidationError("must be 1 to 5 or one of %s" % ", ".join(NTFY_PRIORITY_NAMES))
-
-
-class _ChatId(_Entry):
-    def check(self, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValidationError("must be a number or a string such as @channelname")
-        if isinstance(value, str) and any(c.isspace() for c in value.strip()):
-            raise ValidationError("must not contain spaces")
-
-
-class _HeaderName(fields.Field):
-    """A header name (a key of `headers`); the message shows a short name, never the value."""
-
-    default_error_messages = {"null": "a name is not a valid header name"}
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str) or not _HEADER_NAME.fullmatch(value):
-            shown = repr(value) if isinstance(value, str) and len(value) <= 40 else "a name"
-            raise ValidationError("%s is not a valid header name" % shown)
-        return value
-
-
-def _url_problem(value: Any, need_path: bool = False) -> Optional[str]:
-    if not isinstance(value, str) or not value.strip():
-        return "must be an http(s) URL"
-    try:
-        parts = urlsplit(value.strip())
-        parts.port
-    except ValueError:
-        return "must be an http(s) URL (invalid port or host)"
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value.strip()):
-        return "must be an http(s) URL"
-    if need_path and not parts.path.strip("/"):
-        return "must include the topic, for example https://ntfy.sh/my-topic"
-    return None
-
-
-def _header_value(value: str) -> None:
-    """One line of Latin-1 without control characters (the first problem only)."""
-    unfit = unfit_for_header(value)
-    if any(c in unfit for c in "\r\n\0"):
-        raise ValidationError("must be one line")
-    if any(c > "\xff" for c in unfit):
-        raise ValidationError("must use only Latin-1 characters (HTTP header)")
-    if unfit:
-        raise ValidationError("must not contain control characters (HTTP header)")
-
-
-def _telegram_token(value: str) -> None:
-    if not _TELEGRAM_TOKEN.fullmatch(value.strip()):
-        raise ValidationError("must look like 123456789:AAE... (the token BotFather gave you)")
-
-
 # ------------------------------------------------------------------------------------------ schemas
 
 
 class _TargetSchema(Schema):
     kind = fields.Raw(data_key="type")  # already checked by _TypeSchema
+    events = EventNames()  # unset: every event
 
     class Meta:
         unknown = RAISE
 
 
 class NtfySchema(_TargetSchema):
-    url = _HttpUrl(required=True, need_path=True)
-    token = _Text(validate=_header_value)
-    priority = _Priority()
+    url = HttpUrl(required=True, need_path=True)
+    token = Text(validate=header_value)
+    priority = NtfyPriority()
 
 
 class TelegramSchema(_TargetSchema):
-    bot_token = _Text(
-        required=True, validate=_telegram_token,
+    bot_token = Text(
+        required=True, validate=telegram_token,
         error_messages={"invalid": "must look like 123456789:AAE... (the token BotFather gave you)"},
     )
-    chat_id = _ChatId(required=True)
-    api_url = _HttpUrl()
+    chat_id = ChatId(required=True)
+    api_url = HttpUrl()
 
 
 class WebhookSchema(_TargetSchema):
-    url = _HttpUrl(required=True)
+    url = HttpUrl(required=True)
     headers = fields.Dict(
-        keys=_HeaderName(),
+        keys=HeaderName(),
         # the value is never quoted: header values are where webhook secrets live
-        values=_Text(allow_none=False, validate=_header_value, error_messages={"null": "must be a string"}),
+        values=Text(allow_none=False, validate=header_value, error_messages={"null": "must be a string"}),
         allow_none=True,
         error_messages={"invalid": "must be an object of header name to value"},
     )
 
 
-SCHEMAS: Dict[str, Type[_TargetSchema]] = {"ntfy": NtfySchema, "telegram": TelegramSchema, "webhook": WebhookSchema}
-TARGET_TYPES = tuple(SCHEMAS)
+class DiscordSchema(_TargetSchema):
+    url = HttpUrl(required=True, need_path=True)  # or discord://webhook_id/webhook_token
+
+
+class SlackSchema(_TargetSchema):
+    url = HttpUrl(required=True, need_path=True)  # or slack://token_a/token_b/token_c
+
+
+class GotifySchema(_TargetSchema):
+    url = HttpUrl(required=True)  # or gotify(s)://host/app_token, which sets token too
+    token = ServiceKey(required=True)
+    priority = WholeNumber(0, 10)
+
+
+class PushoverSchema(_TargetSchema):
+    user = ServiceKey(required=True)  # or url pover://user_key@app_token
+    token = ServiceKey(required=True)
+    priority = WholeNumber(-2, 2)
+    device = ServiceKey()
+    api_url = HttpUrl()
+
+
+SCHEMAS: Dict[str, Type[_TargetSchema]] = {
+    "ntfy": NtfySchema, "telegram": TelegramSchema, "webhook": WebhookSchema, "discord": DiscordSchema,
+    "slack": SlackSchema, "gotify": GotifySchema, "pushover": PushoverSchema,
+}
+# "apprise": an entry with only a url (and events) in Apprise's form; its scheme names the type
+TARGET_TYPES = tuple(SCHEMAS) + ("apprise",)
 _TYPE_REQUIRED = "is required (one of %s)" % ", ".join(TARGET_TYPES)
 
 
@@ -244,7 +176,32 @@ def validate_target_spec(spec: Any) -> List[str]:
     """Problems with one `notify` entry, each as 'key: what is wrong' (empty when it is fine)."""
     if not isinstance(spec, Mapping):
         return [_NOT_AN_OBJECT]
-    return _problems(_TYPE_SCHEMA, spec) or _problems(_LOADERS[spec["type"]], spec)
+    problems = _problems(_TYPE_SCHEMA, spec)
+    if problems:
+        return problems
+    try:
+        spec = expand_apprise_url(spec)
+    except ValueError as err:
+        return ["url: %s" % err]
+    return _problems(_LOADERS[spec["type"]], spec)
+
+
+def expand_apprise_url(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The entry with an Apprise-style `url` replaced by the keys it stands for (the type must
+    match, or be "apprise"); an entry without one as it is. ValueError says what is wrong."""
+    url = spec.get("url")
+    if spec["type"] == "apprise" and not is_apprise_url(url):
+        raise ValueError("must be an Apprise-style URL: discord://, slack://, gotify://, gotifys:// or pover://")
+    if not is_apprise_url(url):
+        return spec
+    found = spec_from_apprise_url(url)
+    if spec["type"] not in ("apprise", found["type"]):
+        raise ValueError("is a %s URL, but the type is %s" % (found["type"], spec["type"]))
+    clash = sorted(k for k in found if k not in ("type", "url") and spec.get(k) is not None)
+    if clash:
+        raise ValueError("already gives %s: leave %s out" % (" and ".join(clash), " and ".join(clash)))
+    return dict(dict(spec, **found), url=found.get("url")) if "url" in found else {
+        **{k: v for k, v in spec.items() if k != "url"}, **found}
 
 
 def _problems(schema: Schema, spec: Mapping[str, Any]) -> List[str]:

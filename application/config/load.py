@@ -55,6 +55,7 @@ from application.config.lists import (
     no_entries,
     read_entry_secrets,
 )
+from application.config.mqtt import MqttSchema, mqtt_from, read_mqtt_sources
 from application.config.settings import Settings
 
 __all__ = ["ConfigError", "load_settings", "permission_warnings"]  # ConfigError lives in config_sources
@@ -143,6 +144,7 @@ class ConfigSchema(Schema):
     schedule = ScheduleField(load_default=())
     timezone = StrictString(load_default=DEFAULTS["timezone"], validate=_time_zone)
     history_days = StrictInteger(load_default=DEFAULTS["history_days"], validate=_between(0, 3650))
+    mqtt = fields.Nested(MqttSchema, load_default=None, allow_none=True)
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _one_way_per_kind(self, data: Dict[str, Any], original: Dict[str, Any], **_: Any) -> None:
@@ -269,6 +271,7 @@ def validate_settings(raw: Dict[str, Any], source: str, origins: Optional[Mappin
     data["lan_networks"] = tuple(ipaddress.ip_network(n, strict=False) for n in data["lan_networks"])
     data["media_servers"] = media_servers_from(data)
     data["download_clients"] = download_clients_from(data)
+    data["mqtt"] = mqtt_from(data.get("mqtt"))
     return Settings(**data)
 
 
@@ -283,6 +286,7 @@ def load_settings(path: str, environ: Optional[Mapping[str, str]] = None) -> Set
         raise ConfigError(["%s: cannot read the config file: %s" % (path, exc)]) from None
     raw, origins = apply_environment(parse_json(text, path), environ, _FIELDS, _TEXT_FIELDS)
     raw = read_entry_secrets(raw, environ, path)
+    raw = read_mqtt_sources(raw, environ, path)
     return validate_settings(raw, path, origins)
 
 
@@ -294,7 +298,8 @@ def permission_warnings(path: str, environ: Optional[Mapping[str, str]] = None) 
         raw = json.loads(read_regular_file(path))
     except (OSError, UnreadableFile, ValueError, RecursionError):
         return []
-    holds_secret = isinstance(raw, dict) and (any(raw.get(name) for name in SECRET_FIELDS) or bool(raw.get("notify")))
+    holds_secret = isinstance(raw, dict) and (any(raw.get(name) for name in SECRET_FIELDS) or bool(raw.get("notify"))
+                                       or isinstance(raw.get("mqtt"), dict) and bool(raw["mqtt"].get("password")))
     if holds_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
         return ["%s holds secrets and other users can read it; run: chmod 600 %s" % (path, path)]
     return []

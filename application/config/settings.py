@@ -45,6 +45,17 @@ class DownloadClientSettings:
 
 
 @dataclass(frozen=True)
+class MqttSettings:
+    """The `mqtt` object: the Home Assistant bridge (application/config/mqtt.py reads it)."""
+
+    url: str  # mqtt://host:1883 or mqtts://host:8883
+    username: str = ""
+    password: str = field(default="", repr=False)
+    topic_prefix: str = "plex-helper"
+    discovery_prefix: str = "homeassistant"
+
+
+@dataclass(frozen=True)
 class Settings:
     plex_url: str = ""  # the flat shorthand; media_servers holds every server either way
     plex_token: str = field(default="", repr=False)
@@ -90,6 +101,7 @@ class Settings:
     history_days: int = 30  # 0: no history
     media_servers: Tuple[MediaServerSettings, ...] = ()
     download_clients: Tuple[DownloadClientSettings, ...] = ()
+    mqtt: Optional[MqttSettings] = None  # the Home Assistant bridge; None: off, paho never imported
 
     def __post_init__(self) -> None:
         # built in code (tests, the demo) from the flat fields alone: the lists follow from them
@@ -107,7 +119,9 @@ class Settings:
         found = [self.plex_token, self.qbittorrent_password, self.qbittorrent_api_key, self.status_token]
         found += [server.token for server in self.media_servers]
         found += [secret for client in self.download_clients for secret in (client.password, client.api_key)]
+        found += [self.mqtt.password] if self.mqtt is not None else []
         for target in self.notify:
             found += [str(target.get(key) or "") for key in ("bot_token", "token")]
+            found += [str(target.get("user") or "")] if target.get("type") == "pushover" else []
             found += [str(v) for v in (target.get("headers") or {}).values()]
         return tuple(s for s in found if s)

@@ -63,10 +63,10 @@ class NotificationPolicy:
         if side.asked and side.failures == self._after_failures:
             self._send(
                 "side_failing", "%s has failed %d polls in a row: %s" % (label, side.failures, side.error),
-                side=label, error=str(side.error),
+                side=label, kind=side.kind, error=str(side.error),
             )
         elif side.recovered_after >= self._after_failures:
-            self._send("side_recovered", "%s answers again" % label, side=label)
+            self._send("side_recovered", "%s answers again" % label, side=label, kind=side.kind)
 
     def _state_change(self, report: TickReport, effective: StreamState) -> None:
         limit = report.desired

@@ -1,4 +1,4 @@
-"""Issue #16 item 4: a notification target is named by scheme and host (and a short hash of its URL),
+"""A notification target is named by scheme and host (and a short hash of its URL),
 never by its path or query: for Discord, Slack and Home Assistant webhooks the path is the credential,
 for ntfy the topic is. Nothing a log line, an error, a repr() or an exception chain says holds them."""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from adapters.notify.senders import NotificationError, NtfyTarget, TelegramTarget, WebhookTarget, build_target
+from adapters.notify.services import DiscordTarget, GotifyTarget, PushoverTarget, SlackTarget
 from tests.adapters.notify.test_notifiers import (  # noqa: F401 - pytest fixtures
     BOT_TOKEN,
     RecordingServer,
@@ -30,6 +31,11 @@ SLACK = "/services/T0SLACKTEAM/B0SLACKBOT/SlackSecretXYZ123"
 HOME_ASSISTANT = "/api/webhook/ha-webhook-id-5f2a9c"
 QUERY_HOOK = "/hook?token=QuerySecret456&x=1"
 NTFY_TOPIC = "/my-secret-topic-77?auth=NtfyQueryTok99"
+GOTIFY_TOKEN = "GotifyAppTok.31x"
+PUSHOVER_USER, PUSHOVER_TOKEN = "uPushoverUserKey0123456789abcd", "aPushoverAppToken0123456789abc"
+# the paths every target posts to, for answers that fail on purpose
+PATHS = (DISCORD, SLACK, HOME_ASSISTANT, QUERY_HOOK, NTFY_TOPIC, "/bot%s/sendMessage" % BOT_TOKEN, "/message",
+         "/1/messages.json")
 
 
 def short_hash(url: str) -> str:
@@ -54,11 +60,15 @@ def targets_for(base: str) -> List[Any]:
         WebhookTarget(base + QUERY_HOOK),
         NtfyTarget(base + NTFY_TOPIC),
         TelegramTarget(BOT_TOKEN, 12345, api_url=base),
+        DiscordTarget(base + DISCORD),
+        SlackTarget(base + SLACK),
+        GotifyTarget(base, GOTIFY_TOKEN),
+        PushoverTarget(PUSHOVER_USER, PUSHOVER_TOKEN, api_url=base),
     ]
 
 
 def forbidden() -> List[str]:
-    found = [BOT_TOKEN, BOT_TOKEN.split(":")[1]]
+    found = [BOT_TOKEN, BOT_TOKEN.split(":")[1], GOTIFY_TOKEN, PUSHOVER_USER, PUSHOVER_TOKEN]
     for path in (DISCORD, SLACK, HOME_ASSISTANT, QUERY_HOOK, NTFY_TOPIC):
         found += secret_parts(path)
     return found
@@ -91,6 +101,9 @@ def exception_texts(exc: BaseException) -> str:
         (WebhookTarget, "https://u:pw@Home.Example/x?token=y#frag", "webhook https://home.example"),
         (WebhookTarget, "http://[::1]:8080/hook", "webhook http://[::1]:8080"),
         (NtfyTarget, "https://ntfy.sh/my-secret-topic", "ntfy https://ntfy.sh"),
+        (DiscordTarget, "https://discord.com" + DISCORD, "discord https://discord.com"),
+        (SlackTarget, "https://hooks.slack.com" + SLACK, "slack https://hooks.slack.com"),
+        (lambda url: GotifyTarget(url, GOTIFY_TOKEN), "https://push.example:8443/gotify", "gotify https://push.example:8443"),
     ],
 )
 def test_a_target_is_named_by_scheme_and_host_and_a_hash(make, url, name):
@@ -111,6 +124,21 @@ def test_build_target_names_the_same_way():
     assert hook.describe() == "webhook https://discord.com [%s]" % short_hash("https://discord.com" + DISCORD)
     topic = build_target({"type": "ntfy", "url": "https://ntfy.sh/alerts-9f8e7d"})
     assert "alerts" not in topic.describe()
+
+
+def test_the_pushover_name_holds_neither_key_but_tells_users_apart():
+    one = PushoverTarget(PUSHOVER_USER, PUSHOVER_TOKEN)
+    other = PushoverTarget(PUSHOVER_USER[::-1], PUSHOVER_TOKEN)
+    assert one.describe().startswith("pushover https://api.pushover.net [") and one.describe() != other.describe()
+    for text in (one.describe(), repr(one)):
+        assert PUSHOVER_USER not in text and PUSHOVER_TOKEN not in text
+
+
+def test_apprise_urls_are_named_without_their_tokens():
+    target = build_target({"type": "apprise", "url": "discord://1122/%s" % "DiscordTok-abcdEFGH_ijkl",
+                           "events": ["server_down"]})
+    assert target.describe().startswith("discord https://discord.com [")
+    assert "DiscordTok" not in target.describe() + repr(target)
 
 
 def test_the_telegram_name_holds_neither_the_token_nor_the_api_url_path():
@@ -167,7 +195,7 @@ def test_connection_refused_logs_no_part_of_the_paths(closed_port, dispatchers, 
 
 
 def test_an_error_answer_logs_no_part_of_the_paths(server: RecordingServer, dispatchers, caplog):
-    for path in (DISCORD, SLACK, HOME_ASSISTANT, QUERY_HOOK, NTFY_TOPIC, "/bot%s/sendMessage" % BOT_TOKEN):
+    for path in PATHS:
         server.answer(path.split("?")[0], status=500)
     logs = _deliver_and_collect(targets_for(server.url), dispatchers, caplog)
     assert "notification to ntfy %s [%s] failed: answered 500" % (server.url, short_hash(server.url + NTFY_TOPIC)) in logs
@@ -176,7 +204,7 @@ def test_an_error_answer_logs_no_part_of_the_paths(server: RecordingServer, disp
 
 
 def test_a_timeout_logs_no_part_of_the_paths(server: RecordingServer, dispatchers, caplog):
-    for path in (DISCORD, SLACK, HOME_ASSISTANT, QUERY_HOOK, NTFY_TOPIC, "/bot%s/sendMessage" % BOT_TOKEN):
+    for path in PATHS:
         server.answer(path.split("?")[0], delay=2.0)
     logs = _deliver_and_collect(targets_for(server.url), dispatchers, caplog, timeout_sec=0.3)
     assert "no answer in time" in logs
@@ -186,7 +214,7 @@ def test_a_timeout_logs_no_part_of_the_paths(server: RecordingServer, dispatcher
 @pytest.mark.parametrize("failure", ["refused", "500", "timeout"])
 def test_the_error_and_its_chain_hold_no_part_of_the_path(failure, server: RecordingServer, closed_port, pool):
     base = "http://127.0.0.1:%d" % closed_port if failure == "refused" else server.url
-    for path in (DISCORD, SLACK, HOME_ASSISTANT, QUERY_HOOK, NTFY_TOPIC, "/bot%s/sendMessage" % BOT_TOKEN):
+    for path in PATHS:
         if failure == "500":
             server.answer(path.split("?")[0], status=500)
         elif failure == "timeout":

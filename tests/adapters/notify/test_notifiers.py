@@ -525,9 +525,9 @@ def test_build_target_refuses_bad_specs_without_quoting_secrets() -> None:
         ({"type": "webhook", "url": "https://h.example/x", "headers": {"X-Key": "v"}}, []),
         ({"type": "webhook", "url": "https://h.example/x"}, []),
         ("ntfy", ['type: is required (each notify entry is an object such as {"type": "ntfy", "url": ...})']),
-        ({}, ["type: is required (one of ntfy, telegram, webhook)"]),
-        ({"type": "slack", "url": "https://x"}, ["type: must be one of ntfy, telegram, webhook"]),
-        ({"type": ["ntfy"]}, ["type: must be one of ntfy, telegram, webhook"]),
+        ({}, ["type: is required (one of ntfy, telegram, webhook, discord, slack, gotify, pushover, apprise)"]),
+        ({"type": "teams", "url": "https://x"}, ["type: must be one of ntfy, telegram, webhook, discord, slack, gotify, pushover, apprise"]),
+        ({"type": ["ntfy"]}, ["type: must be one of ntfy, telegram, webhook, discord, slack, gotify, pushover, apprise"]),
         ({"type": "ntfy"}, ["url: is required"]),
         ({"type": "ntfy", "url": "  "}, ["url: is required"]),
         ({"type": "ntfy", "url": "ftp://ntfy.sh/t"}, ["url: must be an http(s) URL"]),
@@ -542,8 +542,8 @@ def test_build_target_refuses_bad_specs_without_quoting_secrets() -> None:
         (
             {"type": "ntfy", "url": "https://ntfy.sh/t", "topic": "x", "chat_id": 1},
             [
-                "chat_id: unknown key for a ntfy target (known: priority, token, type, url)",
-                "topic: unknown key for a ntfy target (known: priority, token, type, url)",
+                "chat_id: unknown key for a ntfy target (known: events, priority, token, type, url)",
+                "topic: unknown key for a ntfy target (known: events, priority, token, type, url)",
             ],
         ),
         ({"type": "telegram"}, ["bot_token: is required", "chat_id: is required"]),
@@ -558,7 +558,7 @@ def test_build_target_refuses_bad_specs_without_quoting_secrets() -> None:
         ({"type": "telegram", "bot_token": BOT_TOKEN, "chat_id": 1, "api_url": "api.telegram.org"}, ["api_url: must be an http(s) URL"]),
         (
             {"type": "telegram", "bot_token": BOT_TOKEN, "chat_id": 1, "url": "https://x"},
-            ["url: unknown key for a telegram target (known: api_url, bot_token, chat_id, type)"],
+            ["url: unknown key for a telegram target (known: api_url, bot_token, chat_id, events, type)"],
         ),
         ({"type": "webhook"}, ["url: is required"]),
         ({"type": "webhook", "url": "https://h/x", "headers": ["X-Key: v"]}, ["headers: must be an object of header name to value"]),
