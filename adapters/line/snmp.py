@@ -227,8 +227,10 @@ class _Session:
             raise LineMeterError(FailureKind.UNREACHABLE, "%s did not answer (%s): is it running, and is the "
                                  "community right?" % (self.meter.where, printable(str(indication))))
         if status:
-            kind = FailureKind.REJECTED if int(status) in (6, 16) else FailureKind.MALFORMED  # noAccess, authorizationError
-            raise LineMeterError(kind, "%s refused the request (%s)" % (self.meter.where, printable(status.prettyPrint())))
+            refused = int(status) in (6, 16)  # noAccess, authorizationError
+            kind = FailureKind.REJECTED if refused else FailureKind.MALFORMED
+            raise LineMeterError(kind, "%s refused the request (%s)" % (
+                self.meter.where, printable(status.prettyPrint())))
 
 
 def _plain(value: Any) -> Tuple[str, Any]:
