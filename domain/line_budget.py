@@ -20,8 +20,8 @@ third poll after it, and the budget then lies within the deadband of where the l
 
 The measurement is not trusted when it cannot be: no reading (the meter failed), counters that went
 back beyond a plausible wrap, or a rate above 1.5 x capacity (a wrong capacity or a garbled counter).
-Then the direction falls back: to the fixed budget when there is one, else to the last budget, else
-to what the line gives without other traffic. Everything here is pure: the state goes in and out.
+Then the direction falls back: to the fixed budget when there is one (at most the capacity), else to
+the last budget, else to what the line gives without other traffic. Everything here is pure: the state goes in and out.
 """
 from __future__ import annotations
 
@@ -169,13 +169,13 @@ def _direction(state: DirectionState, measured_kib: Optional[float], elapsed: fl
     if measured_kib is None and no_rate is None:
         # the first sample, or one taken no later than the last: nothing new is known, the budget holds
         budget = state.held if state.held is not None else _fallback(state, given, settings)
-        return DirectionBudget(_cap(budget, given.fixed_budget), None, state.other_kib), state
+        return DirectionBudget(_cap(budget, given.fixed_budget, settings), None, state.other_kib), state
     fallback = no_rate if measured_kib is None else None  # the other direction's failure is not ours
     if measured_kib is not None and measured_kib > settings.nonsense_kib:
         fallback = "the line meter measured %.0f KiB/s, more than %g x the line's capacity of %d KiB/s" % (
             measured_kib, NONSENSE_FACTOR, settings.capacity_kib)
     if measured_kib is None or fallback is not None:
-        budget = _cap(_fallback(state, given, settings), given.fixed_budget)
+        budget = _cap(_fallback(state, given, settings), given.fixed_budget, settings)
         return DirectionBudget(budget, measured_kib, state.other_kib, fallback), state
     raw_other = max(measured_kib - max(given.clients_kib, 0.0) - max(given.streams_rate_kib, 0.0), 0.0)
     if state.other_kib is None:
@@ -184,7 +184,7 @@ def _direction(state: DirectionState, measured_kib: Optional[float], elapsed: fl
         other = state.other_kib + smoothing_weight(elapsed, settings.window_sec) * (raw_other - state.other_kib)
     held = _deadband(state.held, aim(settings, given.streams_need_kib, other), settings)
     new_state = DirectionState(other_kib=other, held=held)
-    return DirectionBudget(_cap(held, given.fixed_budget), measured_kib, other), new_state
+    return DirectionBudget(_cap(held, given.fixed_budget, settings), measured_kib, other), new_state
 
 
 def _deadband(held: Optional[SpeedLimit], target_kib: float, settings: DirectionSettings) -> SpeedLimit:
@@ -202,7 +202,8 @@ def _fallback(state: DirectionState, given: DirectionInput, settings: DirectionS
     return SpeedLimit(max(int(aim(settings, given.streams_need_kib, 0.0)), 1))
 
 
-def _cap(budget: SpeedLimit, fixed: Optional[SpeedLimit]) -> SpeedLimit:
+def _cap(budget: SpeedLimit, fixed: Optional[SpeedLimit], settings: DirectionSettings) -> SpeedLimit:
+    budget = min(budget, SpeedLimit(settings.capacity_kib))  # a fixed budget above the line falls back to the line
     if fixed is None or fixed.unlimited:
         return budget
     return min(budget, fixed)
