@@ -13,15 +13,17 @@ download are two independent loops with the same rules.
 What is smoothed is `other`, not the measured rate: the clients' rates are subtracted as they are
 now, so lowering their limits shows at once instead of reading as other devices for a while.
 
-Smoothing: `window_sec` is the time in which a step change is 95 % absorbed (three time constants:
-alpha = 1 - exp(-3 dt / window_sec), so irregular polls weigh by the time they cover). With polls
+Smoothing: `window_sec` is the time in which a step change is 95 % absorbed (about three time
+constants: alpha = 1 - 0.05 ** (dt / window_sec), so irregular polls weigh by the time they cover). With polls
 every `p` seconds and `window_sec <= 3 p`, a step change in other traffic is 95 % absorbed by the
 third poll after it, and the budget then lies within the deadband of where the loop aims.
 
 The measurement is not trusted when it cannot be: no reading (the meter failed), counters that went
 back beyond a plausible wrap, or a rate above 1.5 x capacity (a wrong capacity or a garbled counter).
 Then the direction falls back: to the fixed budget when there is one (at most the capacity), else to
-the last budget, else to what the line gives without other traffic. Everything here is pure: the state goes in and out.
+the last budget, else to what the line gives without other traffic.
+
+Everything here is pure: the state goes in and comes out, time comes in as numbers.
 """
 from __future__ import annotations
 

@@ -39,7 +39,8 @@ def kernel_counter_bits() -> int:
 
 
 class HostInterfaceMeter:
-    """Reads one interface's counters; transmitted = sent (upload), received = received (download)."""
+    """Reads one interface's counters; transmitted = sent (upload), received = received (download).
+    `wrap_bits` 0: the kernel's width (64 on 64-bit machines, widened when a value shows it)."""
 
     def __init__(self, interface: str, path: str = PROC_NET_DEV, wrap_bits: int = 0) -> None:
         self.interface = interface
