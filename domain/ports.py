@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
 
 from domain.limit_plan import Direction
+from domain.line_counters import LineCounters
 from domain.policies import SpeedLimit, UploadLimit
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
@@ -259,4 +260,31 @@ class StatusBackend(Protocol):
 
     def history(self, since: float, until: Optional[float], max_points: int) -> Dict[str, Any]:
         """What happened between `since` and `until` (epoch seconds), JSON-ready."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- the line meter
+
+class LineMeterError(PortError):
+    """The line meter (a router's counters over UPnP or SNMP, or this host's interface) could not be
+    read, or answered something that is not a counter."""
+
+
+@runtime_checkable
+class LineMeter(Protocol):
+    """The byte counters of the line the remote streams leave through: what `domain.line_budget`
+    measures the other devices' traffic with."""
+
+    def read_counters(self) -> LineCounters:
+        """The counters now (sent = upload, received = download). Raises LineMeterError, never
+        anything else."""
+        ...
+
+    def describe(self) -> str:
+        """One line for `--check` and the log: the router's name and model, or the agent's sysDescr
+        and the interface chosen (no secrets). Raises LineMeterError."""
+        ...
+
+    def close(self) -> None:
+        """Release sockets and connections. Never raises."""
         ...

@@ -1,0 +1,164 @@
+"""The router's byte counters over UPnP IGD: WANCommonInterfaceConfig's GetTotalBytesSent and
+GetTotalBytesReceived (32-bit, IGD v1 and v2), or AVM's 64-bit pair where a Fritz!Box offers it.
+
+AVM's boxes answer `GetAddonInfos` on the same service with NewX_AVM_DE_TotalBytesSent64 and
+NewX_AVM_DE_TotalBytesReceived64 (decimal strings). The meter asks for it first and remembers a
+router that does not know it (UPnP error 401, or the fields missing), then uses the standard pair.
+AVM's TR-064 interface (X_AVM-DE_GetOnlineMonitor and the like) needs a login and is not used.
+
+Without a `location` the router is found by SSDP on first use, and again after it stopped answering
+(its address may have changed). The HTTP client is the project's (a deadline for the whole exchange
+and a cap on the answer's size); this module is the only one of the line meters that uses it.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Dict, List, Optional, Tuple
+
+from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
+from adapters.line.ssdp import SSDP_ADDRESS, SsdpAnswer, first_router
+from adapters.line.upnp_xml import (
+    CounterService, DocumentError, SoapFault, counter_value, find_counter_service, parse_soap_answer, soap_request,
+)
+from domain.line_counters import LineCounters
+from domain.ports import FailureKind, LineMeterError
+
+AVM_ACTION = "GetAddonInfos"
+AVM_SENT, AVM_RECEIVED = "NewX_AVM_DE_TotalBytesSent64", "NewX_AVM_DE_TotalBytesReceived64"
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class UpnpLineMeter:
+    """Reads the counters of the router at `location` (its description URL), or of the first one
+    that answers an SSDP search sent to `discovery_address`."""
+
+    def __init__(self, location: Optional[str] = None, timeout_sec: float = 3.0,
+                 discovery_address: Tuple[str, int] = SSDP_ADDRESS, discovery_wait_sec: float = 2.5,
+                 search: Callable[..., List[SsdpAnswer]] = first_router) -> None:
+        self.configured_location = location
+        self.discovery_address = discovery_address
+        self.discovery_wait_sec = discovery_wait_sec
+        self._search = search
+        self._http = HttpClient(timeout_sec, max_body_bytes=MAX_ANSWER_BYTES)
+        self._location = location
+        self._service: Optional[CounterService] = None
+        self._avm: Optional[bool] = None  # None until we know whether the router has AVM's 64-bit counters
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the port
+
+    def read_counters(self) -> LineCounters:
+        with self._lock:
+            try:
+                return self._read()
+            except LineMeterError as exc:
+                if exc.kind is FailureKind.UNREACHABLE:  # look for it again next time
+                    self._service = None
+                    self._location = self.configured_location
+                raise
+
+    def describe(self) -> str:
+        counters = self.read_counters()
+        service = self._service
+        assert service is not None
+        name = " ".join(part for part in (service.manufacturer, service.model) if part) or "model unknown"
+        return "UPnP router %s (%s) at %s, %d-bit counters" % (
+            service.friendly_name or "without a name", name, printable_url(service.control_url).split("/", 3)[2],
+            counters.sent_wrap_bits)
+
+    def link_rates(self) -> Tuple[int, int]:
+        """(upstream, downstream) bits per second the line is synced at: a default for the capacity.
+        Raises LineMeterError."""
+        with self._lock:
+            arguments = self._call(self._find(), "GetCommonLinkProperties")
+        try:
+            return (counter_value(arguments, "NewLayer1UpstreamMaxBitRate", 32),
+                    counter_value(arguments, "NewLayer1DownstreamMaxBitRate", 32))
+        except DocumentError as exc:
+            raise self._malformed("GetCommonLinkProperties", exc) from None
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def _read(self) -> LineCounters:
+        service = self._find()
+        if self._avm is not False:
+            try:
+                arguments = self._call(service, AVM_ACTION)
+                sent, received = counter_value(arguments, AVM_SENT, 64), counter_value(arguments, AVM_RECEIVED, 64)
+                self._avm = True
+                return LineCounters(sent, received, 64, 64)
+            except (SoapFault, DocumentError) as exc:
+                if self._avm:  # it had them: a broken answer now, not a router without them
+                    raise self._malformed(AVM_ACTION, exc) from None
+                self._avm = False
+        try:
+            sent = counter_value(self._call(service, "GetTotalBytesSent"), "NewTotalBytesSent", 32)
+            received = counter_value(self._call(service, "GetTotalBytesReceived"), "NewTotalBytesReceived", 32)
+        except (SoapFault, DocumentError) as exc:
+            raise self._malformed("GetTotalBytesSent/Received", exc) from None
+        return LineCounters(sent, received, 32, 32)
+
+    def _find(self) -> CounterService:
+        if self._service is not None:
+            return self._service
+        if self._location is None:
+            self._location = self._discover()
+        answer = self._get(self._location)
+        if answer.status != 200:
+            raise LineMeterError(FailureKind.UNREACHABLE, "the router's UPnP description at %s answered HTTP %d" % (
+                printable_url(self._location), answer.status))
+        try:
+            self._service = find_counter_service(answer.body, self._location)
+        except DocumentError as exc:
+            raise LineMeterError(FailureKind.MALFORMED, "the router's UPnP description at %s is %s" % (
+                printable_url(self._location), exc)) from None
+        self._avm = None
+        return self._service
+
+    def _discover(self) -> str:
+        try:
+            answers = self._search(self.discovery_address, self.discovery_wait_sec)
+        except OSError as exc:
+            raise LineMeterError(FailureKind.UNREACHABLE, "the search for a UPnP router could not be sent (%s)" % (
+                exc.strerror or type(exc).__name__)) from None
+        if not answers:
+            raise LineMeterError(FailureKind.UNREACHABLE, "no UPnP router answered within %g s: is UPnP enabled on "
+                                 "the router (on a Fritz!Box: 'transmit status information over UPnP')?"
+                                 % self.discovery_wait_sec)
+        return answers[0].location
+
+    def _call(self, service: CounterService, action: str) -> Dict[str, str]:
+        """The action's output arguments. Raises SoapFault, DocumentError or LineMeterError."""
+        headers = {"Content-Type": 'text/xml; charset="utf-8"',
+                   "SOAPAction": '"%s#%s"' % (service.service_type, action)}
+        answer = self._post(service.control_url, headers, soap_request(service.service_type, action))
+        if answer.truncated:
+            raise DocumentError("an answer larger than %d KiB" % (MAX_ANSWER_BYTES // 1024))
+        if answer.status not in (200, 500):  # UPnP errors come as 500 with a SOAP fault; a router that
+            raise DocumentError("HTTP %d" % answer.status)  # answers at all is reachable, whatever it says
+        return parse_soap_answer(answer.body, action)
+
+    def _get(self, url: str) -> HttpAnswer:
+        return self._request("GET", url, {}, None)
+
+    def _post(self, url: str, headers: Dict[str, str], body: bytes) -> HttpAnswer:
+        return self._request("POST", url, headers, body)
+
+    def _request(self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes]) -> HttpAnswer:
+        for attempt in (1, 2):
+            try:
+                return self._http.request(method, url, headers=headers, body=body)
+            except HttpTransportError as exc:
+                if exc.connection_dropped and attempt == 1:  # a kept-alive connection the router had closed
+                    continue
+                raise LineMeterError(FailureKind.UNREACHABLE, "the router's UPnP service at %s could not be reached: "
+                                     "%s" % (printable_url(url), exc.reason)) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _malformed(self, action: str, exc: Exception) -> LineMeterError:
+        where = printable_url(self._service.control_url) if self._service else "the router"
+        return LineMeterError(FailureKind.MALFORMED, "the router's answer to %s at %s is unusable: %s" % (
+            action, where, exc))
