@@ -184,7 +184,23 @@ class DaemonStatus:
             limit_kib=None if held is None else held.kib_per_sec,
             wanted_kib=None if wanted is None else wanted.kib_per_sec,
             unlimited=held is not None and held.unlimited,
+            limits=self._limits_of(slot),
         )
+
+    @staticmethod
+    def _limits_of(slot: Any) -> Dict[str, Dict[str, Any]]:
+        """Each direction as the client holds it: the limit, and whether it is the user's own (left
+        alone) or plex-helper's."""
+        limits: Dict[str, Dict[str, Any]] = {}
+        for direction, enforcer in (slot.enforcers.items() if slot is not None else ()):
+            held = enforcer.held
+            limits[direction.value] = {
+                "kib": None if held is None else held.kib_per_sec,
+                "unlimited": held is not None and held.unlimited,
+                "own": not enforcer.lowered,
+                "own_kib": None if enforcer.own_limit() is None else enforcer.own_limit().kib_per_sec,
+            }
+        return limits
 
     def _limit_kib(self) -> Optional[int]:
         limit = self._service.enforced_limit
