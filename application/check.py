@@ -120,4 +120,9 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) 
             line = "%s FAILED: %s" % (side, err)
         out.write(line + "\n")
     out.write(describe_limits(settings) + "\n")
+    if settings.status_listen:
+        from adapters.status.server import served_hosts
+
+        out.write("status server: answers the host names %s (others: add them to status_allowed_hosts)\n"
+                  % served_hosts(settings.status_listen, settings.status_allowed_hosts).describe())
     return 1 if failures else 0

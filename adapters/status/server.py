@@ -88,6 +88,11 @@ def _url_host(host: str) -> str:
     return "[%s]" % host if ":" in host else host
 
 
+def served_hosts(listen: str, allowed_hosts: Sequence[str] = ()) -> ServedHosts:
+    """The Host names a server configured with `listen` and `status_allowed_hosts` answers."""
+    return ServedHosts.for_listen(parse_listen(listen)[0], allowed_hosts, machine_names())
+
+
 def url_for_listen(listen: str) -> str:
     """The URL a local client uses to reach a server configured with `listen`."""
     host, port = parse_listen(listen)
@@ -134,7 +139,7 @@ class StatusHttpServer:
         with self._lifecycle:
             if self._httpd is not None:
                 return self
-            self.served_hosts = ServedHosts.for_listen(self._host, self.allowed_hosts, machine_names())
+            self.served_hosts = served_hosts(self.listen, self.allowed_hosts)
             family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
             server_class = type("StatusServer", (CappedHTTPServer,), {"address_family": family})
             handler_class = type("StatusHandler", (StatusRequestHandler,), {"app": self})
@@ -231,5 +236,6 @@ __all__ = [
     "StatusServerError",
     "history_request",
     "parse_listen",
+    "served_hosts",
     "url_for_listen",
 ]

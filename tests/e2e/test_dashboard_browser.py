@@ -366,4 +366,4 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         elsewhere = [u for u in urls if not (u.startswith(server.url) or u.startswith(("data:", "about:")))]
         assert elsewhere == []
         paths = {r["path"] for r in server.requests}
-        assert paths == {"/", "/health", "/api/history", "/override"}
+        assert paths == {"/", "/health", "/api/history", "/api/override", "/override"}
