@@ -67,3 +67,31 @@ def test_the_state_dir_follows_the_bootstraps_cache_rules():
     for environ in ({"PLEX_HELPER_CACHE_DIR": "relative/cache"}, {"CACHE_DIRECTORY": "/var/cache/a:/var/cache/b"},
                     {"XDG_CACHE_HOME": "not/absolute"}, {"XDG_CACHE_HOME": "/x"}, {}):
         assert default_state_dir(environ) == boot.cache_root(environ), environ
+
+
+# --- links planted in state_dir are not followed -----------------------------------------------------
+
+def test_a_symlinked_state_file_is_not_followed(tmp_path, caplog):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"state": "streaming", "until": 4_000_000_000}))
+    state = tmp_path / "state"
+    state.mkdir()
+    os.symlink(elsewhere, state / "override.json")
+    with pytest.raises(Exception) as caught:
+        JsonStateFile(str(state / "override.json")).load()
+    assert "symbolic link" in str(caught.value)
+    assert OverrideStore(str(state)).load() is None  # a warning, no override from the other file
+    assert "ignoring the saved override" in caplog.text and "symbolic link" in caplog.text
+
+
+def test_a_dangling_link_is_refused_too_and_saving_replaces_the_link_not_its_target(tmp_path):
+    target = tmp_path / "target.json"
+    state = tmp_path / "state"
+    state.mkdir()
+    os.symlink(target, state / "global_limit.json")
+    store = JsonStateFile(str(state / "global_limit.json"))
+    with pytest.raises(Exception, match="symbolic link"):
+        store.load()
+    store.write({"kib": 5})
+    assert not target.exists() and not os.path.islink(state / "global_limit.json")
+    assert store.load() == {"kib": 5}
