@@ -2,10 +2,12 @@
 (DNS rebinding), same-origin changes, the override JSON-only and, without a token, from this machine."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Dict
 
 import pytest
+import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,8 +19,9 @@ from adapters.status.request_origin import (
     split_host,
 )
 from adapters.status.server import StatusHttpServer
-from tests.adapters.status.test_status_server import TOKEN, FakeBackend, bearer, body_of, http  # noqa: F401
+from tests.support.status_backend import FakeBackend
 
+TOKEN = "s3cret-t0ken"
 OVERRIDE = {"state": "streaming", "minutes": 30}
 
 
@@ -39,6 +42,22 @@ def make_server(backend):
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def http():
+    pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=5), retries=False)
+    yield pool
+    pool.clear()
+
+
+def body_of(response) -> Any:
+    assert response.headers["Content-Type"] == "application/json"
+    return json.loads(response.data)
+
+
+def bearer(token: str = TOKEN) -> Dict[str, str]:
+    return {"Authorization": "Bearer " + token}
 
 
 def post_override(http, server, headers: Dict[str, str], body: Any = None):
@@ -218,3 +237,28 @@ def test_every_playback_event_wakes_the_loop(make_server, backend, http, name):
     assert r.status == 200, r.data
     assert body_of(r)["triggered"] is True
     assert len(backend.triggers) == 1
+
+
+@given(st.sampled_from(["multipart/form-data; boundary=b", "application/x-www-form-urlencoded", "text/plain",
+                        "application/json", "", "image/png"]), st.binary(max_size=400))
+def test_webhook_reading_refuses_only_with_a_request_error(content_type, body):
+    from adapters.media.jellyfin.webhook import media_server_event
+    from adapters.status.webhook_body import RequestError, webhook_object
+
+    try:
+        data = webhook_object(content_type, body)
+    except RequestError as err:
+        assert err.status in (400, 415)
+        return
+    assert isinstance(data, dict)
+    found = media_server_event(data)
+    assert found is None or (len(found.event) <= 64 and found.reason.endswith(found.event))
+
+
+@given(st.dictionaries(st.sampled_from(["Origin", "Sec-Fetch-Site", "Host"]), st.text(max_size=40)))
+def test_cross_site_refusal_never_raises_and_admits_only_same_origin(headers):
+    refusal = cross_site_refusal(headers)
+    if refusal is None and "Sec-Fetch-Site" in headers:
+        assert headers["Sec-Fetch-Site"].strip().lower() in ("same-origin", "none")
+    if refusal is None and "Sec-Fetch-Site" not in headers and "Origin" in headers:
+        assert same_origin(headers["Origin"], headers.get("Host"))
