@@ -58,6 +58,9 @@ class StatusRequestHandler(http.server.BaseHTTPRequestHandler):
     """One connection. A subclass per server sets `app`, the StatusHttpServer it serves."""
 
     protocol_version = "HTTP/1.1"
+    # the head and the body go out in two writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK, about 40 ms per answer on a kept-alive connection
+    disable_nagle_algorithm = True
     default_request_version = "HTTP/1.0"  # a request line without a version still gets headers back
     server_version = "plex-helper"
     sys_version = ""
