@@ -123,6 +123,11 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) 
             line = "%s FAILED: %s" % (side, err)
         out.write(line + "\n")
     out.write(describe_limits(settings) + "\n")
+    if settings.status_listen:
+        from adapters.status.server import served_hosts
+
+        out.write("status server: answers the host names %s (others: add them to status_allowed_hosts)\n"
+                  % served_hosts(settings.status_listen, settings.status_allowed_hosts).describe())
     if not failures:
         for line in describe_shares(container):
             out.write(line + "\n")

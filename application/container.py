@@ -128,6 +128,8 @@ class Container(containers.DeclarativeContainer):
         listen=settings.provided.status_listen,
         backend=daemon_status,
         token=settings.provided.status_token,
+        allowed_hosts=settings.provided.status_allowed_hosts,
+        allow_lan_override=settings.provided.status_allow_lan_override,
     )
 
     # Home Assistant over MQTT (mqtt): its mode select takes the status backend's override path

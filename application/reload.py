@@ -16,7 +16,8 @@ from domain.ports import UploadLimiterError
 CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeout_sec", "login_retry_sec"})
 
 # the background parts are started once; changing these needs a restart
-RESTART_FIELDS = frozenset({"status_listen", "status_token", "state_dir", "notify", "notify_after_failures", "mqtt"})
+RESTART_FIELDS = frozenset({"status_listen", "status_token", "status_allowed_hosts", "status_allow_lan_override",
+                            "state_dir", "notify", "notify_after_failures", "mqtt"})
 
 ContainerFactory = Callable[[Settings], object]
 
