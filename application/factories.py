@@ -37,28 +37,28 @@ def make_notification_policy(dispatcher: Any, after_failures: int, labels: Mappi
     return NotificationPolicy(dispatcher, Notification, after_failures=after_failures, labels=labels)
 
 
-def make_event_listeners(settings: Settings, request_observation: Callable[..., None]) -> List[Any]:
-    """A push listener per media server that has `events` on: Plex's event stream, Jellyfin's and
-    Emby's WebSocket. Each triggers an observation through the normal read."""
-    listeners: List[Any] = []
+def make_event_listeners(settings: Settings, request_observation: Callable[..., None]) -> Dict[str, Any]:
+    """A push listener per media server that has `events` on, by server name: Plex's event stream,
+    Jellyfin's and Emby's WebSocket. Each triggers an observation through the normal read."""
+    listeners: Dict[str, Any] = {}
     for server in settings.media_servers:
         if not server.events:
             continue
         if server.type == "plex":
             from adapters.media.plex.events import PlexEventListener
 
-            listeners.append(PlexEventListener(
+            listeners[server.name] = PlexEventListener(
                 server.url, server.token, on_playback=request_observation, timeout_sec=settings.http_timeout_sec,
                 verify_tls=server.verify_tls, ca_file=server.ca_file, product_version=__version__,
-            ))
+            )
         else:
             from adapters.media.jellyfin.source import KINDS
             from adapters.media.jellyfin.events import JellyfinEventListener
 
-            listeners.append(JellyfinEventListener(
+            listeners[server.name] = JellyfinEventListener(
                 KINDS[server.type], server.url, server.token, trigger=request_observation,
                 timeout_sec=settings.http_timeout_sec, verify_tls=server.verify_tls, ca_file=server.ca_file,
-            ))
+            )
     return listeners
 
 
@@ -107,7 +107,15 @@ def make_daemon(settings: Settings, runner: DaemonRunner, reloader: Any, **parts
         bridge = parts["mqtt_bridge"]()
         observers.append(bridge)
         companions.append(bridge)
-    companions.extend(parts["event_listeners"]())
+    listeners = parts["event_listeners"]()
+    if listeners:  # each poll's playback tells a silent push channel apart from a quiet server
+        from application.observers.push_watch import PushWatch
+
+        watch = PushWatch(listeners)
+        observers.append(watch)
+        if settings.status_listen or settings.mqtt is not None:
+            status.push_health = watch.describe
+    companions.extend(listeners.values())
     if settings.notify:
         companions.append(parts["notification_dispatcher"]())
     return Daemon(runner, observers, companions, reloader, on_start)

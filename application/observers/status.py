@@ -66,6 +66,8 @@ class DaemonStatus:
         self._last: Optional[TickReport] = None
         self._last_observation: Optional[float] = None
         self._flap_holding = False  # the flap guard keeps the throttle on, until the next change
+        # each server's push channel in words (PushWatch.describe), where the daemon has push listeners
+        self.push_health: Callable[[str], Optional[str]] = lambda name: None
 
     @property
     def _service(self):
@@ -157,7 +159,7 @@ class DaemonStatus:
 
     def _server_dict(self, report: Optional[TickReport], name: str, health: SideHealth, ok: bool) -> Dict[str, Any]:
         body = dict(_side_dict(health, ok), name=name, type=self._kinds.get(name, ""),
-                    error=str(health.error) if health.failing else None)
+                    error=str(health.error) if health.failing else None, push=self.push_health(name))
         sessions = []
         result = next((s for s in report.servers if s.name == name), None) if report else None
         if result is not None and result.error is None:

@@ -151,7 +151,7 @@ def test_one_push_listener_per_server_with_events_on_and_none_for_the_others(tmp
     assert len(listeners) == 5  # p0, p2, p4, p6 and j0
     before = threading.active_count()
     try:
-        for listener in listeners:
+        for listener in listeners.values():
             listener.start()
             listener.start()  # a second start keeps the one thread
         listening = [t for t in threading.enumerate() if t.name.endswith("-events")]
@@ -159,5 +159,5 @@ def test_one_push_listener_per_server_with_events_on_and_none_for_the_others(tmp
         # besides: a WebSocket handshake's deadline timer, one per Jellyfin/Emby listener while it connects
         assert threading.active_count() - before <= 2 * len(listeners)
     finally:
-        for listener in listeners:
+        for listener in listeners.values():
             listener.stop()

@@ -744,7 +744,7 @@ def test_repr_of_settings_and_of_every_object_the_container_builds_holds_no_secr
             service = container.service()
             runner = container.runner()
             built = [container.stream_source(), container.upload_limiter(), container.enforcer(), service, runner,
-                     container.tick_logger(), *container.event_listeners(), *container.media_servers(),
+                     container.tick_logger(), *container.event_listeners().values(), *container.media_servers(),
                      *container.client_slots()]
             objects = []
             for obj in built:
