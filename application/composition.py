@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from adapters.clients.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, limit_control_of
+from adapters.clients.alternative_mode import AlternativeModeEnforcer
+from adapters.clients.enforcers import GlobalLimitEnforcer, limit_control_of
 from application.client_slot import ClientSlot
 from application.service import MediaServer
 from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
