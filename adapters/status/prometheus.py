@@ -22,12 +22,13 @@ One series per configured server and client (named as in the config), from the f
 
     plex_helper_up{kind="server"|"client", name}    gauge: 1 when its last request succeeded
     plex_helper_errors_total{kind, name}            counter of its failed polls or requests
-    plex_helper_client_limit_bytes{name}            gauge: the limit plex-helper holds for the client
+    plex_helper_client_limit_bytes{name,direction}  gauge: the limit the client holds in that direction
+    plex_helper_client_limit_own{name,direction}    gauge: 1 when that limit is the user's own
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -46,7 +47,12 @@ _HELP = {
     "plex_helper_up": "1 when the server's or client's last request succeeded, else 0 (kind: server or client).",
     "plex_helper_errors_total": "Failed polls of a media server, or failed requests to a download client, by name.",
     "plex_helper_client_limit_bytes": (
-        "The limit plex-helper holds in a download client, in bytes per second (0 = unlimited), by name."
+        "The limit a download client holds in one direction, in bytes per second (0 = unlimited), by name and "
+        "direction (upload or download), as plex-helper last read or wrote it."
+    ),
+    "plex_helper_client_limit_own": (
+        "1 when a client's limit in that direction is the user's own (left alone or put back), 0 when it is "
+        "plex-helper's."
     ),
     "plex_helper_build_info": "plex-helper's version and build id (the value is always 1).",
     "plex_helper_state": (
@@ -95,7 +101,8 @@ class MetricValues:
     triggers_coalesced: int
     up: Dict[Tuple[str, str], int]  # (kind, name) -> 1/0
     side_errors: Dict[Tuple[str, str], int]  # (kind, name) -> failures
-    client_limits: Dict[str, int]  # client name -> bytes/s
+    client_limits: Dict[Tuple[str, str], int]  # (client name, direction) -> bytes/s
+    client_own: Dict[Tuple[str, str], int] = field(default_factory=dict)  # 1: the user's own limit
 
 
 def _format_value(value: float) -> str:
@@ -176,7 +183,11 @@ def render_text(values: MetricValues) -> str:
         for (kind, name), value in sorted(values.side_errors.items())
     ])
     family("plex_helper_client_limit_bytes", "gauge", [
-        ("plex_helper_client_limit_bytes", (("name", name),), value)
-        for name, value in sorted(values.client_limits.items())
+        ("plex_helper_client_limit_bytes", (("name", name), ("direction", direction)), value)
+        for (name, direction), value in sorted(values.client_limits.items())
+    ])
+    family("plex_helper_client_limit_own", "gauge", [
+        ("plex_helper_client_limit_own", (("name", name), ("direction", direction)), value)
+        for (name, direction), value in sorted(values.client_own.items())
     ])
     return "\n".join(lines) + "\n"

@@ -46,7 +46,8 @@ class MetricsRegistry:
         # per configured server and client: (kind, name) -> 1/0, failures; client name -> limit
         self._up: Dict[Tuple[str, str], int] = {}
         self._errors: Dict[Tuple[str, str], int] = {}
-        self._client_limits: Dict[str, int] = {}
+        self._client_limits: Dict[Tuple[str, str], int] = {}  # (client, direction) -> bytes/s
+        self._client_own: Dict[Tuple[str, str], int] = {}  # 1: the user's own limit, left alone
         self._buckets = POLL_DURATION_BUCKETS
         self._bucket_counts: List[int] = [0] * len(self._buckets)  # not cumulative; summed on render
         self._duration_sum = 0.0
@@ -130,8 +131,14 @@ class MetricsRegistry:
                 if side.asked:
                     self._side((side.kind, side.name), not side.failing)
             for client in report.clients:
-                if client.applied is not None:
-                    self._client_limits[client.name] = client.applied.bytes_per_sec
+                for limit in client.limits:  # what each direction holds now: read, or written this tick
+                    held = limit.held if limit.held is not None else limit.applied
+                    if held is not None:
+                        key = (client.name, limit.direction.value)
+                        self._client_limits[key] = held.bytes_per_sec
+                        self._client_own[key] = 1 if limit.own else 0
+                if not client.limits and client.applied is not None:
+                    self._client_limits[(client.name, "upload")] = client.applied.bytes_per_sec
         if report.state_changed and state is not None and report.before.state is not None:
             self.count_transition(state)
         if report.source_error is not None:
@@ -189,7 +196,7 @@ class MetricsRegistry:
                 triggers_coalesced=self._triggers_coalesced,
                 up=dict(self._up),
                 side_errors=dict(self._errors),
-                client_limits=dict(self._client_limits),
+                client_limits=dict(self._client_limits), client_own=dict(self._client_own),
             )
         return render_text(values)
 

@@ -51,6 +51,7 @@ def test_a_fresh_registry_exposes_every_family_with_its_type():
         "plex_helper_up": "gauge",  # one series per configured server and client, once polled
         "plex_helper_errors": "counter",
         "plex_helper_client_limit_bytes": "gauge",
+        "plex_helper_client_limit_own": "gauge",
     }
     assert all(f.documentation for f in found.values())
     assert text.endswith("\n")
