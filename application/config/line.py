@@ -120,12 +120,13 @@ def check_line_fits(data: Mapping[str, Any]) -> None:
     """A meter without a capacity measures nothing useful, and a capacity without a meter cannot be
     measured: both are refused, naming the field to add."""
     meter = data.get("line_meter")
-    capacities = data.get("line_upload_kbps") or data.get("line_download_kbps")
+    capacities = [name for name in ("line_upload_kbps", "line_download_kbps") if data.get(name)]
     if meter and not capacities:
-        raise ValidationError("set line_upload_kbps and/or line_download_kbps (the line's capacity) to use a "
-                              "line meter", "line_upload_kbps")
+        raise ValidationError("measures nothing without line_upload_kbps and/or line_download_kbps (the line's "
+                              "capacity)", "line_meter")
     if capacities and not meter:
-        raise ValidationError('required when a line capacity is set, e.g. {"type": "upnp"}', "line_meter")
+        raise ValidationError('needs a line_meter to measure the line, e.g. "line_meter": {"type": "upnp"}',
+                              capacities[0])
 
 
 def line_meter_from(data: Optional[Mapping[str, Any]]) -> Optional[LineMeterSettings]:

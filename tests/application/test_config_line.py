@@ -56,8 +56,8 @@ def test_everything_from_the_environment_with_the_community_from_a_file(tmp_path
 
 
 @pytest.mark.parametrize("fields, line", [
-    ({"line_meter": {"type": "upnp"}}, "line_upload_kbps: set line_upload_kbps and/or line_download_kbps"),
-    ({"line_upload_kbps": 100}, 'line_meter: required when a line capacity is set'),
+    ({"line_meter": {"type": "upnp"}}, "line_meter: measures nothing without line_upload_kbps and/or"),
+    ({"line_download_kbps": 100}, 'line_download_kbps: needs a line_meter to measure the line'),
     ({"line_upload_kbps": 100, "line_meter": {"type": "ftp"}}, "line_meter.type: must be one of upnp, snmp, host"),
     ({"line_upload_kbps": 100, "line_meter": {"type": "snmp", "host": "r", "interface": "x"}},
      "line_meter.community: is required for a snmp meter"),
