@@ -106,6 +106,10 @@ def _checks(settings: Settings, container) -> List[Tuple[str, Callable[[], str]]
                            check_qbittorrent(container, adapter(), label, url)))
         else:
             checks.append((label, lambda adapter=adapter, label=label: check_client(adapter(), label)))
+    if settings.line_meter is not None:
+        from application.line_tracker import check_line
+
+        checks.append(("line meter", lambda: check_line(settings)))
     return checks
 
 

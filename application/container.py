@@ -39,6 +39,7 @@ from application.factories import (
 )
 from application.observers.reporting import TickLogger
 from application.loop.runner import DaemonRunner
+from application.line_tracker import make_line_tracker
 from application.service import ThrottleService
 from application.config.settings import Settings
 from domain.policies import UploadLimit
@@ -84,6 +85,7 @@ class Container(containers.DeclarativeContainer):
         download_budget=providers.Callable(lambda kib: None if kib is None else UploadLimit(kib),
                                            settings.provided.streaming_download_kbps),
         rebalance=settings.provided.rebalance,
+        line=providers.Singleton(make_line_tracker, settings, clock),  # None unless a line_meter is set
     )
     # the rule in force, read at each poll: a reload replaces the service's decider
     tick_logger = providers.Singleton(

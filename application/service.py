@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from application.client_slot import ClientSlot
 from domain.limit_plan import Direction, LimitPlan, plan_limits
@@ -20,6 +20,9 @@ from domain.schedule import LocalTime
 from domain.state import MachineState, StreamState
 from domain.throttle import Decision, ServerReading, Throttle, ThrottleRules
 from domain.tick_report import ClientResult, ServerResult, TickReport
+
+if TYPE_CHECKING:
+    from application.line_tracker import LineTracker
 
 Decider = ThrottleRules  # the name the configuration side knows the rules by
 
@@ -53,6 +56,7 @@ class ThrottleService:
         local_time: Callable[[float], LocalTime] = local_time_in(None),
         download_budget: Optional[SpeedLimit] = None,
         rebalance: bool = False,
+        line: Optional["LineTracker"] = None,
     ) -> None:
         # one server and one client (the flat config) may be given bare: they are named as its keys
         self.servers: List[MediaServer] = (
@@ -71,6 +75,7 @@ class ThrottleService:
         self.rebalance = rebalance  # share the upload budget by activity (read at the reconcile interval)
         self._rates: Dict[str, Optional[SpeedLimit]] = {}  # upload rates, read for `rebalance`
         self._rates_read: Optional[float] = None
+        self.line = line  # the measured line (application/line_tracker.py): None, the fixed budgets alone
         self.dry_run = dry_run
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
@@ -142,6 +147,9 @@ class ThrottleService:
             Direction.UPLOAD: budget,
             Direction.DOWNLOAD: self.download_budget,
         }
+        if self.line is not None:  # while streaming, what the measured line leaves for the clients
+            remote = self._underway[0].remote if self._underway is not None else ()
+            budgets = self.line.budgets(streaming, budgets, remote, self.clients)
         idle = idle_limit if idle_limit is not None else self.throttle.idle_limit
         upload = [e for slot in self.clients for d, e in slot.enforcers.items() if d is Direction.UPLOAD]
         idle_limits = {Direction.UPLOAD: None if all(e.own_idle for e in upload) else idle, Direction.DOWNLOAD: None}

@@ -114,10 +114,16 @@ class AlternativeSpeedMode(Protocol):
 
 @runtime_checkable
 class TransferRates(Protocol):
-    """What the client moves right now, for sharing a budget by activity (`rebalance`)."""
+    """What the client moves right now: for sharing a budget by activity (`rebalance`), and for
+    telling its own traffic from other devices' on a measured line."""
 
     def current_upload_rate(self) -> SpeedLimit:
         """The upload rate now, as a SpeedLimit value (KiB/s). Raises SpeedLimiterError."""
+        ...
+
+    def current_download_rate(self) -> SpeedLimit:
+        """The download rate now (KiB/s), what the line meter tells apart from other devices'
+        traffic. Raises SpeedLimiterError."""
         ...
 
 

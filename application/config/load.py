@@ -57,6 +57,7 @@ from application.config.lists import (
     read_entry_secrets,
 )
 from application.config.mqtt import MqttSchema, mqtt_from, read_mqtt_sources
+from application.config.line import LineMeterSchema, check_line_fits, line_meter_from, read_line_meter_sources
 from application.config.settings import Settings
 
 __all__ = ["ConfigError", "load_settings", "permission_warnings"]  # ConfigError lives in config_sources
@@ -149,6 +150,15 @@ class ConfigSchema(Schema):
     timezone = StrictString(load_default=DEFAULTS["timezone"], validate=_time_zone)
     history_days = StrictInteger(load_default=DEFAULTS["history_days"], validate=_between(0, 3650))
     mqtt = fields.Nested(MqttSchema, load_default=None, allow_none=True)
+    # the measured line (application/config/line.py): a capacity per direction, 0 = not measured
+    line_upload_kbps = RateField(load_default=DEFAULTS["line_upload_kbps"], unlimited=False)
+    line_download_kbps = RateField(load_default=DEFAULTS["line_download_kbps"], unlimited=False)
+    line_headroom_percent = StrictNumber(load_default=DEFAULTS["line_headroom_percent"], validate=_between(0, 90))
+    line_meter = fields.Nested(LineMeterSchema, load_default=None, allow_none=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _line_fits(self, data: Dict[str, Any], **_: Any) -> None:
+        check_line_fits(data)
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _one_way_per_kind(self, data: Dict[str, Any], original: Dict[str, Any], **_: Any) -> None:
@@ -277,6 +287,7 @@ def validate_settings(raw: Dict[str, Any], source: str, origins: Optional[Mappin
     data["media_servers"] = media_servers_from(data)
     data["download_clients"] = download_clients_from(data)
     data["mqtt"] = mqtt_from(data.get("mqtt"))
+    data["line_meter"] = line_meter_from(data.get("line_meter"))
     return Settings(**data)
 
 
@@ -292,6 +303,7 @@ def load_settings(path: str, environ: Optional[Mapping[str, str]] = None) -> Set
     raw, origins = apply_environment(parse_json(text, path), environ, _FIELDS, _TEXT_FIELDS)
     raw = read_entry_secrets(raw, environ, path)
     raw = read_mqtt_sources(raw, environ, path)
+    raw = read_line_meter_sources(raw, environ, path)
     return validate_settings(raw, path, origins)
 
 
@@ -304,7 +316,8 @@ def permission_warnings(path: str, environ: Optional[Mapping[str, str]] = None) 
     except (OSError, UnreadableFile, ValueError, RecursionError):
         return []
     holds_secret = isinstance(raw, dict) and (any(raw.get(name) for name in SECRET_FIELDS) or bool(raw.get("notify"))
-                                       or isinstance(raw.get("mqtt"), dict) and bool(raw["mqtt"].get("password")))
+                                       or isinstance(raw.get("mqtt"), dict) and bool(raw["mqtt"].get("password"))
+                                       or isinstance(raw.get("line_meter"), dict) and bool(raw["line_meter"].get("community")))
     if holds_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
         return ["%s holds secrets and other users can read it; run: chmod 600 %s" % (path, path)]
     return []

@@ -6,7 +6,7 @@ Limits and capacities (`*_kbps`) are whole KiB/s whatever unit the config used (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple, Union
 
 from domain.sessions import IPNetwork
 
@@ -53,6 +53,18 @@ class MqttSettings:
     password: str = field(default="", repr=False)
     topic_prefix: str = "plex-helper"
     discovery_prefix: str = "homeassistant"
+
+
+@dataclass(frozen=True)
+class LineMeterSettings:
+    """The `line_meter` object: where the line's byte counters come from (application/config/line.py)."""
+
+    type: str  # upnp, snmp, host
+    url: str = ""  # upnp: the router's description URL; empty: found by SSDP
+    host: str = ""  # snmp
+    port: int = 161  # snmp
+    community: str = field(default="", repr=False)  # snmp v2c: a password in all but name
+    interface: Union[int, str] = ""  # snmp: ifIndex or ifName/ifDescr; host: the name in /proc/net/dev
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,11 @@ class Settings:
     media_servers: Tuple[MediaServerSettings, ...] = ()
     download_clients: Tuple[DownloadClientSettings, ...] = ()
     mqtt: Optional[MqttSettings] = None  # the Home Assistant bridge; None: off, paho never imported
+    # the measured line (docs/line-meter.md): capacities 0 = not measured in that direction
+    line_upload_kbps: int = 0
+    line_download_kbps: int = 0
+    line_headroom_percent: float = 10.0
+    line_meter: Optional[LineMeterSettings] = None
 
     def __post_init__(self) -> None:
         # built in code (tests, the demo) from the flat fields alone: the lists follow from them
@@ -122,6 +139,7 @@ class Settings:
         found += [server.token for server in self.media_servers]
         found += [secret for client in self.download_clients for secret in (client.password, client.api_key)]
         found += [self.mqtt.password] if self.mqtt is not None else []
+        found += [self.line_meter.community] if self.line_meter is not None else []
         for target in self.notify:
             found += [str(target.get(key) or "") for key in ("bot_token", "token")]
             found += [str(target.get("user") or "")] if target.get("type") == "pushover" else []

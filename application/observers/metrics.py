@@ -52,6 +52,7 @@ class MetricsRegistry:
         self._bucket_counts: List[int] = [0] * len(self._buckets)  # not cumulative; summed on render
         self._duration_sum = 0.0
         self._duration_count = 0
+        self._line: Any = None  # the measured line's figures (application/line_tracker.py), when measured
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -153,6 +154,11 @@ class MetricsRegistry:
         if limit is not None:
             self.set_upload_limit_bytes(limit.bytes_per_sec)
 
+    def set_line(self, figures: Any) -> None:
+        """The measured line as of the last poll (a LineFigures: its `metric_lines()` are rendered)."""
+        with self._lock:
+            self._line = figures
+
     def _side(self, key: Tuple[str, str], ok: bool) -> None:
         """Under the lock: one server's or client's answer this tick."""
         self._up[key] = 1 if ok else 0
@@ -198,7 +204,8 @@ class MetricsRegistry:
                 side_errors=dict(self._errors),
                 client_limits=dict(self._client_limits), client_own=dict(self._client_own),
             )
-        return render_text(values)
+            line = self._line
+        return render_text(values) + (line.metric_lines() if line is not None else "")
 
 
 __all__ = [

@@ -84,6 +84,9 @@ class DaemonStatus:
     def report(self, report: TickReport) -> None:
         wall = self._wall_clock()
         self._metrics.record_tick(report, self._service.enforced_limit)
+        line = getattr(self._service, "line", None)
+        if line is not None:
+            self._metrics.set_line(line.figures())
         with self._lock:
             self._last = report
             if report.flap_held:
@@ -140,6 +143,8 @@ class DaemonStatus:
                 "servers": [self._server_dict(report, name, h, servers[name]) for name, h in self._servers.items()],
                 "clients": [self._client_dict(name, h, clients[name]) for name, h in self._clients.items()],
                 "history": self._history.status() if self._history is not None else {"enabled": False, "error": None},
+                # the measured line: what it carries, the other devices' share, the budget, any fallback
+                "line": self._service.line.figures().as_health() if getattr(self._service, "line", None) else None,
             }
         return (200 if plex_ok and qbt_ok else 503), body
 

@@ -112,6 +112,9 @@ class DelugeClient:
     def current_upload_rate(self) -> SpeedLimit:
         return parse_rate(self._call("core.get_session_status", [["upload_rate"]]))
 
+    def current_download_rate(self) -> SpeedLimit:
+        return parse_rate(self._call("core.get_session_status", [["download_rate"]]), "download_rate")
+
     def config_values(self, key: str) -> Any:
         """core.get_config_values' answer for one key (for DelugeLimit)."""
         return self._call("core.get_config_values", [[key]])

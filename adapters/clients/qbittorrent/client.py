@@ -143,14 +143,21 @@ class QBittorrentUploadLimiter:
 
     def current_upload_rate(self) -> SpeedLimit:
         """What qBittorrent uploads right now (transfer/info up_info_speed, bytes/s), for `rebalance`."""
+        return self._transfer_rate("up_info_speed", "an upload rate")
+
+    def current_download_rate(self) -> SpeedLimit:
+        """What qBittorrent downloads right now (transfer/info dl_info_speed, bytes/s), for the line meter."""
+        return self._transfer_rate("dl_info_speed", "a download rate")
+
+    def _transfer_rate(self, key: str, what: str) -> SpeedLimit:
         body = self._session.request("GET", "transfer/info").body
         try:
-            value = json.loads(body).get("up_info_speed")
+            value = json.loads(body).get(key)
         except (ValueError, AttributeError, RecursionError):
             value = None
         if isinstance(value, bool) or not isinstance(value, int):
             raise UploadLimiterError(
-                FailureKind.MALFORMED, "qBittorrent returned transfer info without an upload rate at %s" % self._url
+                FailureKind.MALFORMED, "qBittorrent returned transfer info without %s at %s" % (what, self._url)
             )
         return SpeedLimit.from_bytes(max(value, 0))
 

@@ -126,6 +126,9 @@ class TransmissionClient:
     def current_upload_rate(self) -> SpeedLimit:
         return parse_rate(self._call("session-stats", {}))
 
+    def current_download_rate(self) -> SpeedLimit:
+        return parse_rate(self._call("session-stats", {}), "downloadSpeed")
+
     # ------------------------------------------------------------------------ helpers
 
     def _read_limit(self, key: str, enabled_key: Optional[str]) -> SpeedLimit:

@@ -144,11 +144,11 @@ def parse_flag(arguments: Mapping[str, Any], key: str) -> bool:
     return value
 
 
-def parse_rate(arguments: Mapping[str, Any]) -> SpeedLimit:
-    """session-stats `uploadSpeed` (bytes/s, payload) as a SpeedLimit value."""
-    value = arguments.get("uploadSpeed")
+def parse_rate(arguments: Mapping[str, Any], key: str = "uploadSpeed") -> SpeedLimit:
+    """session-stats `uploadSpeed` or `downloadSpeed` (bytes/s, payload) as a SpeedLimit value."""
+    value = arguments.get(key)
     if not _is_int(value) or value < 0:
-        raise malformed("Transmission answered session-stats without a usable uploadSpeed")
+        raise malformed("Transmission answered session-stats without a usable %s" % key)
     return SpeedLimit.from_bytes(value)
 
 

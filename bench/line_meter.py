@@ -1,0 +1,94 @@
+"""What the line meter adds to a poll: CPU per reading, and per tracker step.
+
+    python -m bench.line_meter [--reads 300]
+
+Each meter reads its test server on 127.0.0.1 (the IGD stand-in, in this process; Debian's snmpd,
+a child process; /proc/net/dev), `--reads` times back to back after a few warm-up reads (the
+first SNMP reading imports pysnmp and walks the interface table; the first UPnP one fetches the
+description). CPU is the calling thread's own clock (time.thread_time), so the stand-in's server
+threads do not count; both meters do all their work in the calling thread (SNMP on a private
+event loop). The tracker step (LineTracker.budgets: a reading, the clients' rates from stand-ins,
+step_line) is timed the same way on the host meter. Medians and 95th percentiles, in ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Callable, List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+BUDGET_MS = 0.3  # what a reading may cost per poll
+
+
+def cpu_ms(action: Callable[[], object], reads: int, warm_up: int = 5) -> List[float]:
+    for _ in range(warm_up):
+        action()
+    times = []
+    for _ in range(reads):
+        started = time.thread_time()
+        action()
+        times.append((time.thread_time() - started) * 1000)
+    return times
+
+
+def line(name: str, times: List[float]) -> str:
+    ordered = sorted(times)
+    p95 = ordered[int(len(ordered) * 0.95) - 1]
+    verdict = "within" if statistics.median(times) <= BUDGET_MS else "OVER"
+    return "%-28s median %.3f ms  p95 %.3f ms  (%s %.1f ms)" % (name, statistics.median(times), p95, verdict, BUDGET_MS)
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reads", type=int, default=300)
+    reads = parser.parse_args(argv).reads
+    from adapters.line import HostInterfaceMeter, SnmpLineMeter, UpnpLineMeter
+    from application.line_tracker import LineTracker
+    from domain.limit_plan import Direction
+    from domain.policies import SpeedLimit
+    from domain.sessions import PlaybackSession
+    from tests.support.igd_server import IgdStandIn
+    from tests.support.snmpd_daemon import running_snmpd
+
+    print("CPU per reading, %d readings (thread CPU)" % reads)
+    for avm in (False, True):
+        with IgdStandIn(avm=avm) as igd:
+            meter = UpnpLineMeter(igd.location, timeout_sec=2.0)
+            print(line("upnp (%s)" % ("AVM 64-bit" if avm else "IGD 32-bit"), cpu_ms(meter.read_counters, reads)))
+            meter.close()
+    try:
+        with running_snmpd() as agent:
+            meter = SnmpLineMeter(agent.host, agent.community, "lo", port=agent.port)
+            print(line("snmp (snmpd, lo)", cpu_ms(meter.read_counters, reads)))
+    except BaseException as exc:  # no snmpd or no pysnmp here: say so, measure the rest
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        print("%-28s skipped: %s" % ("snmp", exc))
+    host = HostInterfaceMeter("lo")
+    print(line("host (/proc/net/dev, lo)", cpu_ms(host.read_counters, reads)))
+
+    class Rates:
+        def current_upload_rate(self) -> SpeedLimit:
+            return SpeedLimit(100)
+
+        def current_download_rate(self) -> SpeedLimit:
+            return SpeedLimit(100)
+
+    class Slot:
+        name, rates = "qbittorrent", Rates()
+
+    tracker = LineTracker(host, {Direction.UPLOAD: 5000, Direction.DOWNLOAD: 50000}, 0.1, "host lo")
+    stream = PlaybackSession(state="playing", local=False, location="wan", user="u", player="p", bandwidth_kbps=8000)
+    fixed = {Direction.UPLOAD: SpeedLimit(5000), Direction.DOWNLOAD: None}
+    print(line("tracker step (host meter)", cpu_ms(lambda: tracker.budgets(True, fixed, [stream], [Slot()]), reads)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
