@@ -2,14 +2,16 @@
 config means."""
 from __future__ import annotations
 
+import functools
 import sys
-import time
 from typing import Callable, List, Optional, TextIO, Tuple
 
 from application.observers.reporting import describe_streams, side_labels
-from application.config.settings import Settings
+from application.config.settings import DownloadClientSettings, Settings
+from application.wiring.sides import is_limited
 from domain.policies import UploadLimit
 from domain.ports import PortError, UploadLimitControl
+from domain.sessions import RemoteStreamRule
 from domain.units import describe_kib
 
 
@@ -32,9 +34,7 @@ def describe_limits(settings: Settings) -> str:
     return "limits%s: idle %s; streaming %s" % (mode, idle, streaming)
 
 
-def check_plex(container, source=None, label: str = "Plex") -> str:
-    source = source or container.stream_source()
-    rule = container.decider().rule
+def check_plex(source, rule: RemoteStreamRule, label: str = "Plex") -> str:
     version = source.server_version()
     sessions = source.read_sessions()
     return "%s OK: version %s at %s; %d session(s), %s" % (
@@ -51,12 +51,11 @@ def check_jellyfin(source, label: str) -> str:
     return "\n".join(lines)
 
 
-def check_qbittorrent(container, limiter=None, label: str = "qBittorrent", url: str = "") -> str:
-    limiter = limiter or container.upload_limiter()
+def check_qbittorrent(limiter, url: str, label: str = "qBittorrent") -> str:
     info = limiter.describe()
     limit = UploadLimit.from_bytes(limiter.current_upload_limit())
     return "%s OK: %s (Web API %s) at %s, %s; upload limit %s" % (
-        label, info.version, info.webapi_version, url or container.settings().qbittorrent_url, _auth_words(info.auth), limit,
+        label, info.version, info.webapi_version, url, _auth_words(info.auth), limit,
     )
 
 
@@ -74,36 +73,35 @@ def _auth_words(auth: str) -> str:
 
 
 def _checks(settings: Settings, container) -> List[Tuple[str, Callable[[], str]]]:
-    """(label, check) for every configured server and client, in the config's order."""
-    from application.composition import DOWNLOAD_ONLY, make_client_adapter, make_media_server_source
-
+    """(label, check) for every configured server and client, in the config's order. Each adapter is
+    built inside its check (through the container, by name): one that cannot be built fails its line."""
     labels = side_labels([(s.name, s.type) for s in settings.media_servers] +
                          [(c.name, c.type) for c in settings.download_clients])
     checks: List[Tuple[str, Callable[[], str]]] = []
-    for index, server in enumerate(settings.media_servers):
-        label = labels[server.name]
-
-        def source(index=index, server=server):
-            return container.stream_source() if index == 0 else make_media_server_source(server, settings)
-        if server.type == "plex":
-            checks.append((label, lambda source=source, label=label: check_plex(container, source(), label)))
-        else:
-            checks.append((label, lambda source=source, label=label: check_jellyfin(source(), label)))
-    for index, client in enumerate(settings.download_clients):
+    for server in settings.media_servers:
+        check = functools.partial(_check_media_server, container, server.name, server.type == "plex", labels[server.name])
+        checks.append((labels[server.name], check))
+    for client in settings.download_clients:
         label = labels[client.name]
-        if client.type in DOWNLOAD_ONLY and settings.streaming_download_kbps is None:
-            checks.append((label, lambda label=label: "%s: not touched (set streaming_download_kbps to limit its "
-                                                       "downloads while streaming)" % label))
-            continue
-
-        def adapter(index=index, client=client):
-            return container.upload_limiter() if index == 0 else make_client_adapter(client, settings, time.monotonic)
-        if client.type == "qbittorrent":
-            checks.append((label, lambda adapter=adapter, label=label, url=client.url:
-                           check_qbittorrent(container, adapter(), label, url)))
+        if not is_limited(client, settings):
+            checks.append((label, functools.partial(_not_touched, label)))
         else:
-            checks.append((label, lambda adapter=adapter, label=label: check_client(adapter(), label)))
+            checks.append((label, functools.partial(_check_download_client, container, client, label)))
     return checks
+
+
+def _check_media_server(container, name: str, plex: bool, label: str) -> str:
+    source = container.media_source(name)
+    return check_plex(source, container.decider().rule, label) if plex else check_jellyfin(source, label)
+
+
+def _check_download_client(container, client: DownloadClientSettings, label: str) -> str:
+    adapter = container.client_adapter(client.name)
+    return check_qbittorrent(adapter, client.url, label) if client.type == "qbittorrent" else check_client(adapter, label)
+
+
+def _not_touched(label: str) -> str:
+    return "%s: not touched (set streaming_download_kbps to limit its downloads while streaming)" % label
 
 
 def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) -> int:
