@@ -1,18 +1,22 @@
-"""`--check`: reach both servers once and say, one line each, what was found; then which limits the
+"""`--check`: reach every server and client once and say, one line each, what was found; then which limits the
 config means."""
 from __future__ import annotations
 
 import functools
 import sys
-from typing import Callable, List, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, TextIO, Tuple
 
-from application.observers.reporting import describe_streams, side_labels
-from application.config.settings import DownloadClientSettings, Settings
+from application.observers.reporting import describe_streams
+from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
+from application.wiring.parts import labels_of
 from application.wiring.sides import is_limited
 from domain.policies import UploadLimit
 from domain.ports import PortError, UploadLimitControl
 from domain.sessions import RemoteStreamRule
 from domain.units import describe_kib
+
+if TYPE_CHECKING:
+    from application.container import Container
 
 
 def describe_limits(settings: Settings) -> str:
@@ -72,15 +76,14 @@ def _auth_words(auth: str) -> str:
     return {"password": "logged in with the password", "api key": "authenticated with the API key"}.get(auth, auth)
 
 
-def _checks(settings: Settings, container) -> List[Tuple[str, Callable[[], str]]]:
+def _checks(settings: Settings, container: Container) -> List[Tuple[str, Callable[[], str]]]:
     """(label, check) for every configured server and client, in the config's order. Each adapter is
     built inside its check (through the container, by name): one that cannot be built fails its line."""
-    labels = side_labels([(s.name, s.type) for s in settings.media_servers] +
-                         [(c.name, c.type) for c in settings.download_clients])
+    labels = labels_of(settings)
     checks: List[Tuple[str, Callable[[], str]]] = []
     for server in settings.media_servers:
-        check = functools.partial(_check_media_server, container, server.name, server.type == "plex", labels[server.name])
-        checks.append((labels[server.name], check))
+        label = labels[server.name]
+        checks.append((label, functools.partial(_check_media_server, container, server, label)))
     for client in settings.download_clients:
         label = labels[client.name]
         if not is_limited(client, settings):
@@ -90,21 +93,25 @@ def _checks(settings: Settings, container) -> List[Tuple[str, Callable[[], str]]
     return checks
 
 
-def _check_media_server(container, name: str, plex: bool, label: str) -> str:
-    source = container.media_source(name)
-    return check_plex(source, container.decider().rule, label) if plex else check_jellyfin(source, label)
+def _check_media_server(container: Container, server: MediaServerSettings, label: str) -> str:
+    source = container.media_source(server.name)
+    if server.type == "plex":
+        return check_plex(source, container.decider().rule, label)
+    return check_jellyfin(source, label)
 
 
-def _check_download_client(container, client: DownloadClientSettings, label: str) -> str:
+def _check_download_client(container: Container, client: DownloadClientSettings, label: str) -> str:
     adapter = container.client_adapter(client.name)
-    return check_qbittorrent(adapter, client.url, label) if client.type == "qbittorrent" else check_client(adapter, label)
+    if client.type == "qbittorrent":
+        return check_qbittorrent(adapter, client.url, label)
+    return check_client(adapter, label)
 
 
 def _not_touched(label: str) -> str:
     return "%s: not touched (set streaming_download_kbps to limit its downloads while streaming)" % label
 
 
-def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) -> int:
+def run_check(settings: Settings, out: Optional[TextIO] = None, container: Optional[Container] = None) -> int:
     from application.container import Container
 
     out = out or sys.stdout

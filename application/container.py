@@ -95,7 +95,8 @@ class Container(containers.DeclarativeContainer):
 
     # Notifications (notify)
     notification_dispatcher = providers.Singleton(
-        parts.make_notification_dispatcher, specs=settings.provided.notify, timeout_sec=settings.provided.http_timeout_sec
+        parts.make_notification_dispatcher, specs=settings.provided.notify,
+        timeout_sec=settings.provided.http_timeout_sec,
     )
     notification_policy = providers.Singleton(
         parts.make_notification_policy, dispatcher=notification_dispatcher,

@@ -159,7 +159,8 @@ def kinds_of(settings: Settings) -> Dict[str, str]:
 
 
 def labels_of(settings: Settings) -> Dict[str, str]:
-    return side_labels([(s.name, s.type) for s in settings.media_servers] + [(c.name, c.type) for c in settings.download_clients])
+    return side_labels([(s.name, s.type) for s in settings.media_servers] +
+                       [(c.name, c.type) for c in settings.download_clients])
 
 
 def current_rule_of(service: ThrottleService) -> Callable[[], RemoteStreamRule]:

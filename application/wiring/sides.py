@@ -160,7 +160,8 @@ def directions_of(client: DownloadClientSettings) -> Tuple[Direction, ...]:
     return (Direction.DOWNLOAD,) if client.type in DOWNLOAD_ONLY else (Direction.UPLOAD,)
 
 
-def enforcers_of(client: DownloadClientSettings, adapter: ClientAdapter, settings: Settings) -> Dict[Direction, LimitEnforcer]:
+def enforcers_of(client: DownloadClientSettings, adapter: ClientAdapter,
+                 settings: Settings) -> Dict[Direction, LimitEnforcer]:
     """One enforcer per direction the client is limited in, each remembering in a file of its own."""
     enforcers: Dict[Direction, LimitEnforcer] = {}
     for direction in directions_of(client):
