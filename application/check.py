@@ -1,5 +1,6 @@
-"""`--check`: reach every server and client once and say, one line each, what was found; then which limits the
-config means."""
+"""`--check`: reach every media server and download client once and say, one line each, what was
+found; then which limits the config means, and each client's share in each direction while one
+remote stream plays."""
 from __future__ import annotations
 
 import functools
@@ -13,6 +14,8 @@ from application.wiring.sides import is_limited
 from domain.policies import UploadLimit
 from domain.ports import PortError, UploadLimitControl
 from domain.sessions import RemoteStreamRule
+from domain.sessions import PlaybackSession
+from domain.state import StreamState
 from domain.units import describe_kib
 
 if TYPE_CHECKING:
@@ -125,4 +128,37 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container: Optio
             line = "%s FAILED: %s" % (side, err)
         out.write(line + "\n")
     out.write(describe_limits(settings) + "\n")
+    if settings.status_listen:
+        out.write("status server: answers the host names %s (others: add them to status_allowed_hosts)\n"
+                  % container.served_hosts())
+    if not failures:
+        for line in describe_shares(container):
+            out.write(line + "\n")
     return 1 if failures else 0
+
+
+ONE_STREAM = PlaybackSession(state="playing", local=False, location="wan", user="a friend", bandwidth_kbps=8000)
+
+
+def describe_shares(container: Container) -> List[str]:
+    """Each client's share in each direction while one remote stream plays, from the limits the
+    clients hold now (a client the user holds below its share keeps its own): the weights and fixed
+    shares can be seen before a stream."""
+    service = container.service()
+    for slot in service.clients:
+        if slot.refresh(StreamState.IDLE, 0.0, 0.0, False) is not None:
+            return []  # a client that cannot be read: its check line says why
+    budget = service.decider.policy.limit_for(StreamState.STREAMING, (ONE_STREAM,))
+    plan = service.plan(True, budget)
+    lines = []
+    for slot in service.clients:
+        for direction in slot.enforcers:
+            target = plan.target(slot.name, direction)
+            if target is None:
+                words = "left alone (its own limit is not known)"
+            elif target.own:
+                words = "%s: yours, left alone" % describe_kib(target.limit.kib_per_sec)
+            else:
+                words = describe_kib(target.limit.kib_per_sec)
+            lines.append("while streaming: %s %s limit %s" % (slot.name, direction.value, words))
+    return lines

@@ -184,7 +184,10 @@ def run_health(path: str) -> int:
     if failing:
         sys.stderr.write("plex-helper is unhealthy: %s\n" % "; ".join(failing))
         return EXIT_UNREACHABLE
-    print("plex-helper is healthy: state %s, %s remote stream(s)" % (health.get("state"), health.get("remote_streams")))
+    state = health.get("effective_state") or health.get("state")
+    if state != health.get("state") and health.get("override"):  # the limits follow the override, not the streams
+        state = "%s (forced by an override; observed: %s)" % (state, health.get("state"))
+    print("plex-helper is healthy: state %s, %s remote stream(s)" % (state, health.get("remote_streams")))
     return EXIT_OK
 
 

@@ -131,7 +131,11 @@ class Container(containers.DeclarativeContainer):
     status_server = providers.Singleton(
         parts.make_status_server, listen=settings.provided.status_listen, backend=daemon_status,
         token=settings.provided.status_token,
+        allowed_hosts=settings.provided.status_allowed_hosts,
+        allow_lan_override=settings.provided.status_allow_lan_override,
     )
+    served_hosts = providers.Callable(parts.describe_served_hosts, settings.provided.status_listen,
+                                      settings.provided.status_allowed_hosts)
     status_client = providers.Factory(
         parts.make_status_client, listen=settings.provided.status_listen, token=settings.provided.status_token
     )

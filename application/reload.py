@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeout_sec", "login_retry_sec"})
 
 # the background parts are started once; changing these needs a restart
-RESTART_FIELDS = frozenset({"status_listen", "status_token", "state_dir", "notify", "notify_after_failures", "mqtt"})
+RESTART_FIELDS = frozenset({"status_listen", "status_token", "status_allowed_hosts", "status_allow_lan_override",
+                            "state_dir", "notify", "notify_after_failures", "mqtt"})
 
 # a new container per reload: it builds the new parts (tests hand in one with stand-ins)
 ContainerFactory = Callable[[Settings], "Container"]

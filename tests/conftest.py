@@ -3,6 +3,7 @@ import logging
 import pytest
 
 pytest_plugins = [
+    "tests.support.mosquitto_broker",
     "tests.support.plex_server",
     "tests.support.qbittorrent_nox",
     "tests.support.transmission_daemon",

@@ -1,17 +1,16 @@
-"""The LimitEnforcer port's adapters: the two ways a limit is put into a download client, on top of
-its capability ports (domain/ports.py): as its global limit in one direction, or through its
-alternative speed mode. They decide nothing: the plan (domain/limit_plan.py) says which limit a
+"""The LimitEnforcer port's adapter for a client's global limit in one direction (the alternative
+speed mode's is in adapters/clients/alternative_mode.py). Enforcers decide nothing: the plan (domain/limit_plan.py) says which limit a
 client gets; an enforcer reads what the client holds, writes what it is told, and remembers in a
 StateMemory (adapters/system/state_files.py) what it changed and what it found, so that the user's
 own limit is put back exactly, even after a crash or kill -9."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import AlternativeSpeedMode, HeldLimit, LimitControl, StateMemory
+from domain.ports import HeldLimit, LimitControl, StateMemory
 
 # The largest limit qBittorrent (libtorrent: a 32-bit int of bytes/s) accepts; above it wraps or
 # reads as unlimited, so a remembered value past it is never written back.
@@ -20,11 +19,11 @@ MAX_CLIENT_LIMIT_BYTES = 2**31 - 1
 LOG = logging.getLogger("plex_helper")
 
 
-def _valid_limit(value: object) -> bool:
+def valid_limit(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CLIENT_LIMIT_BYTES
 
 
-def _recall(memory: Optional[StateMemory], fields: Mapping[str, Callable[[object], bool]], logger: logging.Logger,
+def recall(memory: Optional[StateMemory], fields: Mapping[str, Callable[[object], bool]], logger: logging.Logger,
             unknown: str) -> Tuple[Optional[Dict[str, Any]], bool]:
     """(the remembered record, damaged): fields checked by type and range like config; a file that
     is there but cannot be trusted is reported as damaged with what the user can do (`unknown`)."""
@@ -94,9 +93,9 @@ class GlobalLimitEnforcer:
         # no idle limit configured: idle is the user's own limit, restored as found and else left alone
         self.own_idle = own_idle
         self._what = "%s limit" % self.direction.value
-        record, damaged = _recall(
+        record, damaged = recall(
             memory,
-            {"lowered_to": _valid_limit, "found_before": lambda v: v is None or _valid_limit(v)},
+            {"lowered_to": valid_limit, "found_before": lambda v: v is None or valid_limit(v)},
             self._logger,
             "plex-helper may have lowered %s's %s before; it puts it back once the servers are idle or "
             "at exit" % (client, self._what),
@@ -214,105 +213,3 @@ class GlobalLimitEnforcer:
         self._lowered, self._found, self._legacy = False, None, False
         if was:
             self._remember()
-
-
-class AlternativeModeEnforcer:
-    """While streaming: alternative upload limit = the plan's, alternative mode on. When idle: what
-    plex-helper changed is put back (the mode switched off only if it switched it on, the user's own
-    alternative limit restored), so a user's or the scheduler's use of the mode is left as it was.
-    The user's own limit, for the plan, is the alternative limit when the user has the mode on, else
-    the client's normal upload limit (the mode replaces it)."""
-
-    direction = Direction.UPLOAD
-    own_idle = True
-
-    def __init__(self, control: AlternativeSpeedMode, memory: Optional[StateMemory] = None,
-                 logger: Optional[logging.Logger] = None, client: str = "the client") -> None:
-        self._control = control
-        self._memory = memory  # kept on disk, so that after a crash or kill -9 the next start still undoes it
-        record, damaged = _recall(
-            memory,
-            {"switched_on": lambda v: isinstance(v, bool), "original_limit": lambda v: v is None or _valid_limit(v)},
-            logger or LOG,
-            "plex-helper may have switched %s's alternative speed mode on before; it switches it off "
-            "once the servers are idle or at exit. The alternative upload limit from before is unknown: check "
-            "it in the client's speed settings" % client,
-        )
-        # a damaged record was written because something was changed: assume the mode was ours
-        self._switched_on = damaged or (record is not None and record["switched_on"])
-        self._original_limit: Optional[int] = record.get("original_limit") if record else None
-        self._own: Optional[SpeedLimit] = None
-        self.held: Optional[SpeedLimit] = None  # the alternative limit in force, while the mode is ours
-        if damaged:
-            self._remember()
-
-    @property
-    def lowered(self) -> bool:
-        return self._switched_on or self._original_limit is not None
-
-    def own_limit(self) -> Optional[SpeedLimit]:
-        return self._own
-
-    def check(self) -> Optional[str]:
-        mode_on = self._control.alternative_mode()
-        limit = self._control.read_alternative_upload_limit()
-        if mode_on and not self._switched_on:  # the user's (or the scheduler's) turtle: their limit now
-            self._own = limit
-        elif not self.lowered or self._own is None:
-            read_own = getattr(self._control, "read_upload_limit", None)
-            self._own = read_own() if read_own is not None else None
-        now = limit if mode_on else None
-        drift = None
-        if self.lowered and self.held is not None and now != self.held:
-            drift = "alternative mode %s, alternative limit %s" % ("on" if mode_on else "off", limit)
-        self.held = now if self.lowered else None
-        return drift
-
-    def put(self, limit: SpeedLimit, throttle: bool) -> None:
-        current = self._control.read_alternative_upload_limit().bytes_per_sec
-        if SpeedLimit.from_bytes(current) != limit:
-            if self._original_limit is None:
-                self._original_limit = current
-                self._remember()  # before the write: a lost answer may still have changed it
-            self._control.write_alternative_upload_limit(limit)
-        if not self._control.alternative_mode():
-            self._switched_on = True
-            self._remember()
-            self._control.set_alternative_mode(True)
-        self.held = limit
-
-    def restore_own(self) -> Optional[SpeedLimit]:
-        done = self._undo()
-        self.held = None
-        return self._own if done else None
-
-    def _undo(self) -> List[str]:
-        done = []
-        if self._switched_on:
-            self._control.set_alternative_mode(False)
-            self._switched_on = False
-            done.append("alternative speed mode switched off")
-        if self._original_limit is not None:
-            self._control.write_alternative_upload_limit(SpeedLimit.from_bytes(self._original_limit))
-            done.append("alternative upload limit restored to %s" % SpeedLimit.from_bytes(self._original_limit))
-            self._original_limit = None
-        if done:
-            self._remember()
-        return done
-
-    def release(self, idle: Optional[SpeedLimit]) -> Optional[str]:
-        self.held = None
-        return "; ".join(self._undo()) or None
-
-    def adopt(self, previous: object) -> None:
-        """Take over what an enforcer replaced on reload had changed, so it is still undone."""
-        if isinstance(previous, AlternativeModeEnforcer):
-            self._switched_on = previous._switched_on
-            self._original_limit = previous._original_limit
-            self._remember()
-
-    def _remember(self) -> None:
-        if self._memory is not None:
-            self._memory.save(
-                {"switched_on": self._switched_on, "original_limit": self._original_limit} if self.lowered else None
-            )

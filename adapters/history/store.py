@@ -177,6 +177,7 @@ class HistoryRecorder:
             directory = os.path.dirname(self.path)
             if directory:
                 os.makedirs(directory, exist_ok=True)
+            refuse_links(self.path)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_sec, isolation_level=None,
                                    check_same_thread=False, cached_statements=16)
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -259,6 +260,28 @@ class HistoryRecorder:
             return answer
         answer.update(read_span(self.path, since, until, max_points))
         return answer
+
+
+class LinkedDatabase(OSError):
+    """The database, or a file SQLite keeps beside it, is a symbolic link; str() says which."""
+
+
+# the files SQLite opens beside the database in WAL mode (and -journal if it ever falls back)
+_SIDECARS = ("", "-wal", "-shm", "-journal")
+
+
+def refuse_links(path: str) -> None:
+    """LinkedDatabase when the database or a file SQLite opens beside it is a symbolic link, or when
+    the database would resolve outside its directory. SQLite follows links and cannot be told not to
+    (no O_NOFOLLOW), so a link planted in state_dir would make it write wherever the link points."""
+    for suffix in _SIDECARS:
+        if os.path.islink(path + suffix):
+            raise LinkedDatabase("%s is a symbolic link; plex-helper does not follow links in its state "
+                                 "directory: remove it (history starts afresh) or point state_dir at the "
+                                 "real directory" % (path + suffix))
+    directory = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    if os.path.dirname(os.path.realpath(path)) != directory:
+        raise LinkedDatabase("%s resolves to %s, outside its directory %s" % (path, os.path.realpath(path), directory))
 
 
 def _dumps(value: Dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, Dict, List, Optional, Tuple
 
-from adapters.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
+from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.line.ssdp import SSDP_ADDRESS, SsdpAnswer, first_router
 from adapters.line.upnp_xml import (
     CounterService, DocumentError, SoapFault, counter_value, find_counter_service, parse_soap_answer, soap_request,

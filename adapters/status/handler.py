@@ -58,6 +58,9 @@ class StatusRequestHandler(http.server.BaseHTTPRequestHandler):
     """One connection. A subclass per server sets `app`, the StatusHttpServer it serves."""
 
     protocol_version = "HTTP/1.1"
+    # the head and the body go out in two writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK, about 40 ms per answer on a kept-alive connection
+    disable_nagle_algorithm = True
     default_request_version = "HTTP/1.0"  # a request line without a version still gets headers back
     server_version = "plex-helper"
     sys_version = ""
@@ -134,8 +137,7 @@ class StatusRequestHandler(http.server.BaseHTTPRequestHandler):
         try:
             try:
                 self._check()
-                content_type = self.headers.get("Content-Type", "")
-                self._send(*answer(self.app, self.command, self._url, content_type, self._read_body))
+                self._send(*answer(self.app, self.command, self._url, self.headers, self._peer(), self._read_body))
             except RequestError as err:
                 self._send_json(err.status, {"error": err.message}, err.headers)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as err:
@@ -156,7 +158,7 @@ class StatusRequestHandler(http.server.BaseHTTPRequestHandler):
     def _check(self) -> None:
         """Everything decidable from the head: framing, route, method, token, declared size."""
         self._frame_body()
-        check_request(self.app, self.command, self._url, self.headers.get("Authorization"))
+        check_request(self.app, self.command, self._url, self.headers, self._peer())
         if self._length > self.app.max_body_bytes:
             raise RequestError(413, "request body too large (at most %d bytes)" % self.app.max_body_bytes)
 
@@ -173,6 +175,9 @@ class StatusRequestHandler(http.server.BaseHTTPRequestHandler):
             raise RequestError(501, "unsupported Transfer-Encoding: %s" % encoding.strip()[:64])
         self._length = content_length(self.headers)
         self._unread, self._out_of_step = self._length > 0, False
+
+    def _peer(self) -> str:
+        return str(self.client_address[0]) if self.client_address else ""
 
     # --- the body ------------------------------------------------------------------------------
 

@@ -11,7 +11,13 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple
 from urllib.parse import SplitResult, parse_qs
 
-from adapters.status.webhook_body import RequestError, override_request, webhook_payload
+from adapters.status.request_origin import (
+    LAN_OVERRIDE_REFUSAL,
+    cross_site_refusal,
+    from_this_machine,
+    refused_host_message,
+)
+from adapters.status.webhook_body import RequestError, override_request, webhook_object
 
 if TYPE_CHECKING:
     from adapters.status.server import StatusHttpServer
@@ -25,6 +31,7 @@ TRIGGER_EVENTS = frozenset({"media.play", "media.resume", "media.stop", "media.p
 ROUTES: Dict[str, Tuple[str, ...]] = {
     "/": ("GET", "HEAD"),
     "/api/history": ("GET", "HEAD"),
+    "/api/override": ("GET", "HEAD"),
     "/health": ("GET", "HEAD"),
     "/metrics": ("GET", "HEAD"),
     "/webhook": ("POST",),
@@ -62,24 +69,50 @@ def history_request(query: str) -> Tuple[float, Optional[float], int]:
     return float(since), until, int(min(5000, max(1, points)))  # type: ignore[arg-type]
 
 
-def check_request(app: "StatusHttpServer", method: str, url: SplitResult, authorization: Optional[str]) -> None:
-    """404 for an unknown path, 405 for a method it does not take, 401 without the token."""
+def check_request(app: "StatusHttpServer", method: str, url: SplitResult, headers: Any, peer: str) -> None:
+    """421 for a Host this server does not serve, 404 for an unknown path, 405 for a method it does not
+    take; for changes: 403 from another site, 401 without the token, 403 for the override from the
+    LAN without a token, 415 for an override that is not JSON."""
+    host = headers.get("Host")
+    if not app.served_hosts.admits(host):
+        app.note_refused_host(host or "")
+        raise RequestError(421, refused_host_message(host or ""))
     path = url.path
     allowed = ROUTES.get(path)
     if allowed is None:
         raise RequestError(404, "no such path: %s (try /, /health, /api/history, /metrics, /webhook, /override)" % path)
     if method not in allowed:
         raise RequestError(405, "%s does not accept %s" % (path, method), [("Allow", ", ".join(allowed))])
-    if method in ("POST", "DELETE"):
-        # Plex cannot send headers with its webhook: there, and only there, the token may be in the URL
-        query_token = parse_qs(url.query).get("token", [None])[-1] if path == "/webhook" else None
-        if not app.authorized(authorization, query_token):
-            how = ("add ?token=<status_token> to the webhook URL" if path == "/webhook"
-                   else "send the header 'Authorization: Bearer <status_token>'")
-            raise RequestError(401, "missing or wrong token: " + how, [("WWW-Authenticate", 'Bearer realm="plex-helper"')])
+    if method not in ("POST", "DELETE"):
+        return
+    refusal = cross_site_refusal(headers)
+    if refusal is not None:
+        raise RequestError(403, refusal)
+    # Plex cannot send headers with its webhook: there, and only there, the token may be in the URL
+    query_token = parse_qs(url.query).get("token", [None])[-1] if path == "/webhook" else None
+    if not app.authorized(headers.get("Authorization"), query_token):
+        how = ("add ?token=<status_token> to the webhook URL" if path == "/webhook"
+               else "send the header 'Authorization: Bearer <status_token>'")
+        raise RequestError(401, "missing or wrong token: " + how, [("WWW-Authenticate", 'Bearer realm="plex-helper"')])
+    if path == "/override":
+        refusal = override_refusal(app, headers, peer)
+        if refusal is not None:
+            raise RequestError(403, refusal)
+        media_type = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if method == "POST" and media_type != JSON_CONTENT_TYPE:
+            # a cross-site form or fetch(no-cors) can only send text/plain, a form or multipart
+            raise RequestError(415, "the override takes Content-Type: application/json "
+                                    "(with curl: -H 'Content-Type: application/json')")
 
 
-def answer(app: "StatusHttpServer", method: str, url: SplitResult, content_type: str,
+def override_refusal(app: "StatusHttpServer", headers: Any, peer: str) -> Optional[str]:
+    """Why this client may not change the override (no token, and not from this machine), or None."""
+    if app.token_required or app.allow_lan_override or from_this_machine(peer, headers):
+        return None
+    return LAN_OVERRIDE_REFUSAL
+
+
+def answer(app: "StatusHttpServer", method: str, url: SplitResult, headers: Any, peer: str,
            read_body: Callable[[], bytes]) -> Answer:
     """The answer to a request `check_request` let through. The backend's own exceptions pass."""
     path, backend = url.path, app.backend
@@ -90,6 +123,9 @@ def answer(app: "StatusHttpServer", method: str, url: SplitResult, content_type:
         return 200, body, page_type, tuple(headers)
     if path == "/api/history":
         return json_answer(200, backend.history(*history_request(url.query)))
+    if path == "/api/override":
+        refusal = override_refusal(app, headers, peer)
+        return json_answer(200, {"allowed": refusal is None, "why_not": refusal, "token": app.token_required})
     if path == "/health":
         status, payload = backend.health()
         if not isinstance(status, int) or not 100 <= status <= 599:
@@ -98,7 +134,7 @@ def answer(app: "StatusHttpServer", method: str, url: SplitResult, content_type:
     if path == "/metrics":
         return 200, backend.metrics_text().encode("utf-8"), METRICS_CONTENT_TYPE, ()
     if path == "/webhook":
-        return json_answer(200, _webhook(app, content_type, read_body()))
+        return json_answer(200, _webhook(app, headers.get("Content-Type", ""), read_body()))
     if method == "POST":
         state, minutes = override_request(read_body())
         try:
@@ -111,27 +147,29 @@ def answer(app: "StatusHttpServer", method: str, url: SplitResult, content_type:
 
 
 def _webhook(app: "StatusHttpServer", content_type: str, body: bytes) -> Dict[str, Any]:
-    from adapters.media.jellyfin.source import is_playback_webhook  # Jellyfin's Webhook plugin and Emby's webhooks
+    """Every event a media server sends is answered 200 (a refusal makes Jellyfin's plugin and Emby
+    log failures, and Emby's test button say it failed); only playback ones wake the loop."""
+    from adapters.media.jellyfin.webhook import media_server_event  # Jellyfin's Webhook plugin and Emby
 
-    reason = is_playback_webhook(content_type, body)
-    if reason is not None:
-        app.backend.trigger_observation(reason)
-        app.logger.debug("%s (observing now)", reason)
-        return {"triggered": True, "event": reason.rsplit(" ", 1)[-1]}
-    payload = webhook_payload(content_type, body)
+    payload = webhook_object(content_type, body)  # the body is read before the event is looked at
     event = payload.get("event")
     if not isinstance(event, str) or not event:
-        if "NotificationType" in payload or "Event" in payload:  # Jellyfin's or Emby's, not playback
-            return {"triggered": False, "event": str(payload.get("NotificationType") or payload.get("Event"))[:64]}
-        raise RequestError(400, "the webhook payload has no 'event'")
+        other = media_server_event(payload)
+        if other is None:
+            raise RequestError(400, "the webhook payload has no 'event' (Plex), 'NotificationType' (Jellyfin's "
+                                    "Webhook plugin) or 'Event' (Emby)")
+        if other.playback:
+            app.backend.trigger_observation(other.reason)
+        app.logger.debug("%s (%s)", other.reason, "observing now" if other.playback else "ignored")
+        return {"triggered": other.playback, "event": other.event}
     triggered = event in TRIGGER_EVENTS
     if triggered:
         app.backend.trigger_observation("plex webhook " + event)
-    app.logger.debug("plex webhook %s (%s)", event, "observing now" if triggered else "ignored")
-    return {"triggered": triggered, "event": event}
+    app.logger.debug("plex webhook %s (%s)", event[:64], "observing now" if triggered else "ignored")
+    return {"triggered": triggered, "event": event[:64]}
 
 
 __all__ = [
     "JSON_CONTENT_TYPE", "METRICS_CONTENT_TYPE", "ROUTES", "TRIGGER_EVENTS", "Answer", "answer", "check_request",
-    "history_request", "json_answer",
+    "history_request", "json_answer", "override_refusal",
 ]

@@ -9,6 +9,7 @@ client holds a thread for a bounded time only. The parts:
     status_handler          one connection: body framing and caps, JSON errors, no tracebacks
     status_deadline_reader  the request head under one deadline, header lines capped
     status_routes           which path answers what, and the token rules
+    request_origin          Host names served (DNS rebinding), same-origin and loopback rules
     webhook_body            request bodies, parsed flat without recursion
     status_client           the other end, for the `plex-helper override` command
 
@@ -16,6 +17,7 @@ Routes (all answers JSON except / and /metrics):
 
     GET    /             the dashboard page
     GET    /api/history  backend.history(since, until, max_points)
+    GET    /api/override whether this client may set the override, and if not what setting would let it
     GET    /health       backend.health() with its status code (200 or 503)
     GET    /metrics      Prometheus text format 0.0.4
     POST   /webhook      Plex's webhook (multipart/form-data with a `payload` part; also
@@ -27,6 +29,10 @@ Routes (all answers JSON except / and /metrics):
 With a token configured, POST and DELETE need `Authorization: Bearer <token>`. Plex cannot send
 headers with its webhook, so /webhook also takes the token as `?token=` in the URL configured in
 Plex; the query string is never logged. GETs are open. It listens on loopback unless configured.
+Every request must name a Host the server serves (else 421); POST and DELETE from a browser must
+come from the page's own origin (else 403); POST /override takes application/json only (415), which
+a cross-site form or no-cors fetch cannot send; without a token the override is accepted from this
+machine only, unless allow_lan_override (403). GET /api/override says whether this client may set it.
 """
 from __future__ import annotations
 
@@ -34,11 +40,12 @@ import hmac
 import logging
 import socket
 import threading
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Set, Tuple
 
 from adapters.status.client import StatusClient, StatusClientError
 from adapters.status.connections import CappedHTTPServer
 from adapters.status.handler import StatusRequestHandler
+from adapters.status.request_origin import ServedHosts, machine_names
 from adapters.status.routes import JSON_CONTENT_TYPE, METRICS_CONTENT_TYPE, TRIGGER_EVENTS, history_request
 from domain.ports import StatusBackend, UserFacingError
 
@@ -81,6 +88,11 @@ def _url_host(host: str) -> str:
     return "[%s]" % host if ":" in host else host
 
 
+def served_hosts(listen: str, allowed_hosts: Sequence[str] = ()) -> ServedHosts:
+    """The Host names a server configured with `listen` and `status_allowed_hosts` answers."""
+    return ServedHosts.for_listen(parse_listen(listen)[0], allowed_hosts, machine_names())
+
+
 def url_for_listen(listen: str) -> str:
     """The URL a local client uses to reach a server configured with `listen`."""
     host, port = parse_listen(listen)
@@ -101,6 +113,8 @@ class StatusHttpServer:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         head_deadline_sec: float = DEFAULT_HEAD_DEADLINE_SEC,
+        allowed_hosts: Sequence[str] = (),
+        allow_lan_override: bool = False,
     ) -> None:
         self.listen = listen
         self._host, self._port = parse_listen(listen)
@@ -112,6 +126,10 @@ class StatusHttpServer:
         self.max_connections = max_connections
         self.max_connections_per_address = max_connections_per_address
         self.head_deadline_sec = head_deadline_sec
+        self.allowed_hosts = tuple(allowed_hosts)  # status_allowed_hosts: names beyond the machine's own
+        self.allow_lan_override = allow_lan_override  # status_allow_lan_override: no token, yet from the LAN
+        self.served_hosts = ServedHosts.for_listen(self._host, self.allowed_hosts)  # the machine's names at start()
+        self._refused_hosts: Set[str] = set()  # logged once each
         self._lifecycle = threading.Lock()
         self._httpd: Optional[CappedHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -121,6 +139,7 @@ class StatusHttpServer:
         with self._lifecycle:
             if self._httpd is not None:
                 return self
+            self.served_hosts = served_hosts(self.listen, self.allowed_hosts)
             family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
             server_class = type("StatusServer", (CappedHTTPServer,), {"address_family": family})
             handler_class = type("StatusHandler", (StatusRequestHandler,), {"app": self})
@@ -174,6 +193,21 @@ class StatusHttpServer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    @property
+    def token_required(self) -> bool:
+        return bool(self._token)
+
+    def note_refused_host(self, host: str) -> None:
+        """A WARNING the first time a Host name is refused (at most 100 names, so that a flood of names
+        cannot fill the log or the memory)."""
+        name = host.strip()[:100]
+        with self._lifecycle:
+            if name in self._refused_hosts or len(self._refused_hosts) >= 100:
+                return
+            self._refused_hosts.add(name)
+        self.logger.warning("status server: refused a request for the host name %r (DNS rebinding defence); if that "
+                            "is how you reach plex-helper, add it to status_allowed_hosts", name)
+
     def authorized(self, authorization: Optional[str], query_token: Optional[str]) -> bool:
         """True without a token configured, or when the Bearer header or `query_token` carries it."""
         if not self._token:
@@ -202,5 +236,6 @@ __all__ = [
     "StatusServerError",
     "history_request",
     "parse_listen",
+    "served_hosts",
     "url_for_listen",
 ]

@@ -1,4 +1,4 @@
-"""Request bodies the status server accepts: Plex's webhook and the override's JSON.
+"""Request bodies the status server accepts: the media servers' webhooks and the override's JSON.
 
 Everything here is linear in the size of what it reads and never recurses on the input: a
 multipart body is read flat (only the top-level `payload` field matters, a nested multipart is just
@@ -50,29 +50,36 @@ def header_parameter(value: str, name: str) -> Optional[str]:
     return None
 
 
-def webhook_payload(content_type: str, body: bytes) -> Dict[str, Any]:
-    """The JSON object of Plex's webhook: the `payload` field of multipart/form-data (what Plex
-    sends) or of a form, or a bare JSON body (for curl)."""
+def webhook_object(content_type: str, body: bytes) -> Dict[str, Any]:
+    """The JSON object of a webhook, whoever sent it, in every shape they send it:
+    - Plex: multipart/form-data with a `payload` part (a form `payload=` or bare JSON for curl);
+    - Jellyfin's Webhook plugin: JSON as text/plain (Generic destination), a flat form (Generic Form),
+      or application/json;
+    - Emby: multipart/form-data with a `data` part, or application/json.
+    A form without `payload` is the flat form itself (its values strings). Which server sent it, and
+    whether it is a playback event, is the caller's to decide from the object's keys."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "multipart/form-data":
-        raw = multipart_field(content_type, body, "payload")
+        raw = multipart_field(content_type, body, "payload", "data")
     elif media_type == "application/x-www-form-urlencoded":
         try:
             values = parse_qs(body.decode("utf-8"), strict_parsing=bool(body), max_num_fields=1000)
         except (UnicodeDecodeError, ValueError) as err:
             raise RequestError(400, "malformed form body") from err
         if "payload" not in values:
-            raise RequestError(400, "no 'payload' field in the form body")
+            return {key: value[-1] for key, value in values.items()}
         raw = values["payload"][-1].encode("utf-8")
-    elif media_type in ("application/json", ""):
+    elif media_type in ("application/json", "text/plain", ""):
         raw = body
     else:
-        raise RequestError(415, "unsupported Content-Type %s (Plex sends multipart/form-data)" % media_type)
+        raise RequestError(415, "unsupported Content-Type %s (Plex sends multipart/form-data, Jellyfin's Webhook "
+                                "plugin text/plain JSON or a form, Emby multipart/form-data or JSON)" % media_type[:64])
     return json_object(raw, "the webhook payload")
 
 
-def multipart_field(content_type: str, body: bytes, name: str) -> bytes:
-    """The content of the top-level form field `name` of a multipart/form-data body."""
+def multipart_field(content_type: str, body: bytes, *names: str) -> bytes:
+    """The content of the top-level form field named first in `names` that the multipart/form-data
+    body holds (Plex's `payload`, Emby's `data`)."""
     boundary = header_parameter(content_type, "boundary")
     if not boundary:
         raise RequestError(400, "multipart/form-data without a boundary")
@@ -84,12 +91,13 @@ def multipart_field(content_type: str, body: bytes, name: str) -> bytes:
         raise RequestError(400, "malformed multipart body (no boundary line)")
     if len(pieces) > MAX_PARTS + 2:
         raise RequestError(400, "malformed multipart body (more than %d parts)" % MAX_PARTS)
-    found: Optional[bytes] = None
+    found: Dict[str, bytes] = {}
     for piece in pieces[1:]:
         if piece.startswith(b"--"):  # the closing delimiter
-            if found is None:
-                raise RequestError(400, "no '%s' part in the multipart body" % name)
-            return found
+            for name in names:
+                if name in found:
+                    return found[name]
+            raise RequestError(400, "no %s part in the multipart body" % " or ".join("'%s'" % n for n in names))
         piece = piece.lstrip(b" \t")  # transport padding after the delimiter
         if piece.startswith(b"\r\n"):
             piece = piece[2:]
@@ -104,8 +112,9 @@ def multipart_field(content_type: str, body: bytes, name: str) -> bytes:
             if blank is None:
                 raise RequestError(400, "malformed multipart body (a part without a blank line)")
             head, content = piece[: blank.start()], piece[blank.end():]
-        if found is None and _field_name(head) == name:
-            found = content
+        field = _field_name(head)
+        if field in names and field not in found:
+            found[field] = content
     raise RequestError(400, "malformed multipart body (no closing boundary)")
 
 
@@ -167,5 +176,5 @@ def override_request(body: bytes) -> Tuple[str, float]:
 
 __all__ = [
     "MAX_JSON_DEPTH", "RequestError", "header_parameter", "json_object", "multipart_field", "override_request",
-    "webhook_payload",
+    "webhook_object",
 ]

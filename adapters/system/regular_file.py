@@ -25,16 +25,24 @@ _KINDS = (
 )
 
 
-def read_regular_bytes(path: str, limit: int) -> bytes:
+def read_regular_bytes(path: str, limit: int, follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes. Never blocks on a FIFO or a device.
+    With follow_symlinks=False a symbolic link in the file's place is refused (O_NOFOLLOW).
 
     Raises FileNotFoundError when nothing is there, UnreadableFile for anything else.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise UnreadableFile("it is a symbolic link, which is not followed here") from None
+        raise UnreadableFile(exc.strerror or str(exc)) from None
+    except ValueError as exc:  # a NUL in the path
         raise UnreadableFile(getattr(exc, "strerror", None) or str(exc)) from None
     try:
         info = os.fstat(descriptor)

@@ -1,6 +1,8 @@
 """Small JSON files under the state directory, for what must survive a restart: the manual
 override, and what the limit enforcers changed in the download clients (the StateMemory port).
-Read through adapters/system/regular_file.py (never blocks on a FIFO), written atomically."""
+Read through adapters/system/regular_file.py (never blocks on a FIFO, never follows a symbolic link
+in the file's place), written atomically (a new file renamed over the old, so a link there is
+replaced, never written through)."""
 from __future__ import annotations
 
 import contextlib
@@ -67,7 +69,9 @@ class JsonStateFile:
 
     def load(self) -> Optional[Dict[str, Any]]:
         try:
-            data = read_regular_bytes(self.path, MAX_STATE_FILE_BYTES)
+            # not followed: a link planted in state_dir must not make plex-helper read (or, through
+            # the error, describe) a file elsewhere
+            data = read_regular_bytes(self.path, MAX_STATE_FILE_BYTES, follow_symlinks=False)
         except FileNotFoundError:
             return None
         except UnreadableFile as exc:  # a directory, FIFO, device, or a file too large or unreadable

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from typing import Any, List
 from urllib.parse import urlsplit
 
@@ -202,3 +203,13 @@ def _time_zone(value: str) -> None:
                 "cannot look up %r: this Python has no time zone database (install the system's tzdata "
                 "package, or run the .pyz, which carries one); empty: the machine's zone" % value) from None
         raise ValidationError("unknown time zone %r (for example Europe/Berlin; empty: the machine's zone)" % value) from None
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+
+
+def _host_name(value: str) -> None:
+    """A name as a browser puts it in Host, without scheme, port or path (addresses are always served)."""
+    if not _HOST_NAME.fullmatch(value):
+        raise ValidationError("%r is not a host name: give the name alone, e.g. nas.home.arpa (no http://, port "
+                              "or path)" % value[:100])

@@ -34,6 +34,9 @@ ALTERNATIVE_CAPABLE = ("qbittorrent", "transmission")
 USENET_TYPES = ("sabnzbd", "nzbget")
 DIRECTIONS = ("upload", "download")
 NAME = re.compile(r"[a-z0-9_-]{1,40}")
+# A home has a few of each; the cap keeps a generated or damaged config from starting thousands of
+# connections and threads (each server with events on has its own push listener).
+MAX_ENTRIES = 32
 # the secret fields of an entry; each may also be given as <field>_file, or in the environment
 ENTRY_SECRETS = ("token", "api_key", "password")
 FLAT_SERVER_KEYS = ("plex_url", "plex_token", "plex_verify_tls", "plex_ca_file", "plex_events")
@@ -141,10 +144,45 @@ def check_shorthand(data: Dict[str, Any], given: Mapping[str, Any]) -> None:
         _unique_names(given["download_clients"] if isinstance(given["download_clients"], list) else [], "download_clients")
 
 
+def env_prefix(name: str) -> str:
+    """The environment variables' prefix of the entry named `name`: PLEX_HELPER_<NAME>__."""
+    return "PLEX_HELPER_%s__" % name.upper().replace("-", "_")
+
+
+def entry_problems(raw: Mapping[str, Any], source: str) -> List[str]:
+    """Lists longer than MAX_ENTRIES, and names that share their environment variables (`seed-box`
+    and `seed_box`, or a server and a client of the same name): looked at before anything in an
+    entry is read, so a huge list costs nothing."""
+    problems: List[str] = []
+    owners: Dict[str, Tuple[str, str, str]] = {}  # prefix -> (list, name, where) of the first entry taking it
+    for list_field in ("media_servers", "download_clients"):
+        entries = raw.get(list_field)
+        if not isinstance(entries, list):
+            continue
+        if len(entries) > MAX_ENTRIES:
+            problems.append("%s: %s: must list at most %d entries (it lists %d)" % (source, list_field, MAX_ENTRIES, len(entries)))
+            continue
+        for index, entry in enumerate(entries):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not NAME.fullmatch(name):
+                continue  # the schema says what is wrong with it
+            where = "%s[%d] %r" % (list_field, index, name)
+            prefix = env_prefix(name)
+            owner = owners.get(prefix)
+            same_list_same_name = owner is not None and owner[0] == list_field and owner[1] == name
+            if owner is not None and not same_list_same_name:  # the same name twice in a list: the schema says it
+                problems.append("%s: %s and %s both take their environment variables as %s<FIELD>: give them "
+                                "each entry its own name (names that differ only in - and _ count as one)" % (source, owner[2], where, prefix))
+            owners.setdefault(prefix, (list_field, name, where))
+    return problems
+
+
 def read_entry_secrets(raw: Dict[str, Any], environ: Mapping[str, str], source: str) -> Dict[str, Any]:
     """Each entry's `<secret>_file` read into `<secret>`, and PLEX_HELPER_<NAME>__<FIELD> over the
     file (two underscores: a top-level PLEX_HELPER_<FIELD> can never collide with it)."""
-    problems: List[str] = []
+    problems = entry_problems(raw, source)
+    if problems:
+        raise ConfigError(problems)
     out = dict(raw)
     for list_field in ("media_servers", "download_clients"):
         entries = raw.get(list_field)
@@ -158,7 +196,7 @@ def read_entry_secrets(raw: Dict[str, Any], environ: Mapping[str, str], source: 
             entry = dict(entry)
             where = "%s[%d]" % (list_field, index)
             name = entry.get("name")
-            prefix = "PLEX_HELPER_%s__" % name.upper().replace("-", "_") if isinstance(name, str) and NAME.fullmatch(name) else None
+            prefix = env_prefix(name) if isinstance(name, str) and NAME.fullmatch(name) else None
             for variable in sorted(v for v in environ if prefix and v.startswith(prefix) and environ[v]):
                 field = variable[len(prefix):].lower()
                 entry[field] = _value_of(field, environ[variable])
@@ -235,5 +273,8 @@ def download_clients_from(data: Mapping[str, Any]) -> Tuple[DownloadClientSettin
 
 
 def no_entries(value: Optional[list]) -> None:
+    """At least one entry, at most MAX_ENTRIES."""
     if value is not None and not value:
         raise ValidationError("must list at least one entry")
+    if value is not None and len(value) > MAX_ENTRIES:
+        raise ValidationError("must list at most %d entries (it lists %d)" % (MAX_ENTRIES, len(value)))

@@ -38,6 +38,7 @@ from application.config.fields import (
     _between,
     _cidr,
     _header_safe,
+    _host_name,
     _http_url,
     _is_loopback,
     _listen_address,
@@ -140,6 +141,9 @@ class ConfigSchema(Schema):
     notify_after_failures = StrictInteger(load_default=DEFAULTS["notify_after_failures"], validate=_between(1, MAX_COUNT))
     status_listen = StrictString(load_default=DEFAULTS["status_listen"], validate=lambda v: _listen_address(v) if v else None)
     status_token = StrictString(load_default=DEFAULTS["status_token"], validate=lambda v: _header_safe(v) if v else None)
+    status_allowed_hosts = fields.List(StrictString(validate=_host_name), load_default=list(DEFAULTS["status_allowed_hosts"]),
+                                       validate=validate.Length(max=100, error="must list at most {max} names"))
+    status_allow_lan_override = StrictBoolean(load_default=DEFAULTS["status_allow_lan_override"])
     state_dir = StrictString(load_default=DEFAULTS["state_dir"], allow_none=True, validate=[_non_empty(), _no_nul])
     schedule = ScheduleField(load_default=())
     timezone = StrictString(load_default=DEFAULTS["timezone"], validate=_time_zone)
@@ -266,6 +270,7 @@ def validate_settings(raw: Dict[str, Any], source: str, origins: Optional[Mappin
         raise ConfigError(sorted(lines)) from None
     data["count_states"] = tuple(data["count_states"])
     data["ignore_users"] = tuple(data["ignore_users"])
+    data["status_allowed_hosts"] = tuple(data["status_allowed_hosts"])
     data["notify"] = tuple(data["notify"])
     data["streaming_tiers"] = tuple((t["streams"], t["upload_kbps"]) for t in data["streaming_tiers"])
     data["lan_networks"] = tuple(ipaddress.ip_network(n, strict=False) for n in data["lan_networks"])

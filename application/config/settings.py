@@ -95,6 +95,8 @@ class Settings:
     notify_after_failures: int = 3
     status_listen: str = ""
     status_token: str = field(default="", repr=False)
+    status_allowed_hosts: Tuple[str, ...] = ()  # Host names served beyond the machine's own (a reverse proxy's)
+    status_allow_lan_override: bool = False  # without a token: the override from the LAN too, not only loopback
     state_dir: Optional[str] = None
     schedule: Tuple[Any, ...] = ()  # domain.schedule.Window values
     timezone: str = ""  # the schedule's zone; empty: the machine's

@@ -11,7 +11,8 @@ from domain.ports import FailureKind
 from domain.schedule import describe_window
 from domain.sessions import PlaybackSession, RemoteStreamRule, SessionReason, SessionVerdict
 from domain.state import TransitionReason
-from domain.tick_report import TickReport
+from domain.limit_plan import Direction
+from domain.tick_report import LimitResult, TickReport
 
 _FIXES = {
     ("Plex", FailureKind.REJECTED): "check plex_token",
@@ -151,20 +152,24 @@ class TickLogger:
                 self._outage(side)
         named = len(report.clients) > 1
         for client in report.clients:
-            if client.applied is None:
-                continue
             label = self._labels.get(client.name, client.name)
-            whose = "upload limit of %s" % label if named else "upload limit"
-            why = self._why_this_limit(report)
-            if report.dry_run:
-                log.info("dry run: would set the %s to %s: %s", whose, client.applied, why)
-            elif client.drifted_from is not None:
-                log.info(
-                    "%s's upload limit was changed to %s outside plex-helper; set it back to %s",
-                    label, client.drifted_from, client.applied,
-                )
-            else:
-                log.info("%s set to %s: %s", whose, client.applied, why)
+            for limit in client.limits or (LimitResult(Direction.UPLOAD, client.target, False, None, client.applied,
+                                                       client.drifted_from),):
+                if limit.applied is not None:
+                    self._limit_line(report, label, named, limit)
+
+    def _limit_line(self, report: TickReport, label: str, named: bool, limit: LimitResult) -> None:
+        """One INFO line per limit applied, naming the direction ("upload limit", "download limit")."""
+        what = "%s limit" % limit.direction.value
+        whose = "%s of %s" % (what, label) if named else what
+        why = self._why_this_limit(report)
+        if report.dry_run:
+            self._logger.info("dry run: would set the %s to %s: %s", whose, limit.applied, why)
+        elif limit.drifted_from is not None:
+            self._logger.info("%s's %s was changed to %s outside plex-helper; set it back to %s",
+                     label, what, limit.drifted_from, limit.applied)
+        else:
+            self._logger.info("%s set to %s: %s", whose, limit.applied, why)
 
     def _why_this_limit(self, report: TickReport) -> str:
         if report.override is not None:  # the override decided the state, whatever the streams

@@ -66,6 +66,8 @@ class DaemonStatus:
         self._last: Optional[TickReport] = None
         self._last_observation: Optional[float] = None
         self._flap_holding = False  # the flap guard keeps the throttle on, until the next change
+        # each server's push channel in words (PushWatch.describe), where the daemon has push listeners
+        self.push_health: Callable[[str], Optional[str]] = lambda name: None
 
     @property
     def _service(self):
@@ -157,7 +159,7 @@ class DaemonStatus:
 
     def _server_dict(self, report: Optional[TickReport], name: str, health: SideHealth, ok: bool) -> Dict[str, Any]:
         body = dict(_side_dict(health, ok), name=name, type=self._kinds.get(name, ""),
-                    error=str(health.error) if health.failing else None)
+                    error=str(health.error) if health.failing else None, push=self.push_health(name))
         sessions = []
         result = next((s for s in report.servers if s.name == name), None) if report else None
         if result is not None and result.error is None:
@@ -184,7 +186,23 @@ class DaemonStatus:
             limit_kib=None if held is None else held.kib_per_sec,
             wanted_kib=None if wanted is None else wanted.kib_per_sec,
             unlimited=held is not None and held.unlimited,
+            limits=self._limits_of(slot),
         )
+
+    @staticmethod
+    def _limits_of(slot: Any) -> Dict[str, Dict[str, Any]]:
+        """Each direction as the client holds it: the limit, and whether it is the user's own (left
+        alone) or plex-helper's."""
+        limits: Dict[str, Dict[str, Any]] = {}
+        for direction, enforcer in (slot.enforcers.items() if slot is not None else ()):
+            held = enforcer.held
+            limits[direction.value] = {
+                "kib": None if held is None else held.kib_per_sec,
+                "unlimited": held is not None and held.unlimited,
+                "own": not enforcer.lowered,
+                "own_kib": None if enforcer.own_limit() is None else enforcer.own_limit().kib_per_sec,
+            }
+        return limits
 
     def _limit_kib(self) -> Optional[int]:
         limit = self._service.enforced_limit

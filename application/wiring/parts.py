@@ -50,28 +50,28 @@ def make_notification_policy(dispatcher: NotificationDispatcher, after_failures:
     return NotificationPolicy(dispatcher, Notification, after_failures=after_failures, labels=labels)
 
 
-def make_event_listeners(settings: Settings, request_observation: Callable[..., None]) -> List[EventListener]:
-    """A push listener per media server that has `events` on: Plex's event stream, Jellyfin's and
-    Emby's WebSocket. Each triggers an observation through the normal read."""
-    listeners: List[EventListener] = []
+def make_event_listeners(settings: Settings, request_observation: Callable[..., None]) -> Dict[str, EventListener]:
+    """A push listener per media server that has `events` on, by server name: Plex's event stream,
+    Jellyfin's and Emby's WebSocket. Each triggers an observation through the normal read."""
+    listeners: Dict[str, EventListener] = {}
     for server in settings.media_servers:
         if not server.events:
             continue
         if server.type == "plex":
             from adapters.media.plex.events import PlexEventListener
 
-            listeners.append(PlexEventListener(
+            listeners[server.name] = PlexEventListener(
                 server.url, server.token, on_playback=request_observation, timeout_sec=settings.http_timeout_sec,
                 verify_tls=server.verify_tls, ca_file=server.ca_file, product_version=__version__,
-            ))
+            )
         else:
             from adapters.media.jellyfin.events import JellyfinEventListener
             from adapters.media.jellyfin.source import KINDS
 
-            listeners.append(JellyfinEventListener(
+            listeners[server.name] = JellyfinEventListener(
                 KINDS[server.type], server.url, server.token, trigger=request_observation,
                 timeout_sec=settings.http_timeout_sec, verify_tls=server.verify_tls, ca_file=server.ca_file,
-            ))
+            )
     return listeners
 
 
@@ -142,10 +142,19 @@ def make_daemon_status(runner: DaemonRunner, metrics: MetricsRegistry, override_
                         kinds=kinds, current_rule=current_rule, history=history)
 
 
-def make_status_server(listen: str, backend: DaemonStatus, token: str) -> StatusHttpServer:
+def make_status_server(listen: str, backend: DaemonStatus, token: str, allowed_hosts: Sequence[str],
+                       allow_lan_override: bool) -> StatusHttpServer:
     from adapters.status.server import StatusHttpServer
 
-    return StatusHttpServer(listen=listen, backend=backend, token=token)
+    return StatusHttpServer(listen=listen, backend=backend, token=token, allowed_hosts=allowed_hosts,
+                            allow_lan_override=allow_lan_override)
+
+
+def describe_served_hosts(listen: str, allowed_hosts: Sequence[str]) -> str:
+    """The host names the status server answers (for --check)."""
+    from adapters.status.server import served_hosts
+
+    return served_hosts(listen, allowed_hosts).describe()
 
 
 def make_status_client(listen: str, token: str) -> StatusClient:
@@ -181,7 +190,7 @@ def make_daemon(
     status_server: Callable[[], StatusHttpServer],
     history_recorder: Callable[[], HistoryRecorder],
     history_observer: Callable[[], HistoryObserver],
-    event_listeners: Callable[[], List[EventListener]],
+    event_listeners: Callable[[], Dict[str, EventListener]],
     mqtt_bridge: Callable[[], MqttBridge],
 ) -> Daemon:
     """The observers and companions the config asks for; the optional ones are built only then (each
@@ -206,7 +215,15 @@ def make_daemon(
         bridge = mqtt_bridge()
         observers.append(bridge)
         companions.append(bridge)
-    companions.extend(event_listeners())
+    listeners = event_listeners()
+    if listeners:  # each poll's playback tells a silent push channel apart from a quiet server
+        from application.observers.push_watch import PushWatch
+
+        watch = PushWatch(listeners)
+        observers.append(watch)
+        if settings.status_listen or settings.mqtt is not None:
+            status.push_health = watch.describe
+    companions.extend(listeners.values())
     if settings.notify:
         companions.append(notification_dispatcher())
     return Daemon(runner, observers, companions, reloader, on_start)

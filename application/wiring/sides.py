@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from adapters.clients.enforcers import AlternativeModeEnforcer, GlobalLimitEnforcer, limit_control_of
+from adapters.clients.alternative_mode import AlternativeModeEnforcer
+from adapters.clients.enforcers import GlobalLimitEnforcer, limit_control_of
 from application.client_slot import ClientSlot
 from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.service import MediaServer

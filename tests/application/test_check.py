@@ -12,8 +12,9 @@ def test_check_against_the_real_qbittorrent_and_the_test_plex_server(tmp_path, p
     plex_server.set_sessions([remote_movie(), lan_track()])
     result = run("--config", write_config(tmp_path, plex_server, qbt_nox), "--check")
     assert result.returncode == 0, result.stderr
-    plex_line, qbt_line, limits_line = result.stdout.strip().splitlines()
+    plex_line, qbt_line, limits_line, share_line = result.stdout.strip().splitlines()
     assert limits_line == "limits: idle unlimited; streaming 500 KiB/s (4.1 Mbit/s)"
+    assert share_line.startswith("while streaming: qbittorrent upload limit ")
     assert plex_line == "Plex OK: version %s at %s; 2 session(s), 1 remote stream (friend)" % (plex_server.version, plex_server.url)
     assert qbt_line.startswith("qBittorrent OK: v4.5.2 (Web API 2.8.19) at %s, logged in with the password; upload limit " % qbt_nox.url)
     assert qbt_nox.password not in result.stdout + result.stderr
@@ -40,7 +41,9 @@ def test_check_prints_limits_given_with_units_as_understood(tmp_path, plex_serve
     path = write_config(tmp_path, plex_server, fake_qbt, streaming_upload_kbps="20 Mbit/s", idle_upload_kbps="unlimited")
     result = run("--config", path, "--check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "limits: idle unlimited; streaming 2441 KiB/s (20.0 Mbit/s)"
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2] == "limits: idle unlimited; streaming 2441 KiB/s (20.0 Mbit/s)"
+    assert lines[-1] == "while streaming: qbittorrent upload limit 2441 KiB/s (20.0 Mbit/s)"
 
 
 def test_check_with_api_key_on_52(plex_server):

@@ -96,3 +96,68 @@ def test_a_secret_file_that_cannot_be_read_is_one_line_without_the_secret(tmp_pa
 def test_a_clients_own_limit_is_a_rate_like_the_others(tmp_path):
     s = load(tmp_path, media_servers=[PLEX], download_clients=[dict(SEEDBOX, streaming_upload_kbps="8 Mbit/s")])
     assert s.download_clients[0].streaming_upload_kbps == 976
+
+
+# --- configs that explode ----------------------------------------------------------------------------
+
+def _servers(count):
+    return [dict(PLEX, name="plex%d" % i) for i in range(count)]
+
+
+def _clients(count):
+    return [dict(SEEDBOX, name="seedbox%d" % i) for i in range(count)]
+
+
+def test_the_lists_are_capped_naming_the_field_and_the_cap(tmp_path):
+    assert len(load(tmp_path, media_servers=_servers(32), download_clients=_clients(32)).media_servers) == 32
+    assert problems(tmp_path, media_servers=_servers(33), download_clients=_clients(1)) == [
+        "%s: media_servers: must list at most 32 entries (it lists 33)" % (tmp_path / "config.json")]
+    lines = problems(tmp_path, media_servers=_servers(1), download_clients=_clients(5000))
+    assert lines == ["%s: download_clients: must list at most 32 entries (it lists 5000)" % (tmp_path / "config.json")]
+
+
+def test_the_cap_holds_without_the_file_too():
+    from application.config.load import validate_settings
+
+    with pytest.raises(ConfigError) as info:
+        validate_settings({"media_servers": _servers(40), "download_clients": _clients(1)}, "env")
+    assert "env: media_servers: must list at most 32 entries (it lists 40)" in info.value.problems
+
+
+@pytest.mark.parametrize("servers, clients, first, second", [
+    ([dict(PLEX, name="seed-box")], [dict(SEEDBOX, name="seed_box")], "media_servers[0] 'seed-box'",
+     "download_clients[0] 'seed_box'"),
+    ([PLEX], [dict(SEEDBOX, name="a-b"), dict(SEEDBOX, name="a_b")], "download_clients[0] 'a-b'", "download_clients[1] 'a_b'"),
+    ([PLEX], [dict(SEEDBOX, name="plex")], "media_servers[0] 'plex'", "download_clients[0] 'plex'"),
+])
+def test_names_that_share_their_environment_variables_are_refused_naming_both(tmp_path, servers, clients, first, second):
+    environ = {"PLEX_HELPER_SEED_BOX__PASSWORD": "secret-pw"}
+    lines = problems(tmp_path, environ, media_servers=servers, download_clients=clients)
+    assert len(lines) == 1
+    assert first in lines[0] and second in lines[0] and "__<FIELD>" in lines[0]
+    assert "secret-pw" not in lines[0]
+
+
+def test_one_push_listener_per_server_with_events_on_and_none_for_the_others(tmp_path):
+    import threading
+
+    from application.wiring.parts import make_event_listeners
+
+    servers = [dict(PLEX, name="p%d" % i, url="http://127.0.0.1:9/", events=i % 2 == 0) for i in range(8)]
+    servers += [{"name": "j%d" % i, "type": "jellyfin", "url": "http://127.0.0.1:9/", "api_key": "k", "events": i == 0}
+                for i in range(4)]
+    settings = load(tmp_path, media_servers=servers, download_clients=[SEEDBOX])
+    listeners = make_event_listeners(settings, lambda *_: None)
+    assert len(listeners) == 5  # p0, p2, p4, p6 and j0
+    before = threading.active_count()
+    try:
+        for listener in listeners.values():
+            listener.start()
+            listener.start()  # a second start keeps the one thread
+        listening = [t for t in threading.enumerate() if t.name.endswith("-events")]
+        assert len(listening) == len(listeners)  # one each, however often started
+        # besides: a WebSocket handshake's deadline timer, one per Jellyfin/Emby listener while it connects
+        assert threading.active_count() - before <= 2 * len(listeners)
+    finally:
+        for listener in listeners.values():
+            listener.stop()

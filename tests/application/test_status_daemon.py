@@ -32,6 +32,7 @@ def daemon(tmp_path, plex_server, qbt):
     path = write_config(
         tmp_path, plex_server, qbt, poll_interval_sec=600, streaming_threshold=1, idle_threshold=1,
         status_listen="127.0.0.1:%d" % port, status_token=TOKEN, state_dir=str(tmp_path / "state"), plex_events=False,
+        status_allowed_hosts=["nas.home.arpa"],
     )
     process = start("--config", path)
     base = "http://127.0.0.1:%d" % port
@@ -233,3 +234,42 @@ def test_the_page_the_history_and_one_record_per_server_and_client(daemon):
     history = json.loads(get(base + "/api/history?since=0")[1])
     assert history["states"][0]["to"] == "idle"
     assert get(base + "/api/history?since=yesterday")[0] == 400
+
+
+# --- nothing on the LAN, nor a page elsewhere, steers the daemon ----------------------------------------
+
+def request(method, url, body=None, headers=None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_the_daemon_refuses_other_hosts_and_origins_and_answers_every_webhook(daemon, qbt):
+    from tests.support.webhook_payloads import NON_PLAYBACK
+
+    base, _, _ = daemon
+    port = base.rsplit(":", 1)[1]
+    status, answer = request("GET", base + "/health", headers={"Host": "rebind.example:" + port})
+    assert status == 421 and "status_allowed_hosts" in answer["error"]
+    assert request("GET", base + "/health", headers={"Host": "nas.home.arpa"})[0] in (200, 503)  # configured
+    body = json.dumps({"state": "streaming", "minutes": 90}).encode()
+    auth = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+    status, _ = request("POST", base + "/override", body, dict(auth, Origin="http://127.0.0.2:8000"))
+    assert status == 403
+    assert request("POST", base + "/override", body, dict(auth, **{"Content-Type": "text/plain"}))[0] == 415
+    for name, (content_type, payload) in NON_PLAYBACK.items():
+        status, answer = request("POST", base + "/webhook?token=" + TOKEN, payload, {"Content-Type": content_type})
+        assert (status, answer["triggered"]) == (200, False), name
+    assert json.loads(get(base + "/health")[1])["override"] is None
+
+
+def test_check_prints_the_host_names_served(tmp_path, plex_server, qbt):
+    path = write_config(tmp_path, plex_server, qbt, status_listen="127.0.0.1:%d" % free_port(),
+                        status_allowed_hosts=["nas.home.arpa"])
+    result = run("--check", "--config", path)
+    line = next((l for l in result.stdout.splitlines() if l.startswith("status server: answers the host names")), None)
+    assert line is not None, result.stdout + result.stderr
+    assert "127.0.0.1" in line and "localhost" in line and "nas.home.arpa" in line and socket.gethostname().lower() in line

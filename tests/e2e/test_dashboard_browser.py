@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -87,6 +88,7 @@ class StandIn:
 
     def __init__(self) -> None:
         self.health = canned_health()
+        self.override_access: Dict[str, Any] = {"allowed": True, "why_not": None, "token": True}
         self.requests: List[Dict[str, Any]] = []
         self.lock = threading.Lock()
         stand_in = self
@@ -124,6 +126,8 @@ class StandIn:
                 elif self.command == "GET" and parts.path == "/api/history":
                     since = float(dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("since", 0))
                     self._json(200, canned_history(since))
+                elif self.command == "GET" and parts.path == "/api/override":
+                    self._json(200, stand_in.override_access)
                 elif parts.path == "/override" and self.command in ("POST", "DELETE"):
                     if self.headers.get("Authorization") != "Bearer " + TOKEN:
                         self._json(401, {"error": "missing or wrong token: send the header 'Authorization: Bearer <status_token>'"})
@@ -248,7 +252,9 @@ def browser(tmp_path):
     command = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
                "--disable-extensions", "--mute-audio", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # a stray name could not even be resolved
+               # rebind.test plays a DNS-rebinding attacker's name made to resolve to this machine;
+               # any other stray name could not even be resolved
+               "--host-resolver-rules=MAP rebind.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2",
                "--user-data-dir=%s" % profile, "--window-size=1200,1600", "about:blank"]
     log = open(tmp_path / "chromium.log", "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -368,4 +374,145 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         elsewhere = [u for u in urls if not (u.startswith(server.url) or u.startswith(("data:", "about:")))]
         assert elsewhere == []
         paths = {r["path"] for r in server.requests}
-        assert paths == {"/", "/health", "/api/history", "/override"}
+        assert paths == {"/", "/health", "/api/history", "/api/override", "/override"}
+
+
+# --- pages elsewhere cannot steer the real status server --------------------------------------------
+
+ATTACK_PAGE = """<!doctype html><title>cat pictures</title>
+<iframe name="sink"></iframe>
+<form id="f" method="POST" enctype="text/plain" target="sink" action="TARGET/override">
+<input name='{"state":"streaming","minutes":600,"x":"' value='"}'></form>
+<form id="w" method="POST" enctype="multipart/form-data" target="sink" action="TARGET/webhook">
+<input name="payload" value='{"event":"media.play"}'></form>
+<script>
+var body = JSON.stringify({state: "streaming", minutes: 600});
+var tries = [
+  fetch("TARGET/override", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: body}),
+  fetch("TARGET/override", {method: "POST", headers: {"Content-Type": "application/json"}, body: body}),
+  fetch("TARGET/override", {method: "DELETE"}),
+];
+document.getElementById("f").submit();
+setTimeout(function () { document.getElementById("w").submit(); }, 300);
+Promise.allSettled(tries).then(function () { setTimeout(function () { document.title = "done"; }, 1500); });
+</script>"""
+
+
+class AttackerSite:
+    """A page on another origin (127.0.0.2, another port) that tries to change the override."""
+
+    def __init__(self, target: str) -> None:
+        html = ATTACK_PAGE.replace("TARGET", target.rstrip("/")).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
+        self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.url = "http://127.0.0.2:%d/" % self.server.server_address[1]
+
+    def __enter__(self) -> "AttackerSite":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+class RecordingBackend:
+    """The daemon's side of the status server: canned health and history, overrides recorded."""
+
+    def __init__(self) -> None:
+        self.health_document = canned_health()
+        self.overrides: List[Any] = []
+        self.clears = 0
+        self.triggers: List[str] = []
+
+    def health(self):
+        return 200, self.health_document
+
+    def metrics_text(self) -> str:
+        return ""
+
+    def history(self, since, until, max_points):
+        return canned_history(since)
+
+    def trigger_observation(self, reason: str) -> None:
+        self.triggers.append(reason)
+
+    def set_override(self, state: str, minutes: float):
+        self.overrides.append((state, minutes))
+        self.health_document["override"] = {"state": state, "until_epoch": time.time() + minutes * 60}
+        return {"override": self.health_document["override"]}
+
+    def clear_override(self):
+        self.clears += 1
+        self.health_document["override"] = None
+        return {"override": None}
+
+
+class StatusLog(logging.Handler):
+    """The status server's request lines: which requests reached it and what it answered."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.mark.parametrize("token", ["", TOKEN], ids=["no-token", "token"])
+def test_a_page_on_another_origin_cannot_change_the_override(browser, token):
+    from adapters.status.server import StatusHttpServer
+
+    backend = RecordingBackend()
+    logger = logging.getLogger("plex_helper.status.e2e")
+    logger.setLevel(logging.DEBUG)
+    log = StatusLog()
+    logger.addHandler(log)
+    try:
+        with StatusHttpServer("127.0.0.1:0", backend, token=token, logger=logger) as status, AttackerSite(status.url) as evil:
+            browser.call("Page.navigate", url=evil.url)
+            browser.wait_for("document.title === 'done'", "the attack page ran its tries")
+            assert backend.overrides == [] and backend.clears == 0 and backend.triggers == []
+            answered = [line for line in log.lines if line.startswith("status 127.0.0.1 ") and "/override" in line]
+            # the requests did reach the server, which refused them (the browser stopped only the preflighted ones)
+            assert any(line.endswith(" POST /override 403") for line in answered), log.lines
+
+            # DNS rebinding: the attacker's name resolving to this machine gets nothing
+            browser.call("Page.navigate", url="http://rebind.test:%d/health" % status.address[1])
+            browser.wait_for("document.body && document.body.innerText.includes('status_allowed_hosts')", "the 421 answer")
+            assert "rebind.test" in browser.evaluate("document.body.innerText")
+
+            # the dashboard on its own origin still sets the override (asking for the token when one is set)
+            browser.dialog_answer = token or None
+            browser.call("Page.navigate", url=status.url + "/")
+            browser.wait_for(text_of("state") + " === 'Streaming: upload throttled'", "the dashboard")
+            browser.evaluate("document.getElementById('override-state').value = 'idle'")
+            browser.evaluate("document.getElementById('override-set').click()")
+            browser.wait_for(text_of("override-message") + ".startsWith('Override set: idle')", "the override set")
+            assert backend.overrides == [("idle", 60.0)]
+    finally:
+        logger.removeHandler(log)
+
+
+def test_the_page_says_which_setting_lets_this_browser_change_the_override(browser):
+    with StandIn() as server:
+        refusal = "without a status_token the override is only accepted from this machine; set status_allow_lan_override: true"
+        server.override_access = {"allowed": False, "why_not": refusal, "token": False}
+        browser.call("Page.navigate", url=server.url)
+        browser.wait_for(text_of("override-message") + ".includes('status_allow_lan_override')", "the reason shown")
+        assert browser.evaluate("document.getElementById('override-set').disabled") is True
+        assert browser.evaluate("document.getElementById('override-clear').disabled") is True

@@ -1,48 +1,55 @@
-"""Jellyfin's and Emby's playback webhooks recognised in a POST /webhook body.
+"""Jellyfin's and Emby's webhooks recognised in a POST /webhook body.
 
-`is_playback_webhook` answers a trigger reason or None, never raises, so the status server can
-try Plex's reading next.
+Both send every event they are set up for, not only playback (Jellyfin's Webhook plugin: ItemAdded,
+UserCreated...; Emby: library.new, system.notificationtest from its "Send test notification"
+button). `media_server_event` names the event and says whether it is a playback one; the status
+server answers every one of them 200 and observes now only for playback.
 """
 from __future__ import annotations
 
-from typing import Optional
-from urllib.parse import parse_qs
+from typing import Any, Mapping, NamedTuple, Optional
 
-from adapters.status.webhook_body import RequestError, json_object, multipart_field
+from adapters.status.webhook_body import RequestError, webhook_object
 
 _JELLYFIN_EVENTS = {"playbackstart", "playbackstop"}
 _EMBY_EVENTS = {"playback.start", "playback.stop", "playback.pause", "playback.unpause"}
+MAX_EVENT_CHARS = 64  # an event name is put in the answer and the log: a sender's text, kept short
+
+
+class MediaServerEvent(NamedTuple):
+    """One webhook event of Jellyfin or Emby: `reason` ('jellyfin webhook PlaybackStart') and
+    whether it is a playback event (then the loop observes now)."""
+
+    reason: str
+    event: str
+    playback: bool
+
+
+def media_server_event(data: Mapping[str, Any]) -> Optional[MediaServerEvent]:
+    """The Jellyfin event (`NotificationType`) or Emby event (`Event`) in a webhook's JSON object or
+    flat form; None when it holds neither (Plex's has `event`)."""
+    notification = data.get("NotificationType")
+    if isinstance(notification, str) and notification.strip():
+        name = notification.strip()[:MAX_EVENT_CHARS]
+        return MediaServerEvent("jellyfin webhook " + name, name, name.lower() in _JELLYFIN_EVENTS)
+    event = data.get("Event")
+    if isinstance(event, str) and event.strip():
+        name = event.strip().lower()[:MAX_EVENT_CHARS]
+        return MediaServerEvent("emby webhook " + name, name, name in _EMBY_EVENTS)
+    return None
 
 
 def is_playback_webhook(content_type: str, body: bytes) -> Optional[str]:
     """A trigger reason ('jellyfin webhook PlaybackStart', 'emby webhook playback.start') when the body
     is a playback event of the Jellyfin Webhook plugin (its `NotificationType`, as JSON or a form) or
     of Emby (`Event`, as JSON or the `data` part of multipart/form-data); None for anything else,
-    Plex's webhook included, so the caller can try Plex's reading next. Never raises."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    Plex's webhook included. Never raises."""
     try:
-        if media_type == "multipart/form-data":
-            try:
-                raw = multipart_field(content_type, body, "data")
-            except RequestError:
-                return None  # Plex's webhook sends a `payload` part instead
-            data = json_object(raw, "the webhook payload")
-        elif media_type == "application/x-www-form-urlencoded":
-            fields = parse_qs(body.decode("utf-8", "replace")[:65536], max_num_fields=200)
-            data = {k: v[-1] for k, v in fields.items()}
-        elif media_type in ("application/json", "text/plain", ""):
-            data = json_object(body, "the webhook payload")
-        else:
-            return None
+        data = webhook_object(content_type, body[:1024 * 1024])
     except (RequestError, ValueError):
         return None
-    notification = data.get("NotificationType")
-    if isinstance(notification, str) and notification.strip().lower() in _JELLYFIN_EVENTS:
-        return "jellyfin webhook %s" % notification.strip()[:40]
-    event = data.get("Event")
-    if isinstance(event, str) and event.strip().lower() in _EMBY_EVENTS:
-        return "emby webhook %s" % event.strip().lower()
-    return None
+    found = media_server_event(data)
+    return found.reason if found is not None and found.playback else None
 
 
-__all__ = ["is_playback_webhook"]
+__all__ = ["MediaServerEvent", "is_playback_webhook", "media_server_event"]

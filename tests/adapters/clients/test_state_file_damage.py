@@ -9,7 +9,8 @@ from typing import List
 
 import pytest
 
-from adapters.clients.enforcers import MAX_CLIENT_LIMIT_BYTES, AlternativeModeEnforcer, GlobalLimitEnforcer
+from adapters.clients.alternative_mode import AlternativeModeEnforcer
+from adapters.clients.enforcers import MAX_CLIENT_LIMIT_BYTES, GlobalLimitEnforcer
 from adapters.system.state_files import JsonStateFile, OverrideStore, UnreadableStateFile
 from domain.policies import UploadLimit
 from domain.state import StreamState

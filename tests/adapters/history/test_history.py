@@ -297,3 +297,32 @@ def test_a_schedule_window_is_named_as_the_reason():
     assert describe_reason(began) == "schedule: mon-fri 01:00-07:00: no throttle"
     assert describe_reason(ended) == "schedule window ended"
     assert describe_reason(report) == "threshold reached"  # a Decision without the schedule's fields yet
+
+
+# --- links planted in state_dir are not followed -----------------------------------------------------
+
+@pytest.mark.parametrize("linked", ["history.sqlite3", "history.sqlite3-wal", "history.sqlite3-shm"])
+def test_a_symlinked_database_is_refused_with_a_clear_error(recorder_at, tmp_path, caplog, linked):
+    state = tmp_path / "state"
+    state.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"not yours")
+    os.symlink(victim, state / linked)
+    r = recorder_at(state / "history.sqlite3").start()
+    r.record(StateChange(NOW, "idle", "streaming", "threshold"))
+    assert r.flush(5)
+    assert r.enabled is False
+    assert "%s is a symbolic link" % (state / linked) in r.status()["error"]
+    assert "state_dir" in r.status()["error"]
+    assert victim.read_bytes() == b"not yours"
+    assert len(history_warnings(caplog)) == 1
+
+
+def test_a_database_in_a_symlinked_state_dir_is_fine(recorder_at, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "state")  # systemd's DynamicUser makes state directories links
+    r = recorder_at(tmp_path / "state" / "history.sqlite3").start()
+    r.record(StateChange(NOW, "idle", "streaming", "threshold"))
+    assert r.flush(5)
+    assert r.enabled and (real / "history.sqlite3").exists()

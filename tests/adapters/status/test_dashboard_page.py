@@ -73,7 +73,7 @@ def test_nothing_on_the_page_points_elsewhere(parsed):
     assert re.findall(r"url\(([^)]*)\)", PAGE_HTML) == ["#hatch"] * len(re.findall(r"url\(", PAGE_HTML))
     # every fetch goes to a path relative to the page: health, api/history, override
     assert set(re.findall(r'fetch\(("[^"]*"|\w+)', script_text())) == {"url", '"override"'}
-    assert set(re.findall(r'getJSON\("([^"?]*)', script_text())) == {"health", "api/history"}
+    assert set(re.findall(r'getJSON\("([^"?]*)', script_text())) == {"health", "api/history", "api/override"}
 
 
 def test_the_script_parses(tmp_path):

@@ -22,49 +22,9 @@ from adapters.status.server import (
     parse_listen,
     url_for_listen,
 )
-from application.observers.metrics import MetricsRegistry
+from tests.support.status_backend import FakeBackend
 
 TOKEN = "s3cret-t0ken"
-
-
-class FakeBackend:
-    def __init__(self) -> None:
-        self.health_answer: Tuple[int, Dict[str, Any]] = (200, {"status": "ok", "state": "idle"})
-        self.metrics = MetricsRegistry("0.1.0", "test")
-        self.triggers: List[str] = []
-        self.overrides: List[Tuple[str, float]] = []
-        self.clears = 0
-        self.fail: Dict[str, Exception] = {}  # method name -> exception to raise
-
-    def _maybe_fail(self, name: str) -> None:
-        if name in self.fail:
-            raise self.fail[name]
-
-    def health(self):
-        self._maybe_fail("health")
-        return self.health_answer
-
-    def metrics_text(self) -> str:
-        self._maybe_fail("metrics_text")
-        return self.metrics.render()
-
-    def trigger_observation(self, reason: str) -> None:
-        self._maybe_fail("trigger_observation")
-        self.triggers.append(reason)
-
-    def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
-        self._maybe_fail("set_override")
-        if state not in ("streaming", "idle"):
-            raise ValueError('state must be "streaming" or "idle"')
-        if minutes <= 0:
-            raise ValueError("minutes must be more than 0")
-        self.overrides.append((state, minutes))
-        return {"override": {"state": state, "minutes": minutes}}
-
-    def clear_override(self) -> Dict[str, Any]:
-        self._maybe_fail("clear_override")
-        self.clears += 1
-        return {"override": None}
 
 
 @pytest.fixture
@@ -233,7 +193,7 @@ def test_gets_are_open_when_a_token_is_set(secured, http):
 def test_head_has_headers_and_no_body(server):
     sock = raw_connection(server)
     with sock:
-        sock.sendall(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         status, headers, _ = read_response_head_only(sock)
         assert status == 200 and int(headers["content-length"]) > 0
         status, _, body = read_response(sock)  # the same connection carries on with the next request
@@ -292,13 +252,14 @@ def test_post_override_calls_the_backend(server, backend, http):
     assert backend.overrides == [("streaming", 90.0)]
 
 
-def test_override_body_sent_as_a_curl_form_is_read_as_json(server, backend, http):
-    r = http.request(
-        "POST", server.url + "/override", body=b'{"state":"idle","minutes":1.5}',
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert r.status == 200
-    assert backend.overrides == [("idle", 1.5)]
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""])
+def test_an_override_that_is_not_json_is_415_naming_the_header(server, backend, http, content_type):
+    # the content types a cross-site form or a no-cors fetch can send (curl -d sends a form)
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = http.request("POST", server.url + "/override", body=b'{"state":"idle","minutes":1.5}', headers=headers)
+    assert r.status == 415
+    assert "Content-Type: application/json" in body_of(r)["error"]
+    assert backend.overrides == []
 
 
 @pytest.mark.parametrize("body, message", [
@@ -449,12 +410,13 @@ def _malformed_cases():
         ("truncated", good[: len(good) // 3], ctype, "malformed multipart"),
         ("not multipart at all", b"hello", ctype, "malformed multipart"),
         ("no payload part", plex_multipart(b"{}", boundary="b0undary")[0].replace(b'name="payload"', b'name="other"'),
-         "multipart/form-data; boundary=b0undary", "no 'payload' part"),
+         "multipart/form-data; boundary=b0undary", "no 'payload' or 'data' part"),
         ("payload not json", plex_multipart(b"{nope")[0], ctype, "not valid JSON"),
         ("payload not an object", plex_multipart(b'"media.play"')[0], ctype, "must be a JSON object"),
         ("payload without event", plex_multipart({"Account": {}})[0], ctype, "has no 'event'"),
         ("event not a string", plex_multipart({"event": 3})[0], ctype, "has no 'event'"),
-        ("form without payload", b"other=1", "application/x-www-form-urlencoded", "no 'payload' field"),
+        ("form without an event", b"other=1", "application/x-www-form-urlencoded", "has no 'event' (Plex), 'NotificationType'"),
+        ("text not json", b"event=media.play", "text/plain", "not valid JSON"),
         ("json not an object", b"[]", "application/json", "must be a JSON object"),
     ]
 
@@ -468,7 +430,7 @@ def test_malformed_webhooks_are_400_with_a_clear_message(server, backend, http, 
 
 
 def test_webhook_with_an_unsupported_content_type_is_415(server, http):
-    r = http.request("POST", server.url + "/webhook", body=b"event=media.play", headers={"Content-Type": "text/plain"})
+    r = http.request("POST", server.url + "/webhook", body=b"<event/>", headers={"Content-Type": "application/xml"})
     assert r.status == 415
     assert "multipart/form-data" in body_of(r)["error"]
 
@@ -517,7 +479,7 @@ def test_an_oversized_body_is_413(make_server, backend, http):
 
 def test_an_oversized_body_is_refused_from_its_headers_alone(server):
     with raw_connection(server) as sock:
-        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % (50 * 1024 * 1024))
         status, headers, body = read_response(sock)
     assert status == 413
@@ -526,13 +488,13 @@ def test_an_oversized_body_is_refused_from_its_headers_alone(server):
 
 def test_expect_100_continue_is_refused_before_the_body_is_sent(secured):
     with raw_connection(secured) as sock:
-        sock.sendall(b"POST /override HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\nExpect: 100-continue\r\n\r\n")
+        sock.sendall(b"POST /override HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30\r\nExpect: 100-continue\r\n\r\n")
         status, _, _ = read_response(sock)
     assert status == 401
     with raw_connection(secured) as sock:
         request = b'{"state": "idle", "minutes": 5}'
-        sock.sendall(b"POST /override HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
-                     b"\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(request))
+        sock.sendall(b"POST /override HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() +
+                     b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(request))
         assert sock.recv(100).startswith(b"HTTP/1.1 100")
         sock.sendall(request)
         status, _, body = read_response(sock)
@@ -542,7 +504,7 @@ def test_expect_100_continue_is_refused_before_the_body_is_sent(secured):
 def test_a_slow_client_does_not_block_others_and_is_dropped(make_server, http):
     server = make_server(read_timeout_sec=0.5)
     slow = raw_connection(server)
-    slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # ... and never finishes its headers
+    slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # ... and never finishes its headers
     started = time.monotonic()
     for _ in range(5):
         assert http.request("GET", server.url + "/health").status == 200
@@ -557,7 +519,7 @@ def test_a_slow_client_does_not_block_others_and_is_dropped(make_server, http):
 def test_a_body_trickled_byte_by_byte_hits_the_body_deadline(make_server, http):
     server = make_server(read_timeout_sec=0.5)  # body deadline: 3 read timeouts
     trickle = raw_connection(server)
-    trickle.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+    trickle.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
     stop = threading.Event()
 
     def drip():  # one byte every 0.1 s: never idle long enough for the read timeout
@@ -610,7 +572,7 @@ def test_too_many_connections_get_a_quick_503(make_server, http):
     server = make_server(max_connections=2)
     held = [raw_connection(server) for _ in range(2)]
     for sock in held:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert read_response(sock)[0] == 200  # both held open (keep-alive)
     with raw_connection(server) as sock:
         status, _, body = read_response(sock)

@@ -115,7 +115,7 @@ def other_address_available() -> bool:
 
 def get_health_from(server, source: str) -> int:
     with socket.create_connection(server.address, timeout=5, source_address=(source, 0)) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         return read_response(sock)[0]
 
 
@@ -134,7 +134,7 @@ def test_a_trickled_head_is_cut_at_one_overall_deadline(make_server, tricklers, 
 def test_a_slow_but_complete_head_within_the_deadline_is_served(make_server):
     server = make_server(read_timeout_sec=2.0, head_deadline_sec=3.0)
     with raw_connection(server) as sock:
-        for piece in (b"GET /health HT", b"TP/1.1\r\nHo", b"st: x\r\n", b"\r\n"):
+        for piece in (b"GET /health HT", b"TP/1.1\r\nHo", b"st: 127.0.0.1\r\n", b"\r\n"):
             sock.sendall(piece)
             time.sleep(0.05)
         assert read_response(sock)[0] == 200
@@ -145,7 +145,7 @@ def test_keep_alive_requests_each_get_a_fresh_head_deadline(make_server):
     with raw_connection(server) as sock:
         for _ in range(3):
             time.sleep(0.5)  # idle between requests: the deadline counts from the wait for each head
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert read_response(sock)[0] == 200
 
 
@@ -168,7 +168,7 @@ def test_the_per_address_cap_frees_up_when_connections_end(make_server):
     server = make_server(max_connections_per_address=2)
     held = [raw_connection(server) for _ in range(2)]
     for sock in held:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert read_response(sock)[0] == 200
     with raw_connection(server) as sock:
         assert read_response(sock)[0] == 503
@@ -178,7 +178,7 @@ def test_the_per_address_cap_frees_up_when_connections_end(make_server):
     status = 0
     while time.monotonic() < deadline and status != 200:
         with raw_connection(server) as sock:
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             status = read_response(sock)[0]
         time.sleep(0.05)
     assert status == 200
@@ -197,7 +197,7 @@ def test_the_per_address_cap_frees_up_when_connections_end(make_server):
 def test_a_content_length_that_is_not_1_to_10_ascii_digits_is_400(make_server, backend, caplog, length):
     server = make_server(token=TOKEN)  # also without the token: nothing reaches the handler's guts
     status, headers, body = exchange(
-        server, b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        server, b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 b"Content-Length: " + length + b"\r\n\r\n{}")
     assert status == 400, body
     assert "Content-Length" in json.loads(body)["error"]
@@ -208,7 +208,7 @@ def test_a_content_length_that_is_not_1_to_10_ascii_digits_is_400(make_server, b
 
 def test_two_content_lengths_are_400(make_server, caplog):
     server = make_server()
-    status, _, body = exchange(server, b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    status, _, body = exchange(server, b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
                                        b"Content-Length: 20\r\n\r\n{}")
     assert status == 400
     no_traceback_logged(caplog)
@@ -216,14 +216,14 @@ def test_two_content_lengths_are_400(make_server, caplog):
 
 def test_a_ten_digit_content_length_is_read_as_a_number(make_server, caplog):
     server = make_server()
-    status, _, body = exchange(server, b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 0000000002\r\n"
+    status, _, body = exchange(server, b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0000000002\r\n"
                                        b"Content-Type: application/json\r\n\r\n{}")
     assert status == 400 and b"has no 'event'" in body  # the body was read: 2 bytes
 
 
 @pytest.mark.parametrize("head, status", [
-    (b"GET /health?" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),  # http.server's cap: 64 KiB
-    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /health?" + b"a" * 70000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),  # http.server's cap: 64 KiB
+    (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", 431),
     (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 7000) for i in range(6)) + b"\r\n", 431),
     (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(101)) + b"\r\n", 431),
     # 13,000 parameters: refused from its length, before anything parses it
@@ -238,13 +238,13 @@ def test_oversized_heads_are_refused_before_parsing(make_server, caplog, head, s
     assert "error" in json.loads(body)
     no_traceback_logged(caplog)
     with raw_connection(server) as sock:  # and the server carries on
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert read_response(sock)[0] == 200
 
 
 def test_a_request_line_within_the_stdlib_cap_is_served(make_server):
     server = make_server()
-    status, _, _ = exchange(server, b"GET /health?" + b"a" * 60000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, _, _ = exchange(server, b"GET /health?" + b"a" * 60000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     assert status == 200
 
 
@@ -252,7 +252,7 @@ def test_a_line_that_is_not_a_header_cannot_hide_the_headers_after_it(make_serve
     # the email parser would take it, and the Transfer-Encoding after it, for a body: framing unknown
     server = make_server()
     status, headers, body = exchange(
-        server, b"POST /webhook HTTP/1.1\r\nHost: x\r\nnot a header\r\nTransfer-Encoding: chunked\r\n\r\n"
+        server, b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nnot a header\r\nTransfer-Encoding: chunked\r\n\r\n"
                 b"14\r\n{\"event\": \"media.play\"}\r\n0\r\n\r\n")
     assert status == 400 and "malformed request headers" in json.loads(body)["error"]
     assert headers["connection"] == "close"
@@ -263,7 +263,7 @@ def test_a_line_that_is_not_a_header_cannot_hide_the_headers_after_it(make_serve
 def test_a_chunked_body_announced_with_expect_100_is_refused_before_it_is_sent(make_server):
     server = make_server()
     with raw_connection(server) as sock:
-        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                      b"Expect: 100-continue\r\n\r\n")
         status, headers, body = read_response(sock)
     assert status == 411 and "Content-Length" in json.loads(body)["error"]
@@ -273,12 +273,12 @@ def test_a_chunked_body_announced_with_expect_100_is_refused_before_it_is_sent(m
 def test_an_early_answer_reads_a_small_body_and_keeps_the_connection(make_server, backend):
     server = make_server(token=TOKEN)
     with raw_connection(server) as sock:
-        sock.sendall(b"POST /override HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        sock.sendall(b"POST /override HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}")
         status, headers, _ = read_response(sock)
         assert status == 401 and "connection" not in headers
-        sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}")
         assert read_response(sock)[0] == 404
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # still in step
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # still in step
         assert read_response(sock)[0] == 200
     assert backend.overrides == []
 
@@ -287,14 +287,14 @@ def test_many_content_type_parameters_within_the_caps_still_work(make_server, ba
     server = make_server()
     body, headers = plex_multipart(plex_payload("media.play"), with_thumb=False)
     content_type = headers["Content-Type"] + "; a=b" * 1500  # about 7.5 KiB
-    status, _, answer = exchange(server, b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+    status, _, answer = exchange(server, b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
                                          b"Content-Length: %d\r\n\r\n" % (content_type.encode(), len(body)) + body)
     assert status == 200, answer
     assert backend.triggers == ["plex webhook media.play"]
 
 
 def post(server, path: str, content_type: str, body: bytes) -> tuple:
-    return exchange(server, b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+    return exchange(server, b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
                     % (path.encode(), content_type.encode(), len(body)) + body)
 
 
@@ -332,7 +332,7 @@ def nested_multipart(depth: int, named_payload: bool) -> tuple:
     return body, "multipart/form-data; boundary=b0"
 
 
-@pytest.mark.parametrize("named_payload, message", [(False, "no 'payload' part"), (True, "not valid JSON")])
+@pytest.mark.parametrize("named_payload, message", [(False, "no 'payload' or 'data' part"), (True, "not valid JSON")])
 def test_deeply_nested_multipart_is_400(make_server, backend, caplog, named_payload, message):
     server = make_server()
     body, content_type = nested_multipart(3000, named_payload)
@@ -371,14 +371,14 @@ def test_the_webhook_401_tells_how_plex_can_send_the_token(make_server):
     status, _, answer = post(server, "/webhook", headers["Content-Type"], body)
     assert status == 401
     assert "?token=" in json.loads(answer)["error"]
-    status, _, answer = exchange(server, b"DELETE /override HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, answer = exchange(server, b"DELETE /override HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert status == 401 and "Authorization: Bearer" in json.loads(answer)["error"]
 
 
 def test_the_server_header_has_no_trailing_space(make_server):
     server = make_server()
     with raw_connection(server) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)

@@ -55,3 +55,31 @@ def test_default_state_dir():
     assert default_state_dir({"XDG_STATE_HOME": "/x", "HOME": "/h"}) == "/x/plex-helper"
     # not the cache any more (tests/adapters/system/test_state_migration.py: what was there moves)
     assert default_state_dir({"CACHE_DIRECTORY": "/var/cache/plex-helper", "HOME": "/h"}).startswith("/h/")
+
+
+# --- links planted in state_dir are not followed -----------------------------------------------------
+
+def test_a_symlinked_state_file_is_not_followed(tmp_path, caplog):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"state": "streaming", "until": 4_000_000_000}))
+    state = tmp_path / "state"
+    state.mkdir()
+    os.symlink(elsewhere, state / "override.json")
+    with pytest.raises(Exception) as caught:
+        JsonStateFile(str(state / "override.json")).load()
+    assert "symbolic link" in str(caught.value)
+    assert OverrideStore(str(state)).load() is None  # a warning, no override from the other file
+    assert "ignoring the saved override" in caplog.text and "symbolic link" in caplog.text
+
+
+def test_a_dangling_link_is_refused_too_and_saving_replaces_the_link_not_its_target(tmp_path):
+    target = tmp_path / "target.json"
+    state = tmp_path / "state"
+    state.mkdir()
+    os.symlink(target, state / "global_limit.json")
+    store = JsonStateFile(str(state / "global_limit.json"))
+    with pytest.raises(Exception, match="symbolic link"):
+        store.load()
+    store.write({"kib": 5})
+    assert not target.exists() and not os.path.islink(state / "global_limit.json")
+    assert store.load() == {"kib": 5}
