@@ -65,6 +65,19 @@ def test_the_second_of_two_jellyfin_servers_is_replaced_by_name():
     assert kib(limiter.history) == [500]  # the stand-in's remote stream throttled
 
 
+def test_the_second_of_two_qbittorrents_is_replaced_by_name_and_limited_like_the_real_one(tmp_path):
+    seedbox = RecordingUploadLimiter()
+    container = use_stand_ins(Container(settings=settings(
+        download_clients=(DownloadClientSettings("qbt", "qbittorrent", "http://qbt.invalid:8080"),
+                          DownloadClientSettings("seedbox", "qbittorrent", "http://seedbox.invalid:8080")),
+        state_dir=str(tmp_path), streaming_threshold=1)), plex=ScriptedStreamSource([[REMOTE]]), seedbox=seedbox,
+        clock=ManualClock())
+    adapters = container.client_adapters()
+    assert type(adapters["qbt"]) is QBittorrentUploadLimiter and adapters["seedbox"] is seedbox
+    slot = {s.name: s for s in container.client_slots()}["seedbox"]
+    assert [type(e).__name__ for e in slot.enforcers.values()] == ["GlobalLimitEnforcer"]  # as for the real one
+
+
 def test_a_stand_in_for_a_name_the_config_lacks_is_refused_with_the_names_it_has():
     container = Container(settings=two_jellyfins("http://den.invalid:8096"))
     container.override_providers(media_server_overrides={"attic": ScriptedStreamSource([])})
