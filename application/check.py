@@ -3,17 +3,23 @@ found; then which limits the config means, and each client's share in each direc
 remote stream plays."""
 from __future__ import annotations
 
+import functools
 import sys
-import time
-from typing import Callable, List, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, TextIO, Tuple
 
-from application.observers.reporting import describe_streams, side_labels
-from application.config.settings import Settings
+from application.observers.reporting import describe_streams
+from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
+from application.wiring.parts import labels_of
+from application.wiring.sides import is_limited
 from domain.policies import UploadLimit
 from domain.ports import PortError, UploadLimitControl
+from domain.sessions import RemoteStreamRule
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
 from domain.units import describe_kib
+
+if TYPE_CHECKING:
+    from application.container import Container
 
 
 def describe_limits(settings: Settings) -> str:
@@ -35,9 +41,7 @@ def describe_limits(settings: Settings) -> str:
     return "limits%s: idle %s; streaming %s" % (mode, idle, streaming)
 
 
-def check_plex(container, source=None, label: str = "Plex") -> str:
-    source = source or container.stream_source()
-    rule = container.decider().rule
+def check_plex(source, rule: RemoteStreamRule, label: str = "Plex") -> str:
     version = source.server_version()
     sessions = source.read_sessions()
     return "%s OK: version %s at %s; %d session(s), %s" % (
@@ -54,12 +58,11 @@ def check_jellyfin(source, label: str) -> str:
     return "\n".join(lines)
 
 
-def check_qbittorrent(container, limiter=None, label: str = "qBittorrent", url: str = "") -> str:
-    limiter = limiter or container.upload_limiter()
+def check_qbittorrent(limiter, url: str, label: str = "qBittorrent") -> str:
     info = limiter.describe()
     limit = UploadLimit.from_bytes(limiter.current_upload_limit())
     return "%s OK: %s (Web API %s) at %s, %s; upload limit %s" % (
-        label, info.version, info.webapi_version, url or container.settings().qbittorrent_url, _auth_words(info.auth), limit,
+        label, info.version, info.webapi_version, url, _auth_words(info.auth), limit,
     )
 
 
@@ -76,44 +79,46 @@ def _auth_words(auth: str) -> str:
     return {"password": "logged in with the password", "api key": "authenticated with the API key"}.get(auth, auth)
 
 
-def _checks(settings: Settings, container) -> List[Tuple[str, Callable[[], str]]]:
-    """(label, check) for every configured server and client, in the config's order."""
-    from application.composition import DOWNLOAD_ONLY, make_client_adapter, make_media_server_source
-
-    labels = side_labels([(s.name, s.type) for s in settings.media_servers] +
-                         [(c.name, c.type) for c in settings.download_clients])
+def _checks(settings: Settings, container: Container) -> List[Tuple[str, Callable[[], str]]]:
+    """(label, check) for every configured server and client, in the config's order. Each adapter is
+    built inside its check (through the container, by name): one that cannot be built fails its line."""
+    labels = labels_of(settings)
     checks: List[Tuple[str, Callable[[], str]]] = []
-    for index, server in enumerate(settings.media_servers):
+    for server in settings.media_servers:
         label = labels[server.name]
-
-        def source(index=index, server=server):
-            return container.stream_source() if index == 0 else make_media_server_source(server, settings)
-        if server.type == "plex":
-            checks.append((label, lambda source=source, label=label: check_plex(container, source(), label)))
-        else:
-            checks.append((label, lambda source=source, label=label: check_jellyfin(source(), label)))
-    for index, client in enumerate(settings.download_clients):
+        checks.append((label, functools.partial(_check_media_server, container, server, label)))
+    for client in settings.download_clients:
         label = labels[client.name]
-        if client.type in DOWNLOAD_ONLY and settings.streaming_download_kbps is None:
-            checks.append((label, lambda label=label: "%s: not touched (set streaming_download_kbps to limit its "
-                                                       "downloads while streaming)" % label))
-            continue
-
-        def adapter(index=index, client=client):
-            return container.upload_limiter() if index == 0 else make_client_adapter(client, settings, time.monotonic)
-        if client.type == "qbittorrent":
-            checks.append((label, lambda adapter=adapter, label=label, url=client.url:
-                           check_qbittorrent(container, adapter(), label, url)))
+        if not is_limited(client, settings):
+            checks.append((label, functools.partial(_not_touched, label)))
         else:
-            checks.append((label, lambda adapter=adapter, label=label: check_client(adapter(), label)))
+            checks.append((label, functools.partial(_check_download_client, container, client, label)))
     if settings.line_meter is not None:
         from application.line_tracker import check_line
 
-        checks.append(("line meter", lambda: check_line(settings)))
+        checks.append(("line meter", functools.partial(check_line, settings)))
     return checks
 
 
-def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) -> int:
+def _check_media_server(container: Container, server: MediaServerSettings, label: str) -> str:
+    source = container.media_source(server.name)
+    if server.type == "plex":
+        return check_plex(source, container.decider().rule, label)
+    return check_jellyfin(source, label)
+
+
+def _check_download_client(container: Container, client: DownloadClientSettings, label: str) -> str:
+    adapter = container.client_adapter(client.name)
+    if client.type == "qbittorrent":
+        return check_qbittorrent(adapter, client.url, label)
+    return check_client(adapter, label)
+
+
+def _not_touched(label: str) -> str:
+    return "%s: not touched (set streaming_download_kbps to limit its downloads while streaming)" % label
+
+
+def run_check(settings: Settings, out: Optional[TextIO] = None, container: Optional[Container] = None) -> int:
     from application.container import Container
 
     out = out or sys.stdout
@@ -128,10 +133,8 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) 
         out.write(line + "\n")
     out.write(describe_limits(settings) + "\n")
     if settings.status_listen:
-        from adapters.status.server import served_hosts
-
         out.write("status server: answers the host names %s (others: add them to status_allowed_hosts)\n"
-                  % served_hosts(settings.status_listen, settings.status_allowed_hosts).describe())
+                  % container.served_hosts())
     if not failures:
         for line in describe_shares(container):
             out.write(line + "\n")
@@ -141,7 +144,7 @@ def run_check(settings: Settings, out: Optional[TextIO] = None, container=None) 
 ONE_STREAM = PlaybackSession(state="playing", local=False, location="wan", user="a friend", bandwidth_kbps=8000)
 
 
-def describe_shares(container) -> List[str]:
+def describe_shares(container: Container) -> List[str]:
     """Each client's share in each direction while one remote stream plays, from the limits the
     clients hold now (a client the user holds below its share keeps its own): the weights and fixed
     shares can be seen before a stream."""

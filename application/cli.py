@@ -149,7 +149,7 @@ def status_client_for(path: str) -> Optional[StatusClient]:
     """The client of the daemon's status server per the config at `path`; None after printing why not."""
     from application.config.sources import ConfigError
     from application.config.status_endpoint import load_status_endpoint
-    from application.factories import make_status_client
+    from application.wiring.parts import make_status_client
 
     try:
         listen, token = load_status_endpoint(path, os.environ)

@@ -67,8 +67,8 @@ def run_demo(interval_sec: float = DEMO_SETTINGS.poll_interval_sec, out: TextIO 
     out.flush()
     container = Container(settings=settings)
     limiter = RecordingUploadLimiter()
-    container.stream_source.override(ScriptedStreamSource(SCENARIO))
-    container.upload_limiter.override(limiter)
+    container.override_providers(media_server_overrides={"plex": ScriptedStreamSource(SCENARIO)},
+                                 download_client_overrides={"qbittorrent": limiter})
     runner = container.runner(interval_sec=interval_sec, max_ticks=len(SCENARIO))
     code = runner.run()
     history = ", ".join("unlimited" if b == 0 else "%d KiB/s" % (b // 1024) for b in limiter.history)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import fields
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from application.config.load import ConfigError, load_settings
 from application.loop.runner import DaemonRunner
@@ -12,6 +12,9 @@ from application.service import ThrottleService
 from application.config.settings import DownloadClientSettings, Settings
 from domain.ports import UploadLimiterError
 
+if TYPE_CHECKING:
+    from application.container import Container
+
 # changing any of these needs new adapters (new URL, credentials, TLS or timeouts)
 CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeout_sec", "login_retry_sec"})
 
@@ -19,7 +22,8 @@ CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeou
 RESTART_FIELDS = frozenset({"status_listen", "status_token", "status_allowed_hosts", "status_allow_lan_override",
                             "state_dir", "notify", "notify_after_failures", "mqtt"})
 
-ContainerFactory = Callable[[Settings], object]
+# a new container per reload: it builds the new parts (tests hand in one with stand-ins)
+ContainerFactory = Callable[[Settings], "Container"]
 
 
 def _same_client(old: DownloadClientSettings, new: DownloadClientSettings) -> bool:

@@ -35,3 +35,41 @@ def test_the_domain_does_no_io() -> None:
     io_modules = {"socket", "ssl", "http", "urllib", "os", "subprocess", "sqlite3", "logging", "threading", "time"}
     wrong = [(module, name) for module, name in imports("domain") if name.split(".")[0] in io_modules]
     assert wrong == []
+
+
+# The composition root: the only application modules that pick concrete adapters.
+COMPOSITION_ROOT = {
+    "application/container.py",
+    "application/wiring/decisions.py",
+    "application/wiring/parts.py",
+    "application/wiring/sides.py",
+    "application/demo.py",  # the daemon composed with the in-memory stand-ins instead of real servers
+}
+# Where the application still names an adapter outside the root, and why it is not behind a port yet.
+ADAPTER_IMPORTS_ALLOWED = {
+    # the entry point: logging, the move of an earlier version's state and the status client's
+    # commands all run before (or without) a container
+    "application/cli.py",
+    # the config is validated by the adapters' own readers of their formats (listen address, header
+    # value, notification target, broker URL, a bounded regular file): one parser, not two
+    "application/config/fields.py",
+    "application/config/load.py",
+    "application/config/mqtt.py",
+    "application/config/sources.py",
+    # the observers speak the adapters' formats (Prometheus text, the override's file) directly
+    "application/observers/metrics.py",
+    "application/observers/status.py",
+}
+
+
+def test_the_application_names_concrete_adapters_only_in_the_composition_root() -> None:
+    allowed = COMPOSITION_ROOT | ADAPTER_IMPORTS_ALLOWED
+    wrong = sorted({(module, name) for module, name in imports("application")
+                    if name.split(".")[0] == "adapters" and module not in allowed})
+    assert wrong == []
+
+
+def test_the_allowed_lists_name_existing_modules_that_do_import_adapters() -> None:
+    importing = {module for module, name in imports("application") if name.split(".")[0] == "adapters"}
+    assert sorted(ADAPTER_IMPORTS_ALLOWED - importing) == []  # an exception no longer needed: drop it
+    assert sorted(COMPOSITION_ROOT - {str(p.relative_to(ROOT)) for p in (ROOT / "application").rglob("*.py")}) == []

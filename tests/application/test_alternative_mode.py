@@ -4,6 +4,7 @@ import pytest
 from adapters.fakes import ScriptedStreamSource
 from application.container import Container
 from tests.application.builders import REMOTE, ManualClock, settings
+from tests.support.stand_ins import use_stand_ins
 
 KIB = 1024
 
@@ -20,7 +21,7 @@ def container_for(qbt, script, state_dir, **overrides):
             limit_mode="alternative", streaming_threshold=1, idle_threshold=1, state_dir=str(state_dir), **overrides,
         )
     )
-    container.override_providers(stream_source=ScriptedStreamSource(script), clock=ManualClock())
+    use_stand_ins(container, plex=ScriptedStreamSource(script), clock=ManualClock())
     return container
 
 
@@ -31,7 +32,7 @@ def reset(limiter):
 
 def test_streaming_switches_alternative_mode_on_and_idle_switches_it_off(qbt, tmp_path):
     container = container_for(qbt, [[REMOTE], [REMOTE], [], []], tmp_path)
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     reset(limiter)
     limiter.set_upload_limit(2000 * KIB)  # the user's own global limit: never touched in this mode
     runner = container.runner(interval_sec=0)
@@ -47,7 +48,7 @@ def test_streaming_switches_alternative_mode_on_and_idle_switches_it_off(qbt, tm
 
 def test_a_users_alternative_mode_is_left_alone(qbt, tmp_path):
     container = container_for(qbt, [[], [REMOTE], []], tmp_path)
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     reset(limiter)
     limiter.set_alternative_upload_limit(10 * KIB)
     limiter.set_alternative_mode(True)  # the user (or the scheduler) wants the turtle on
@@ -65,7 +66,7 @@ def test_a_users_alternative_mode_is_left_alone(qbt, tmp_path):
 
 def test_exit_switches_off_what_plex_helper_switched_on(qbt, tmp_path):
     container = container_for(qbt, [[REMOTE]], tmp_path)
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     reset(limiter)
     runner = container.runner(interval_sec=0, max_ticks=1)
     assert runner.run() == 0
@@ -74,7 +75,7 @@ def test_exit_switches_off_what_plex_helper_switched_on(qbt, tmp_path):
 
 def test_reconcile_switches_the_mode_back_on(qbt, tmp_path):
     container = container_for(qbt, [[REMOTE]], tmp_path, reconcile_interval_sec=1)
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     reset(limiter)
     runner = container.runner(interval_sec=0)
     clock = container.clock()
@@ -89,7 +90,7 @@ def test_reconcile_switches_the_mode_back_on(qbt, tmp_path):
 
 def test_after_a_crash_the_next_start_still_undoes_the_alternative_mode(qbt, tmp_path):
     container = container_for(qbt, [[REMOTE]], tmp_path)
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     reset(limiter)
     container.runner(interval_sec=0).run_once()
     assert limiter.alternative_mode() is True

@@ -104,11 +104,11 @@ def run_once_with_fakes(s) -> None:
 def _run_once_with_fakes(s) -> None:
     describe_limits(s)  # what --check prints
     container = Container(settings=s)
-    container.stream_source(), container.upload_limiter()  # the real adapters can be built
+    container.media_servers(), container.client_adapters()  # the real adapters can be built
     container = Container(settings=s)
     container.override_providers(
-        stream_source=ScriptedStreamSource([[REMOTE, LAN], [REMOTE], []]), upload_limiter=FakeQBittorrentModes(),
-        clock=ManualClock(),
+        media_server_overrides={s.media_servers[0].name: ScriptedStreamSource([[REMOTE, LAN], [REMOTE], []])},
+        download_client_overrides={s.download_clients[0].name: FakeQBittorrentModes()}, clock=ManualClock(),
     )
     runner = container.runner()
     for _ in range(3):

@@ -141,7 +141,7 @@ def test_names_that_share_their_environment_variables_are_refused_naming_both(tm
 def test_one_push_listener_per_server_with_events_on_and_none_for_the_others(tmp_path):
     import threading
 
-    from application.factories import make_event_listeners
+    from application.wiring.parts import make_event_listeners
 
     servers = [dict(PLEX, name="p%d" % i, url="http://127.0.0.1:9/", events=i % 2 == 0) for i in range(8)]
     servers += [{"name": "j%d" % i, "type": "jellyfin", "url": "http://127.0.0.1:9/", "api_key": "k", "events": i == 0}

@@ -106,12 +106,12 @@ def test_check_prints_the_limits_as_understood():
 class _Unreachable:
     """A container whose servers cannot be reached: --check still says which limits it understood."""
 
-    def stream_source(self):
+    def media_source(self, name):
         from domain.ports import FailureKind, StreamSourceError
 
         raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable (test)")
 
-    def upload_limiter(self):
+    def client_adapter(self, name):
         from domain.ports import FailureKind, UploadLimiterError
 
         raise UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable (test)")

@@ -7,6 +7,7 @@ from application.container import Container
 from domain.policies import SpeedLimit
 from tests.application.builders import REMOTE, ManualClock
 from tests.support.sabnzbd_server import SabnzbdStandIn
+from tests.support.stand_ins import use_stand_ins
 
 
 def test_usenet_clients_are_left_alone_without_a_download_budget(tmp_path):
@@ -21,7 +22,7 @@ def test_usenet_clients_are_left_alone_without_a_download_budget(tmp_path):
         path.write_text(json.dumps(config))
         s = load_settings(str(path), {})
         container = Container(settings=s)
-        container.override_providers(stream_source=ScriptedStreamSource([[REMOTE]]), clock=ManualClock())
+        use_stand_ins(container, plex=ScriptedStreamSource([[REMOTE]]), clock=ManualClock())
         assert [slot.name for slot in container.service().clients] == ["qbt"]
         config["streaming_download_kbps"] = "40 Mbit/s"
         path.write_text(json.dumps(config))
@@ -45,7 +46,7 @@ def test_the_download_budget_is_held_while_streaming_and_the_own_limit_comes_bac
         path = tmp_path / "config.json"
         path.write_text(json.dumps(config))
         container = Container(settings=load_settings(str(path), {}))
-        container.override_providers(stream_source=ScriptedStreamSource([[REMOTE], []]), clock=ManualClock())
+        use_stand_ins(container, plex=ScriptedStreamSource([[REMOTE], []]), clock=ManualClock())
         runner = container.runner(interval_sec=0)
         runner.run_once()
         assert client.read_download_limit() == SpeedLimit(800)

@@ -13,6 +13,7 @@ from tests.application.daemon import start, stop, wait_until
 from tests.application.fault_support import QbtWebClient
 from tests.support.plex_payloads import remote_movie
 from tests.support.plex_server import PlexTestServer
+from tests.support.stand_ins import use_stand_ins
 
 KIB = 1024
 
@@ -20,7 +21,7 @@ KIB = 1024
 def runner_with(limiter, script, tmp_path):
     container = Container(settings=settings(idle_upload_kbps=None, streaming_threshold=1, idle_threshold=1,
                                             state_dir=str(tmp_path)))
-    container.override_providers(stream_source=ScriptedStreamSource(script), upload_limiter=limiter, clock=ManualClock())
+    use_stand_ins(container, plex=ScriptedStreamSource(script), qbittorrent=limiter, clock=ManualClock())
     return container.runner(interval_sec=0)
 
 
@@ -47,7 +48,7 @@ def test_an_explicit_idle_limit_keeps_its_meaning(tmp_path):
     limiter = RecordingUploadLimiter(initial_bytes_per_sec=2000 * KIB)
     container = Container(settings=settings(idle_upload_kbps=0, streaming_threshold=1, idle_threshold=1,
                                             state_dir=str(tmp_path)))
-    container.override_providers(stream_source=ScriptedStreamSource([[]]), upload_limiter=limiter, clock=ManualClock())
+    use_stand_ins(container, plex=ScriptedStreamSource([[]]), qbittorrent=limiter, clock=ManualClock())
     container.runner(interval_sec=0).run_once()
     assert limiter.limit_bytes == 0  # enforced, as before
 

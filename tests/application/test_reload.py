@@ -8,6 +8,7 @@ from application.container import Container
 from application.reload import ConfigReloader
 from domain.policies import SpeedLimit
 from tests.application.builders import REMOTE, ManualClock
+from tests.support.stand_ins import use_stand_ins
 
 KIB = 1024
 
@@ -58,7 +59,7 @@ def daemon(tmp_path, fake, script, **fields):
 
     def build(settings):
         container = Container(settings=settings)
-        container.override_providers(stream_source=source, upload_limiter=fake, clock=ManualClock())
+        use_stand_ins(container, plex=source, qbittorrent=fake, clock=ManualClock())
         return container
 
     settings = load_settings(path, {})

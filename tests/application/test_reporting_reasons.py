@@ -210,10 +210,10 @@ def test_the_containers_tick_logger_says_why_and_follows_a_reload(caplog):
     from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
     from application.container import Container
     from tests.application.builders import settings
+    from tests.support.stand_ins import use_stand_ins
 
     container = Container(settings=settings())
-    container.stream_source.override(ScriptedStreamSource([[LAN], [LAN]]))
-    container.upload_limiter.override(RecordingUploadLimiter())
+    use_stand_ins(container, plex=ScriptedStreamSource([[LAN], [LAN]]), qbittorrent=RecordingUploadLimiter())
     runner = container.runner()
     caplog.set_level(logging.DEBUG, logger="plex_helper")
     runner.run_once()

@@ -743,9 +743,8 @@ def test_repr_of_settings_and_of_every_object_the_container_builds_holds_no_secr
             container = Container(settings=settings)
             service = container.service()
             runner = container.runner()
-            built = [container.stream_source(), container.upload_limiter(), container.enforcer(), service, runner,
-                     container.tick_logger(), *container.event_listeners().values(), *container.media_servers(),
-                     *container.client_slots()]
+            built = [service, runner, container.tick_logger(), *container.event_listeners().values(),
+                     *container.media_servers(), *container.client_adapters().values(), *container.client_slots()]
             objects = []
             for obj in built:
                 objects.extend(_project_objects(obj))

@@ -1,13 +1,16 @@
 """The pure decision parts for a config: the remote-stream rule, the state machine with its
-hysteresis, the limit policy, the deadband, the flap guard and the schedule, as one Decider.
+hysteresis, the limit policy, the deadband, the flap guard and the schedule, as one Decider; and the
+values the service takes from the config (its local time, its download budget).
 
-The container builds one per config; a reload builds a new one and hands it to the running
+The container builds one Decider per config; a reload builds a new one and hands it to the running
 service, so the loop keeps its state.
 """
 from __future__ import annotations
 
-from application.service import Decider
+from typing import Callable, Optional
+
 from application.config.settings import Settings
+from application.service import Decider, local_time_in
 from domain.overrides import FlapGuard
 from domain.policies import (
     Deadband,
@@ -18,6 +21,7 @@ from domain.policies import (
     TieredLimitPolicy,
     UploadLimit,
 )
+from domain.schedule import LocalTime
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
 
@@ -60,3 +64,17 @@ def build_policy(settings: Settings) -> LimitPolicy:
             floor_kib=settings.min_upload_kbps,
         )
     return FixedLimitPolicy(idle=idle, streaming=UploadLimit(settings.streaming_upload_kbps))
+
+
+def local_time_for(timezone: str) -> Callable[[float], LocalTime]:
+    """The schedule's local time: in `timezone`, or the machine's zone (which follows TZ)."""
+    if not timezone:
+        return local_time_in(None)
+    from zoneinfo import ZoneInfo
+
+    return local_time_in(ZoneInfo(timezone))
+
+
+def download_budget_of(streaming_download_kbps: Optional[int]) -> Optional[UploadLimit]:
+    """The Usenet clients' budget while streaming; None: their downloads are left alone."""
+    return None if streaming_download_kbps is None else UploadLimit(streaming_download_kbps)
