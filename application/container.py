@@ -18,7 +18,7 @@ from adapters.system.systemd import SystemdNotifier
 from application.config.settings import Settings
 from application.loop.runner import DaemonRunner
 from application.observers.reporting import TickLogger
-from application.line_tracker import make_line_tracker
+from application.wiring.line import make_line_tracker
 from application.service import ThrottleService
 from application.wiring import parts, sides
 from application.wiring.decisions import build_decider, download_budget_of, local_time_for

@@ -197,17 +197,6 @@ class LineTracker:
         return settings.capacity_kib
 
 
-def make_line_meter(meter: Any, timeout_sec: float) -> LineMeter:
-    """The adapter the `line_meter` settings name; SNMP's pysnmp is imported only on first use."""
-    from adapters.line import HostInterfaceMeter, SnmpLineMeter, UpnpLineMeter
-
-    if meter.type == "upnp":
-        return UpnpLineMeter(meter.url or None, timeout_sec=timeout_sec)
-    if meter.type == "snmp":
-        return SnmpLineMeter(meter.host, meter.community, meter.interface, meter.port, timeout_sec=timeout_sec)
-    return HostInterfaceMeter(str(meter.interface))
-
-
 def describe_meter(meter: Any) -> str:
     """The meter's kind and where it reads, without secrets: the label of logs and /health."""
     if meter.type == "snmp":
@@ -217,22 +206,11 @@ def describe_meter(meter: Any) -> str:
     return "upnp %s" % (meter.url or "(found by SSDP)")
 
 
-def make_line_tracker(settings: Any, clock: Callable[[], float] = time.monotonic) -> Optional[LineTracker]:
-    """The tracker for `settings` (application/config/settings.py), or None when no line is measured.
-    Smoothing over three polls: a step in other traffic is 95 % absorbed by the third poll."""
-    if settings.line_meter is None:
-        return None
-    # a poll waits for the meter: keep it well inside the poll, whatever http_timeout_sec allows
-    meter = make_line_meter(settings.line_meter, min(settings.http_timeout_sec, 3.0))
-    capacities = {Direction.UPLOAD: settings.line_upload_kbps, Direction.DOWNLOAD: settings.line_download_kbps}
-    return LineTracker(meter, capacities, settings.line_headroom_percent / 100, describe_meter(settings.line_meter),
-                       clock, window_sec=3 * settings.poll_interval_sec)
-
-
 def check_line(settings: Any, seconds: float = 3.0, sleep: Callable[[float], None] = time.sleep,
                clock: Callable[[], float] = time.monotonic) -> str:
     """`--check`: find the meter, then what it measures over `seconds`, each direction. Raises
     LineMeterError (a sentence) when it cannot be read."""
+    from application.wiring.line import make_line_meter
     from domain.line_counters import line_rates
 
     meter = make_line_meter(settings.line_meter, min(settings.http_timeout_sec, 3.0))

@@ -43,6 +43,7 @@ COMPOSITION_ROOT = {
     "application/wiring/decisions.py",
     "application/wiring/parts.py",
     "application/wiring/sides.py",
+    "application/wiring/line.py",
     "application/demo.py",  # the daemon composed with the in-memory stand-ins instead of real servers
 }
 # Where the application still names an adapter outside the root, and why it is not behind a port yet.

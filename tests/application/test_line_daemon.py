@@ -46,7 +46,7 @@ def line_container(plex, qbt, tmp_path, meter_settings=LineMeterSettings("host",
 def test_other_traffic_lowers_qbittorrents_limit_within_three_polls_and_its_end_lets_it_rise(plex, qbt_nox, tmp_path):
     container = line_container(plex, qbt_nox, tmp_path)
     clock = container.clock()
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     limiter.set_upload_limit(0)  # the user's own: unlimited
     service = container.service()
     assert isinstance(service.line, LineTracker) and service.line.label == "host lo"
@@ -91,7 +91,7 @@ def test_the_host_meter_on_lo_measures_real_loopback_traffic(plex, qbt_nox, tmp_
     this machine may add to `lo`, never take from it: only the lower bounds are firm."""
     container = line_container(plex, qbt_nox, tmp_path)
     container.override_providers(clock=time.monotonic)
-    limiter = container.upload_limiter()
+    limiter = container.client_adapters()["qbittorrent"]
     limiter.set_upload_limit(0)
     service = container.service()
     runner = container.runner(interval_sec=0)

@@ -8,7 +8,8 @@ from typing import Optional
 from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from application.line_tracker import LineTracker, make_line_tracker, streams_kib
+from application.line_tracker import LineTracker, streams_kib
+from application.wiring.line import make_line_tracker
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, SpeedLimiterError

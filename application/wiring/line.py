@@ -1,0 +1,33 @@
+"""The measured line's parts: the meter the `line_meter` settings name, and the tracker that turns
+its readings into budgets (application/line_tracker.py)."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from application.line_tracker import LineTracker, describe_meter
+from domain.limit_plan import Direction
+from domain.ports import LineMeter
+
+
+def make_line_meter(meter: Any, timeout_sec: float) -> LineMeter:
+    """The adapter the `line_meter` settings name; SNMP's pysnmp is imported only on first use."""
+    from adapters.line import HostInterfaceMeter, SnmpLineMeter, UpnpLineMeter
+
+    if meter.type == "upnp":
+        return UpnpLineMeter(meter.url or None, timeout_sec=timeout_sec)
+    if meter.type == "snmp":
+        return SnmpLineMeter(meter.host, meter.community, meter.interface, meter.port, timeout_sec=timeout_sec)
+    return HostInterfaceMeter(str(meter.interface))
+
+
+def make_line_tracker(settings: Any, clock: Callable[[], float] = time.monotonic) -> Optional[LineTracker]:
+    """The tracker for `settings` (application/config/settings.py), or None when no line is measured.
+    Smoothing over three polls: a step in other traffic is 95 % absorbed by the third poll."""
+    if settings.line_meter is None:
+        return None
+    # a poll waits for the meter: keep it well inside the poll, whatever http_timeout_sec allows
+    meter = make_line_meter(settings.line_meter, min(settings.http_timeout_sec, 3.0))
+    capacities = {Direction.UPLOAD: settings.line_upload_kbps, Direction.DOWNLOAD: settings.line_download_kbps}
+    return LineTracker(meter, capacities, settings.line_headroom_percent / 100, describe_meter(settings.line_meter),
+                       clock, window_sec=3 * settings.poll_interval_sec)
