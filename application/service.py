@@ -19,7 +19,7 @@ from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, UploadL
 from domain.schedule import LocalTime
 from domain.state import MachineState, StreamState
 from domain.throttle import Decision, ServerReading, Throttle, ThrottleRules
-from domain.tick_report import ClientResult, ServerResult, TickReport
+from domain.tick_report import ClientResult, TickReport
 
 if TYPE_CHECKING:
     from application.line_tracker import LineTracker
@@ -80,7 +80,7 @@ class ThrottleService:
         self.reconcile_interval_sec = reconcile_interval_sec
         self._override_lock = threading.Lock()  # the status server sets overrides from its threads
         self.health = HealthBook()  # one record per server and client, for everything that reports
-        self._underway: Optional[Tuple[Decision, Tuple[ServerResult, ...], List[ClientResult], float]] = None
+        self._underway: Optional[Tuple[Decision, Tuple[ServerReading, ...], List[ClientResult], float]] = None
 
     # ---------------------------------------------------------------- the tick
 
@@ -92,7 +92,7 @@ class ThrottleService:
         wall = self._wall_clock()
         local = self._local_time(wall) if self.throttle.rules.schedule else None
         with self._override_lock:
-            decision = self.throttle.step([s.reading for s in servers], now, wall, triggered, local)
+            decision = self.throttle.step(servers, now, wall, triggered, local)
         done: List[ClientResult] = []
         self._underway = (decision, servers, done, wall)
         clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit, done)
@@ -112,13 +112,13 @@ class ThrottleService:
         clients = tuple(done) + tuple(ClientResult(slot.name) for slot in self.clients[len(done):])  # in order
         return self._report(decision, servers, clients, wall)
 
-    def _read(self, server: MediaServer) -> ServerResult:
+    def _read(self, server: MediaServer) -> ServerReading:
         started = time.perf_counter()
         try:
             sessions = server.source.read_sessions()
         except StreamSourceError as err:
-            return ServerResult(server.name, ServerReading(server.name, failure=str(err)), err, time.perf_counter() - started)
-        return ServerResult(server.name, ServerReading(server.name, sessions), None, time.perf_counter() - started)
+            return ServerReading(server.name, failure=str(err), error=err, latency_sec=time.perf_counter() - started)
+        return ServerReading(server.name, sessions, latency_sec=time.perf_counter() - started)
 
     def _enforce(self, state: Optional[StreamState], budget: Optional[SpeedLimit], now: float,
                  idle_limit: Optional[SpeedLimit], done: List[ClientResult]) -> Tuple[ClientResult, ...]:
@@ -156,7 +156,7 @@ class ThrottleService:
         clients = [slot.planned(self._rates.get(slot.name)) for slot in self.clients]
         return plan_limits(streaming, budgets, idle_limits, clients, rebalance=self.rebalance and streaming)
 
-    def _report(self, decision: Decision, servers: Tuple[ServerResult, ...], clients: Tuple[ClientResult, ...],
+    def _report(self, decision: Decision, servers: Tuple[ServerReading, ...], clients: Tuple[ClientResult, ...],
                 wall: float) -> TickReport:
         """Every server's and client's health record stepped by this tick, with what the tick did."""
         health = tuple(self.health.update("server", s.name, True, s.error, s.latency_sec, wall) for s in servers)

@@ -161,7 +161,7 @@ def worker_polls(args) -> int:
         "state": report.after.state.value if report and report.after.state else None,
         "desired_bytes": report.desired.bytes_per_sec if report and report.desired else None,
         "remote_sessions": len(report.remote_sessions) if report else None,
-        "sessions_seen": len(report.observation.sessions) if report and hasattr(report.observation, "sessions") else None,
+        "sessions_seen": len(report.sessions) if report else None,
         "vmhwm_kb": _status_kb("VmHWM"),
         "vmhwm_stages_kb": {"imports+config": hwm_imports, "container+runner": hwm_built, "first poll": hwm_first,
                             "warm-up": hwm_warm},

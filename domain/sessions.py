@@ -24,26 +24,6 @@ class PlaybackSession:
     server: str = ""  # the configured name of the media server that reported it
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What one read of the stream source gave: the sessions, or the reason it failed."""
-
-    sessions: Tuple[PlaybackSession, ...] = ()
-    failure: Optional[str] = None
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    @classmethod
-    def of(cls, sessions: Iterable[PlaybackSession]) -> "Observation":
-        return cls(sessions=tuple(sessions))
-
-    @classmethod
-    def failed(cls, reason: str) -> "Observation":
-        return cls(failure=reason)
-
-
 def _in_networks(address: str, networks: Tuple[IPNetwork, ...]) -> bool:
     if not networks or not address:
         return False

@@ -14,17 +14,21 @@ from typing import Deque, Optional, Sequence, Tuple
 from domain.overrides import FlapGuard, Override, effective_state
 from domain.policies import Deadband, LimitPolicy, SpeedLimit
 from domain.schedule import LocalTime, Window, policy_in_window, window_at
+from domain.ports import StreamSourceError
 from domain.sessions import PlaybackSession, RemoteStreamRule
 from domain.state import MachineState, StreamingStateMachine, StreamState, TransitionReason
 
 
 @dataclass(frozen=True)
 class ServerReading:
-    """One media server's answer this poll: its sessions, or why it could not be read."""
+    """One media server's answer this poll: its sessions, or why it could not be read (`failure`, the
+    sentence; `error`, the port's error with its kind), and how long the read took."""
 
-    server: str
+    name: str
     sessions: Tuple[PlaybackSession, ...] = ()
     failure: Optional[str] = None
+    error: Optional[StreamSourceError] = None
+    latency_sec: Optional[float] = None
 
     @property
     def ok(self) -> bool:
@@ -47,7 +51,7 @@ class Evidence:
 
 def weigh(readings: Sequence[ServerReading], rule: RemoteStreamRule) -> Evidence:
     remote = tuple(s for r in readings if r.ok for s in rule.remote_sessions(r.sessions))
-    return Evidence(remote=remote, failed_servers=tuple(r.server for r in readings if not r.ok))
+    return Evidence(remote=remote, failed_servers=tuple(r.name for r in readings if not r.ok))
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,9 @@ from domain.limit_plan import Direction
 from domain.overrides import Override
 from domain.policies import SpeedLimit
 from domain.ports import StreamSourceError, UploadLimiterError
-from domain.sessions import Observation, PlaybackSession
+from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState
 from domain.throttle import Decision, ServerReading
-
-
-@dataclass(frozen=True)
-class ServerResult:
-    """One media server this tick."""
-
-    name: str
-    reading: ServerReading
-    error: Optional[StreamSourceError] = None
-    latency_sec: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +49,7 @@ class TickReport:
     first server and client: the whole story when there is one of each, as with the flat config."""
 
     decision: Decision
-    servers: Tuple[ServerResult, ...]
+    servers: Tuple[ServerReading, ...]
     clients: Tuple[ClientResult, ...]
     dry_run: bool = False
     health: Tuple[SideHealth, ...] = ()  # every server's and client's record after this tick
@@ -107,19 +97,21 @@ class TickReport:
 
     # ---- the media servers
     @property
-    def observation(self) -> Observation:
-        """Every session of every server read; failed when the servers gave no evidence."""
+    def sessions(self) -> Tuple[PlaybackSession, ...]:
+        """Every session of every server read (none when the servers gave no evidence)."""
         if self.decision.observation_failed:
-            return Observation.failed(str(self.source_error))
-        return Observation.of(s for server in self.servers for s in server.reading.sessions)
+            return ()
+        return tuple(s for server in self.servers for s in server.sessions)
 
     @property
     def source_error(self) -> Optional[StreamSourceError]:
         return next((s.error for s in self.servers if s.error is not None), None)
 
     @property
-    def plex_latency_sec(self) -> Optional[float]:
-        return self.servers[0].latency_sec if self.servers else None
+    def read_latency_sec(self) -> Optional[float]:
+        """The slowest server's read this tick."""
+        latencies = [s.latency_sec for s in self.servers if s.latency_sec is not None]
+        return max(latencies) if latencies else None
 
     # ---- the download clients
     @property
@@ -141,7 +133,3 @@ class TickReport:
     @property
     def limiter_checked(self) -> bool:
         return any(c.checked for c in self.clients)
-
-    @property
-    def qbittorrent_latency_sec(self) -> Optional[float]:
-        return self._first.latency_sec

@@ -148,8 +148,8 @@ class MetricsRegistry:
             self.set_remote_streams(len(report.remote_sessions))
         if report.limiter_error is not None:
             self.count_poll_error("qbittorrent")
-        if report.plex_latency_sec is not None:
-            self.observe_poll_duration(report.plex_latency_sec)
+        if report.read_latency_sec is not None:
+            self.observe_poll_duration(report.read_latency_sec)
         limit = enforced_limit if enforced_limit is not None else report.applied
         if limit is not None:
             self.set_upload_limit_bytes(limit.bytes_per_sec)

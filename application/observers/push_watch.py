@@ -22,7 +22,7 @@ class PushWatch:
             listener = self._listeners.get(server.name)
             if listener is None or not hasattr(listener, "note_poll") or server.error is not None:
                 continue  # a failed read says nothing about playback
-            listener.note_poll(any(s.state == "playing" for s in server.reading.sessions), now)
+            listener.note_poll(any(s.state == "playing" for s in server.sessions), now)
 
     def describe(self, name: str) -> Optional[str]:
         """'push connected', 'push silent: polling only', ...; None for a server without push."""

@@ -178,7 +178,7 @@ class TickLogger:
 
     def _poll_line(self, report: TickReport) -> str:
         """'poll: 2 session(s), 1 remote stream (friend); state idle, streak 1 | friend on TV, ... | ...'"""
-        sessions = report.observation.sessions
+        sessions = report.sessions
         state = report.after.state.value if report.after.state else "unknown"
         parts = ["poll: %d session(s), %s; state %s, streak %d" % (
             len(sessions), describe_streams(report.remote_sessions), state, report.after.contrary_streak,

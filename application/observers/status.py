@@ -169,8 +169,8 @@ class DaemonStatus:
         result = next((s for s in report.servers if s.name == name), None) if report else None
         if result is not None and result.error is None:
             rule = self._current_rule() if self._current_rule else None
-            verdicts = rule.classify(result.reading.sessions) if rule is not None else ()
-            for index, session in enumerate(result.reading.sessions):
+            verdicts = rule.classify(result.sessions) if rule is not None else ()
+            for index, session in enumerate(result.sessions):
                 verdict = verdicts[index] if index < len(verdicts) else None
                 sessions.append({
                     "user": session.user, "player": session.player, "state": session.state,

@@ -263,7 +263,7 @@ def test_one_series_per_server_and_client_by_name():
     from domain.ports import FailureKind, StreamSourceError, UploadLimiterError
     from domain.state import MachineState, StreamState
     from domain.throttle import Decision, ServerReading
-    from domain.tick_report import ClientResult, ServerResult, TickReport
+    from domain.tick_report import ClientResult, TickReport
 
     decision = Decision(before=MachineState(), after=MachineState(state=StreamState.STREAMING), remote=(),
                         failed_servers=("den",), effective=StreamState.STREAMING, budget=SpeedLimit(900),
@@ -278,8 +278,8 @@ def test_one_series_per_server_and_client_by_name():
     report = TickReport(
         health=health,
         decision=decision,
-        servers=(ServerResult("plex", ServerReading("plex")),
-                 ServerResult("den", ServerReading("den", failure="down"), StreamSourceError(FailureKind.UNREACHABLE, "down"))),
+        servers=(ServerReading("plex"),
+                 ServerReading("den", failure="down", error=StreamSourceError(FailureKind.UNREACHABLE, "down"))),
         clients=(ClientResult("seedbox", SpeedLimit(600), applied=SpeedLimit(600), checked=True),
                  ClientResult("vpn", SpeedLimit(300), error=UploadLimiterError(FailureKind.UNREACHABLE, "x"), checked=True)),
     )

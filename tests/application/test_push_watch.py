@@ -7,7 +7,6 @@ from application.observers.push_watch import PushWatch
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
 from domain.throttle import ServerReading
-from domain.tick_report import ServerResult
 
 
 class Listener:
@@ -22,7 +21,7 @@ class Listener:
 
 
 class Report:
-    def __init__(self, *servers: ServerResult) -> None:
+    def __init__(self, *servers: ServerReading) -> None:
         self.servers = servers
 
 
@@ -33,22 +32,22 @@ PAUSED = PlaybackSession(state="paused", local=False, location="wan", user="frie
 def test_each_poll_tells_the_listener_of_its_server_whether_something_played():
     jelly, emby = Listener(), Listener()
     watch = PushWatch({"jelly": jelly, "emby": emby}, clock=lambda: 5.0)
-    watch.report(Report(ServerResult("jelly", ServerReading("jelly", (PLAYING,))),
-                        ServerResult("emby", ServerReading("emby", (PAUSED,))),
-                        ServerResult("plex", ServerReading("plex", (PLAYING,)))))  # no push listener: skipped
+    watch.report(Report(ServerReading("jelly", (PLAYING,)),
+                        ServerReading("emby", (PAUSED,)),
+                        ServerReading("plex", (PLAYING,))))  # no push listener: skipped
     assert jelly.polls == [(True, 5.0)] and emby.polls == [(False, 5.0)]
 
 
 def test_a_failed_read_says_nothing_about_playback():
     jelly = Listener()
     error = StreamSourceError(FailureKind.UNREACHABLE, "down")
-    PushWatch({"jelly": jelly}).report(Report(ServerResult("jelly", ServerReading("jelly", failure="down"), error)))
+    PushWatch({"jelly": jelly}).report(Report(ServerReading("jelly", failure="down", error=error)))
     assert jelly.polls == []
 
 
 def test_describe_names_the_push_state_or_none_without_push():
     jelly = Listener()
     watch = PushWatch({"jelly": jelly})
-    watch.report(Report(ServerResult("jelly", ServerReading("jelly", (PLAYING,)))))
+    watch.report(Report(ServerReading("jelly", (PLAYING,))))
     assert watch.describe("jelly") == "push silent: polling only"
     assert watch.describe("plex") is None

@@ -3,7 +3,7 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.sessions import Observation, PlaybackSession, RemoteStreamRule
+from domain.sessions import PlaybackSession, RemoteStreamRule
 from tests.domain.strategies import STATES, sessions
 
 DEFAULT = RemoteStreamRule()
@@ -75,7 +75,3 @@ def test_examples_from_the_api_facts():
     ]
 
 
-def test_observation_values():
-    assert Observation.of([]).ok
-    failed = Observation.failed("Plex answered 500")
-    assert not failed.ok and failed.sessions == ()

@@ -22,7 +22,7 @@ from domain.schedule import parse_schedule
 from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState, TransitionReason
 from domain.throttle import Decision, ServerReading
-from domain.tick_report import ClientResult, ServerResult, TickReport
+from domain.tick_report import ClientResult, TickReport
 
 REPO = Path(__file__).resolve().parents[3]
 NOW = 1_780_000_000.0
@@ -207,7 +207,7 @@ def tick(state, effective=None, applied=None, reason=TransitionReason.THRESHOLD,
         remote=(REMOTE,) if state is StreamState.STREAMING else (), failed_servers=("plex",) if server_error else (),
         effective=effective, budget=SpeedLimit(500), desired=SpeedLimit(500), changed=True, override=override,
     )
-    servers = (ServerResult("plex", ServerReading("plex", (REMOTE,)), error=server_error),)
+    servers = (ServerReading("plex", (REMOTE,), error=server_error),)
     clients = (ClientResult("qbt", target=SpeedLimit(500), applied=applied, checked=applied is not None or client_error is not None,
                             error=client_error),)
     return TickReport(decision, servers, clients)
