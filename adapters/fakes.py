@@ -6,7 +6,7 @@ from typing import Any, Iterable, List, Sequence, Tuple, Union
 
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, StreamSourceError, UploadLimiterError
+from domain.ports import FailureKind, HeldLimit, StreamSourceError, DownloadClientError
 from domain.sessions import PlaybackSession
 
 ScriptStep = Union[Sequence[PlaybackSession], StreamSourceError]
@@ -48,10 +48,10 @@ class RecordingUploadLimiter:
         self.history: List[int] = []
         self.download_history: List[int] = []
         self.reads = 0
-        self.failure: UploadLimiterError | None = None
+        self.failure: DownloadClientError | None = None
 
     def fail_with(self, message: str = "qBittorrent not reachable (fake)", kind: FailureKind = FailureKind.UNREACHABLE) -> None:
-        self.failure = UploadLimiterError(kind, message)
+        self.failure = DownloadClientError(kind, message)
 
     def recover(self) -> None:
         self.failure = None
@@ -115,7 +115,7 @@ class FakeLimit:
 
     def restore_limit(self, native: Any) -> None:
         if isinstance(native, bool) or not isinstance(native, int) or native < 0:
-            raise UploadLimiterError(FailureKind.MALFORMED, "cannot restore the fake's limit from %r" % (native,))
+            raise DownloadClientError(FailureKind.MALFORMED, "cannot restore the fake's limit from %r" % (native,))
         self._set(native)
 
     def _set(self, bytes_per_sec: int) -> None:

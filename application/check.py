@@ -11,7 +11,7 @@ from application.observers.reporting import describe_streams
 from application.config.settings import DownloadClientSettings, MediaServerSettings, Settings
 from application.wiring.parts import labels_of
 from application.wiring.sides import is_limited
-from domain.policies import UploadLimit
+from domain.policies import SpeedLimit
 from domain.ports import PortError, UploadLimitControl
 from domain.sessions import RemoteStreamRule
 from domain.sessions import PlaybackSession
@@ -60,7 +60,7 @@ def check_jellyfin(source, label: str) -> str:
 
 def check_qbittorrent(limiter, url: str, label: str = "qBittorrent") -> str:
     info = limiter.describe()
-    limit = UploadLimit.from_bytes(limiter.current_upload_limit())
+    limit = SpeedLimit.from_bytes(limiter.current_upload_limit())
     return "%s OK: %s (Web API %s) at %s, %s; upload limit %s" % (
         label, info.version, info.webapi_version, url, _auth_words(info.auth), limit,
     )

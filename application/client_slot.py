@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 from domain.allocation import ClientShare
 from domain.limit_plan import Direction, LimitPlan, PlannedClient
 from domain.policies import SpeedLimit
-from domain.ports import TransferRates, UploadLimiterError
+from domain.ports import TransferRates, DownloadClientError
 from domain.state import StreamState
 from domain.tick_report import ClientResult, LimitResult
 
@@ -79,7 +79,7 @@ class ClientSlot:
                 drift = enforcer.check()
                 if drift is not None:
                     self._drift[direction] = drift
-        except UploadLimiterError as err:
+        except DownloadClientError as err:
             self.forget()
             return ClientResult(self.name, error=err, checked=True, latency_sec=time.perf_counter() - self._started)
         self._last_check = now
@@ -92,7 +92,7 @@ class ClientSlot:
         try:
             for direction, enforcer in self.enforcers.items():
                 limits.append(self._enforce(direction, enforcer, state, plan, dry_run))
-        except UploadLimiterError as err:
+        except DownloadClientError as err:
             self.forget()
             return ClientResult(self.name, error=err, checked=True, latency_sec=time.perf_counter() - started,
                                 limits=tuple(limits))
@@ -127,13 +127,13 @@ class ClientSlot:
                            applied, drift if applied is not None else None)
 
     def release(self, idle: Mapping[Direction, Optional[SpeedLimit]]) -> Optional[str]:
-        """On exit: undo every throttle plex-helper may have put in place. Raises UploadLimiterError
+        """On exit: undo every throttle plex-helper may have put in place. Raises DownloadClientError
         after trying every direction."""
         done, failed = [], []
         for direction, enforcer in self.enforcers.items():
             try:
                 restored = enforcer.release(idle.get(direction))
-            except UploadLimiterError as err:
+            except DownloadClientError as err:
                 failed.append(err)
                 continue
             if restored is not None:

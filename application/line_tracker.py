@@ -21,7 +21,7 @@ from domain.line_budget import (
 )
 from domain.line_counters import CounterSample
 from domain.policies import KIB_PER_KBIT, MAX_SESSION_KBPS, SpeedLimit
-from domain.ports import LineMeter, LineMeterError, SpeedLimiterError
+from domain.ports import LineMeter, LineMeterError, DownloadClientError
 from domain.sessions import PlaybackSession
 
 # a direction without a capacity still needs settings for the pure step; its budget is never used
@@ -166,7 +166,7 @@ class LineTracker:
                 continue
             try:
                 total += read().kib_per_sec
-            except SpeedLimiterError as err:
+            except DownloadClientError as err:
                 self._logger.debug("line meter: %s's %s rate unknown this poll: %s", slot.name, direction.value, err)
         return total
 

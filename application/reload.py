@@ -10,7 +10,7 @@ from application.loop.runner import DaemonRunner
 from application.client_slot import ClientSlot
 from application.service import ThrottleService
 from application.config.settings import DownloadClientSettings, Settings
-from domain.ports import UploadLimiterError
+from domain.ports import DownloadClientError
 
 if TYPE_CHECKING:
     from application.container import Container
@@ -59,7 +59,7 @@ class ConfigReloader:
                 continue
             try:
                 undone = slot.release({d: idle.get((slot.name, d)) for d in slot.enforcers})
-            except UploadLimiterError as err:
+            except DownloadClientError as err:
                 self._logger.error(
                     "config reload not applied: %s changed (its limit_mode or URL, or it left the config), but "
                     "plex-helper's throttle could not be undone first (%s); reload again once it answers", slot.name, err,

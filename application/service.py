@@ -15,7 +15,7 @@ from domain.limit_plan import Direction, LimitPlan, plan_limits
 from domain.health import HealthBook
 from domain.overrides import Override
 from domain.policies import SpeedLimit
-from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, UploadLimiterError
+from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, DownloadClientError
 from domain.schedule import LocalTime
 from domain.state import MachineState, StreamState
 from domain.throttle import Decision, ServerReading, Throttle, ThrottleRules
@@ -24,7 +24,6 @@ from domain.tick_report import ClientResult, TickReport
 if TYPE_CHECKING:
     from application.line_tracker import LineTracker
 
-Decider = ThrottleRules  # the name the configuration side knows the rules by
 
 
 def local_time_in(zone: Optional[tzinfo]) -> Callable[[float], LocalTime]:
@@ -47,7 +46,7 @@ class ThrottleService:
         self,
         source: "StreamSource | Sequence[MediaServer]",
         enforcer: "LimitEnforcer | Sequence[ClientSlot]",
-        decider: Decider,
+        decider: ThrottleRules,
         clock: Callable[[], float],
         dry_run: bool = False,
         reconcile_interval_sec: float = 60.0,
@@ -66,7 +65,7 @@ class ThrottleService:
             list(enforcer) if isinstance(enforcer, (list, tuple)) else [ClientSlot("qbittorrent", enforcer)]  # type: ignore[arg-type]
         )
         if min_count_interval_sec is not None:
-            decider = Decider(**{**decider.__dict__, "min_count_interval_sec": min_count_interval_sec})
+            decider = ThrottleRules(**{**decider.__dict__, "min_count_interval_sec": min_count_interval_sec})
         self.throttle = Throttle(decider)
         self._clock = clock
         self._wall_clock = wall_clock
@@ -174,7 +173,7 @@ class ThrottleService:
                 continue
             try:
                 rates[slot.name] = slot.rates.current_upload_rate()
-            except UploadLimiterError:
+            except DownloadClientError:
                 rates[slot.name] = None  # unknown: counted as active, never starved
         self._rates = rates
 
@@ -182,7 +181,7 @@ class ThrottleService:
 
     def restore_idle_limit(self) -> Optional[str]:
         """On exit: undo every throttle plex-helper may have put in place, client by client (one that
-        fails does not stop the others). Says what was restored; raises UploadLimiterError naming
+        fails does not stop the others). Says what was restored; raises DownloadClientError naming
         what could not be, after trying every client."""
         if self.dry_run:
             return None
@@ -192,7 +191,7 @@ class ThrottleService:
         for slot in self.clients:
             try:
                 restored = slot.release({d: idle.get((slot.name, d)) for d in slot.enforcers})
-            except UploadLimiterError as err:
+            except DownloadClientError as err:
                 failed.append(err)
                 continue
             if restored is not None:
@@ -201,7 +200,7 @@ class ThrottleService:
             message = "; ".join(str(err) for err in failed)
             if done:
                 message += " (restored: %s)" % "; ".join(done)
-            raise UploadLimiterError(failed[0].kind, message)
+            raise DownloadClientError(failed[0].kind, message)
         return "; ".join(done) or None
 
     # ---------------------------------------------------------------- state the other parts read
@@ -211,11 +210,11 @@ class ThrottleService:
         return self.throttle.state
 
     @property
-    def decider(self) -> Decider:
+    def decider(self) -> ThrottleRules:
         return self.throttle.rules
 
     @decider.setter
-    def decider(self, rules: Decider) -> None:
+    def decider(self, rules: ThrottleRules) -> None:
         self.throttle.reconfigure(rules)
 
     @property
@@ -224,7 +223,7 @@ class ThrottleService:
 
     @min_count_interval_sec.setter
     def min_count_interval_sec(self, value: float) -> None:
-        self.throttle.reconfigure(Decider(**{**self.throttle.rules.__dict__, "min_count_interval_sec": value}))
+        self.throttle.reconfigure(ThrottleRules(**{**self.throttle.rules.__dict__, "min_count_interval_sec": value}))
 
     @property
     def override(self) -> Optional[Override]:
@@ -250,7 +249,7 @@ class ThrottleService:
                 shares[(slot.name, direction)] = None if target is None or target.own else target.limit
         return shares
 
-    def reconfigure(self, rules: Decider, reconcile_interval_sec: float,
+    def reconfigure(self, rules: ThrottleRules, reconcile_interval_sec: float,
                     servers: Optional[Sequence[MediaServer]] = None, clients: Optional[Sequence[ClientSlot]] = None) -> None:
         """A reload: new rules keep the state, the streaks and the override; new servers and clients
         (built, and handed over, by the reload) replace the old ones, whose limits are checked afresh."""

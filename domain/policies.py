@@ -40,18 +40,17 @@ class SpeedLimit:
         return "unlimited" if self.unlimited else "%d KiB/s" % self.kib_per_sec
 
 
-UploadLimit = SpeedLimit  # the name most of the code grew up with
 
 
 class LimitPolicy(Protocol):
     """Chooses the upload limit for a state. Must be pure: same inputs, same limit."""
 
     @property
-    def idle_limit(self) -> UploadLimit:
+    def idle_limit(self) -> SpeedLimit:
         """The limit that belongs to the idle state (what is restored on exit)."""
         ...
 
-    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
+    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> SpeedLimit:
         ...
 
 
@@ -59,14 +58,14 @@ class LimitPolicy(Protocol):
 class FixedLimitPolicy:
     """One limit while idle, another while streaming, whatever the streams."""
 
-    idle: UploadLimit
-    streaming: UploadLimit
+    idle: SpeedLimit
+    streaming: SpeedLimit
 
     @property
-    def idle_limit(self) -> UploadLimit:
+    def idle_limit(self) -> SpeedLimit:
         return self.idle
 
-    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
+    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> SpeedLimit:
         return self.streaming if state is StreamState.STREAMING else self.idle
 
 
@@ -75,7 +74,7 @@ class StreamTier:
     """From `streams` remote streams on, the upload limit is `limit`."""
 
     streams: int
-    limit: UploadLimit
+    limit: SpeedLimit
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class TieredLimitPolicy:
     0), the smallest tier applies.
     """
 
-    idle: UploadLimit
+    idle: SpeedLimit
     tiers: Tuple[StreamTier, ...]
 
     def __post_init__(self) -> None:
@@ -98,10 +97,10 @@ class TieredLimitPolicy:
         object.__setattr__(self, "tiers", ordered)
 
     @property
-    def idle_limit(self) -> UploadLimit:
+    def idle_limit(self) -> SpeedLimit:
         return self.idle
 
-    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
+    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> SpeedLimit:
         if state is not StreamState.STREAMING:
             return self.idle
         count = len(remote_sessions)
@@ -126,7 +125,7 @@ class DynamicLimitPolicy:
     Each session's bandwidth is clamped to `max_session_kbps` against absurd reports.
     """
 
-    idle: UploadLimit
+    idle: SpeedLimit
     capacity_kib: int
     overhead_factor: float = 1.2
     floor_kib: int = 1
@@ -139,18 +138,18 @@ class DynamicLimitPolicy:
             raise ValueError("capacity must be positive and the overhead factor at least 1")
 
     @property
-    def idle_limit(self) -> UploadLimit:
+    def idle_limit(self) -> SpeedLimit:
         return self.idle
 
     def streams_need_kib(self, remote_sessions: Sequence[PlaybackSession]) -> float:
         total_kbps = sum(min(max(s.bandwidth_kbps, 0), self.max_session_kbps) for s in remote_sessions)
         return total_kbps * KIB_PER_KBIT * self.overhead_factor
 
-    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> UploadLimit:
+    def limit_for(self, state: StreamState, remote_sessions: Sequence[PlaybackSession]) -> SpeedLimit:
         if state is not StreamState.STREAMING:
             return self.idle
         left = self.capacity_kib - self.streams_need_kib(remote_sessions)
-        return UploadLimit(max(self.floor_kib, int(left)))
+        return SpeedLimit(max(self.floor_kib, int(left)))
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class Deadband:
 
     percent: float = 0.0
 
-    def worth_applying(self, enforced: Optional[UploadLimit], desired: UploadLimit) -> bool:
+    def worth_applying(self, enforced: Optional[SpeedLimit], desired: SpeedLimit) -> bool:
         if enforced is None:
             return True
         if desired == enforced:

@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checka
 
 from domain.limit_plan import Direction
 from domain.line_counters import LineCounters
-from domain.policies import SpeedLimit, UploadLimit
+from domain.policies import SpeedLimit
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
 
@@ -33,8 +33,8 @@ class StreamSourceError(PortError):
     """The stream source (Plex) could not be read."""
 
 
-class UploadLimiterError(PortError):
-    """The upload limiter (qBittorrent) could not be read or written."""
+class DownloadClientError(PortError):
+    """A download client could not be read or written: `str(error)` says which, where and why."""
 
 
 class StreamSource(Protocol):
@@ -54,7 +54,6 @@ class StreamSource(Protocol):
 # Limits are the domain's SpeedLimit (KiB/s, 0 = unlimited); converting to the client's own unit is
 # the adapter's job, in one function per adapter, never turning a limit into the client's "unlimited".
 
-SpeedLimiterError = UploadLimiterError  # one error type for every download client
 
 
 @runtime_checkable
@@ -63,7 +62,7 @@ class ClientAdapter(Protocol):
 
     def describe(self) -> str:
         """One line for `--check`: the client's kind, version and how we got in (no secrets).
-        Raises SpeedLimiterError."""
+        Raises DownloadClientError."""
         ...
 
     def close(self) -> None:
@@ -76,11 +75,11 @@ class UploadLimitControl(Protocol):
     """The client's global upload limit."""
 
     def read_upload_limit(self) -> SpeedLimit:
-        """The limit in force now. Raises SpeedLimiterError."""
+        """The limit in force now. Raises DownloadClientError."""
         ...
 
     def write_upload_limit(self, limit: SpeedLimit) -> None:
-        """Set it (unlimited = SpeedLimit(0)). Raises SpeedLimiterError."""
+        """Set it (unlimited = SpeedLimit(0)). Raises DownloadClientError."""
         ...
 
 
@@ -118,12 +117,12 @@ class TransferRates(Protocol):
     telling its own traffic from other devices' on a measured line."""
 
     def current_upload_rate(self) -> SpeedLimit:
-        """The upload rate now, as a SpeedLimit value (KiB/s). Raises SpeedLimiterError."""
+        """The upload rate now, as a SpeedLimit value (KiB/s). Raises DownloadClientError."""
         ...
 
     def current_download_rate(self) -> SpeedLimit:
         """The download rate now (KiB/s), what the line meter tells apart from other devices'
-        traffic. Raises SpeedLimiterError."""
+        traffic. Raises DownloadClientError."""
         ...
 
 
@@ -147,16 +146,16 @@ class LimitControl(Protocol):
     direction: Direction
 
     def read_limit(self) -> HeldLimit:
-        """The limit in force now. Raises SpeedLimiterError."""
+        """The limit in force now. Raises DownloadClientError."""
         ...
 
     def write_limit(self, limit: SpeedLimit) -> None:
-        """Set a limit plex-helper chose (unlimited = SpeedLimit(0)). Raises SpeedLimiterError."""
+        """Set a limit plex-helper chose (unlimited = SpeedLimit(0)). Raises DownloadClientError."""
         ...
 
     def restore_limit(self, native: Any) -> None:
         """Write back a limit exactly as `read_limit` found it (its `native`). Raises
-        SpeedLimiterError, also for a `native` this client could not have given."""
+        DownloadClientError, also for a `native` this client could not have given."""
         ...
 
 
@@ -179,7 +178,7 @@ class StateMemory(Protocol):
 class LimitEnforcer(Protocol):
     """Keeps one direction of one client at the limit the plan gives it, and remembers what it
     changed so it can be undone, also after a crash. Decides nothing. Methods raise
-    UploadLimiterError."""
+    DownloadClientError."""
 
     direction: Direction
     own_idle: bool  # idle is the user's own limit (else a configured idle limit)

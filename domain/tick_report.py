@@ -11,7 +11,7 @@ from domain.health import SideHealth
 from domain.limit_plan import Direction
 from domain.overrides import Override
 from domain.policies import SpeedLimit
-from domain.ports import StreamSourceError, UploadLimiterError
+from domain.ports import StreamSourceError, DownloadClientError
 from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState
 from domain.throttle import Decision, ServerReading
@@ -37,7 +37,7 @@ class ClientResult:
     target: Optional[SpeedLimit] = None  # its share of the budget; None while the state is unknown
     applied: Optional[SpeedLimit] = None  # written this tick (in a dry run: would have been)
     drifted_from: Optional[str] = None  # what it held when it was changed behind our back
-    error: Optional[UploadLimiterError] = None
+    error: Optional[DownloadClientError] = None
     checked: bool = False  # the client was asked this tick
     latency_sec: Optional[float] = None
     limits: Tuple[LimitResult, ...] = ()  # each direction it is limited in (target/applied: the first)
@@ -127,7 +127,7 @@ class TickReport:
         return self._first.drifted_from
 
     @property
-    def limiter_error(self) -> Optional[UploadLimiterError]:
+    def limiter_error(self) -> Optional[DownloadClientError]:
         return next((c.error for c in self.clients if c.error is not None), None)
 
     @property

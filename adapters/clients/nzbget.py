@@ -21,7 +21,7 @@ from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, 
 from adapters.clients.login_gate import LoginGate
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, DownloadClientError
 
 log = logging.getLogger("plex_helper.nzbget")
 
@@ -40,15 +40,15 @@ def to_nzbget_rate(limit: SpeedLimit) -> int:
     being NZBGet's, but at most MAX_RATE_KIB (a larger one would wrap to "unlimited" in NZBGet)."""
     kib = limit.kib_per_sec
     if isinstance(kib, bool) or not isinstance(kib, int) or kib < 0:
-        raise SpeedLimiterError(FailureKind.MALFORMED, "refusing to set NZBGet's download rate to %r" % (kib,))
+        raise DownloadClientError(FailureKind.MALFORMED, "refusing to set NZBGet's download rate to %r" % (kib,))
     return min(kib, MAX_RATE_KIB)
 
 
 def rpc_result(payload: Any, method: str, where: str = "NZBGet") -> Any:
-    """`result` of a decoded JSON-RPC answer. An error object raises SpeedLimiterError naming NZBGet's
+    """`result` of a decoded JSON-RPC answer. An error object raises DownloadClientError naming NZBGet's
     own message: REJECTED for "Access denied" (code 401), else MALFORMED, as does anything else."""
     if not isinstance(payload, dict):
-        raise SpeedLimiterError(
+        raise DownloadClientError(
             FailureKind.MALFORMED, "%s answered %s with something that is not JSON-RPC" % (where, method)
         )
     error = payload.get("error")
@@ -56,20 +56,20 @@ def rpc_result(payload: Any, method: str, where: str = "NZBGet") -> Any:
         message = error.get("message") if isinstance(error, dict) else error
         if isinstance(error, dict) and (error.get("code") == 401 or message == "Access denied"):
             # the AddUsername account: it may add downloads, nothing else (HTTP 200, code 401)
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "%s refused %s to this user (Access denied): use ControlUsername or RestrictedUsername, "
                 "not AddUsername" % (where, method),
             )
-        raise SpeedLimiterError(FailureKind.MALFORMED, "%s refused %s: %s" % (where, method, _printable(message)))
+        raise DownloadClientError(FailureKind.MALFORMED, "%s refused %s: %s" % (where, method, _printable(message)))
     if "result" not in payload:
-        raise SpeedLimiterError(FailureKind.MALFORMED, "%s answered %s without a result" % (where, method))
+        raise DownloadClientError(FailureKind.MALFORMED, "%s answered %s without a result" % (where, method))
     return payload["result"]
 
 
 def limit_from_status(result: Any, where: str = "NZBGet") -> SpeedLimit:
     """The limit in force from `status`'s result (`DownloadLimit`, bytes/s). Anything else raises
-    SpeedLimiterError(MALFORMED), never another exception. A negative limit is what a wrapped rate
+    DownloadClientError(MALFORMED), never another exception. A negative limit is what a wrapped rate
     leaves behind, and NZBGet does not throttle on it: unlimited."""
     return SpeedLimit.from_bytes(max(download_limit_bytes(result, where), 0))
 
@@ -80,7 +80,7 @@ def download_limit_bytes(result: Any, where: str = "NZBGet") -> int:
     if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
-        raise SpeedLimiterError(
+        raise DownloadClientError(
             FailureKind.MALFORMED, "%s answered status without a readable download limit (DownloadLimit)" % where
         )
     return value
@@ -90,15 +90,15 @@ def rate_for_native(native: Any) -> int:
     """The `rate` (KiB/s) that reads back as the DownloadLimit bytes `native`: NZBGet stores
     rate * 1024, so the bytes it gives are always whole KiB and this is exact. A negative native is a
     wrapped rate, on which NZBGet did not throttle: it is restored as 0, unlimited, which NZBGet
-    treats the same. Bytes NZBGet could not have given raise SpeedLimiterError(MALFORMED)."""
+    treats the same. Bytes NZBGet could not have given raise DownloadClientError(MALFORMED)."""
     if isinstance(native, bool) or not isinstance(native, int) or native >= 2**31 or native < -(2**31):
-        raise SpeedLimiterError(
+        raise DownloadClientError(
             FailureKind.MALFORMED, "cannot restore NZBGet's download limit from %r: not its DownloadLimit bytes" % (native,)
         )
     if native <= 0:
         return 0
     if native % 1024:
-        raise SpeedLimiterError(
+        raise DownloadClientError(
             FailureKind.MALFORMED,
             "cannot restore NZBGet's download limit of %d bytes/s: NZBGet holds whole KiB/s" % native,
         )
@@ -143,7 +143,7 @@ def _printable(message: Any) -> str:
 
 class NzbgetClient:
     """NZBGet's download limit as a SpeedLimit (KiB/s, 0 = unlimited). A ClientAdapter and a
-    DownloadLimitControl; every failure is a SpeedLimiterError with a secret-free sentence."""
+    DownloadLimitControl; every failure is a DownloadClientError with a secret-free sentence."""
 
     def __init__(
         self,
@@ -179,7 +179,7 @@ class NzbgetClient:
     def describe(self) -> str:
         version = self._call("version")
         if not isinstance(version, str) or not version.strip() or not version.strip().isprintable():
-            raise SpeedLimiterError(FailureKind.MALFORMED, "NZBGet at %s answered version without one" % self._url)
+            raise DownloadClientError(FailureKind.MALFORMED, "NZBGet at %s answered version without one" % self._url)
         return "NZBGet %s at %s, %s" % (version.strip()[:40], self._url, self._auth_words)
 
     def read_download_limit(self) -> SpeedLimit:
@@ -201,7 +201,7 @@ class NzbgetClient:
         """`rate [KiB/s]`, 0 = unlimited."""
         log.debug("setting NZBGet's download rate at %s to %d KiB/s", self._url, rate)
         if self._call("rate", [rate]) is not True:
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED, "NZBGet at %s did not confirm the new download rate" % self._url
             )
 
@@ -218,7 +218,7 @@ class NzbgetClient:
         with self._lock:
             held = self._gate.held_back()
             if held:
-                raise SpeedLimiterError(FailureKind.REJECTED, "NZBGet at %s: %s" % (self._url, held))
+                raise DownloadClientError(FailureKind.REJECTED, "NZBGet at %s: %s" % (self._url, held))
             answer = self._post(body)
             payload = self._interpret(answer)
         return rpc_result(payload, method, "NZBGet at %s" % self._url)
@@ -229,26 +229,26 @@ class NzbgetClient:
             return self._http.request("POST", self._url + "/jsonrpc", headers=self._headers, body=body)
         except HttpTransportError as exc:
             reason = exc.reason
-        raise SpeedLimiterError(FailureKind.UNREACHABLE, "NZBGet not reachable at %s: %s" % (self._url, reason))
+        raise DownloadClientError(FailureKind.UNREACHABLE, "NZBGet not reachable at %s: %s" % (self._url, reason))
 
     def _interpret(self, answer: HttpAnswer) -> Any:
         status = answer.status
         if status == 401:
             self._gate.failed("wrong username or password")
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "NZBGet rejected the username or password at %s (its ControlUsername and ControlPassword)"
                 % self._url,
             )
         if status == 403:
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "NZBGet refused access from this address (403) at %s: see its AuthorizedIP" % self._url,
             )
         if status >= 500:
-            raise SpeedLimiterError(FailureKind.UNREACHABLE, "NZBGet answered %d at %s" % (status, self._url))
+            raise DownloadClientError(FailureKind.UNREACHABLE, "NZBGet answered %d at %s" % (status, self._url))
         if status in (400, 404):  # 21.0 answers a POST to any other path with 400
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "no JSON-RPC at %s/jsonrpc (%d); is the URL NZBGet's web address?" % (self._url, status),
             )
@@ -264,8 +264,8 @@ class NzbgetClient:
             pass
         raise self._malformed(_shape_of(text))
 
-    def _malformed(self, what: str) -> SpeedLimiterError:
-        return SpeedLimiterError(
+    def _malformed(self, what: str) -> DownloadClientError:
+        return DownloadClientError(
             FailureKind.MALFORMED,
             "NZBGet at %s answered with %s, not JSON-RPC; is the URL NZBGet's web address?" % (self._url, what),
         )

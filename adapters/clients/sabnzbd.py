@@ -31,7 +31,7 @@ from adapters.clients.sabnzbd_limit import (
 )
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 log = logging.getLogger("plex_helper.sabnzbd")
 
@@ -67,7 +67,7 @@ for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.ret
 
 class SabnzbdClient:
     """SABnzbd's download limit as a SpeedLimit (KiB/s, 0 = unlimited). A ClientAdapter and a
-    DownloadLimitControl; every failure is a SpeedLimiterError with a secret-free sentence."""
+    DownloadLimitControl; every failure is a DownloadClientError with a secret-free sentence."""
 
     def __init__(
         self,
@@ -126,7 +126,7 @@ class SabnzbdClient:
         log.debug("setting SABnzbd's speed limit at %s to %s", self._url, value)
         payload = self._keyed({"mode": "config", "name": "speedlimit", "value": value})
         if not (isinstance(payload, dict) and payload.get("status") is True):
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED, "SABnzbd at %s did not confirm the new speed limit" % self._url
             )
 
@@ -143,7 +143,7 @@ class SabnzbdClient:
             payload = self._interpret(self._get({"mode": "version", "output": "json"}), keyed=False)
         version = payload.get("version") if isinstance(payload, dict) else None
         if not isinstance(version, str) or not version.strip() or not version.strip().isprintable():
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED, "SABnzbd at %s answered mode=version without a version" % self._url
             )
         return version.strip()[:40]
@@ -152,7 +152,7 @@ class SabnzbdClient:
         with self._lock:
             held = self._gate.held_back()
             if held:
-                raise SpeedLimiterError(FailureKind.REJECTED, "SABnzbd at %s: %s" % (self._url, held))
+                raise DownloadClientError(FailureKind.REJECTED, "SABnzbd at %s: %s" % (self._url, held))
             query = dict(params, output="json")
             if self._api_key:
                 query["apikey"] = self._api_key
@@ -165,7 +165,7 @@ class SabnzbdClient:
         except HttpTransportError as exc:
             reason = exc.reason
         # raised here, outside the except: no chained exception that could hold the URL and its key
-        raise SpeedLimiterError(FailureKind.UNREACHABLE, "SABnzbd not reachable at %s: %s" % (self._url, reason))
+        raise DownloadClientError(FailureKind.UNREACHABLE, "SABnzbd not reachable at %s: %s" % (self._url, reason))
 
     def _interpret(self, answer: HttpAnswer, keyed: bool) -> Any:
         status = answer.status
@@ -173,11 +173,11 @@ class SabnzbdClient:
         if answer.truncated:
             raise self._malformed("an answer longer than %d bytes" % MAX_ANSWER_BYTES)
         if status >= 500:
-            raise SpeedLimiterError(FailureKind.UNREACHABLE, "SABnzbd answered %d at %s" % (status, self._url))
+            raise DownloadClientError(FailureKind.UNREACHABLE, "SABnzbd answered %d at %s" % (status, self._url))
         if status in (401, 403):
             raise self._refused(status, text)
         if status == 404:
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "no SABnzbd API at %s/api (404); if SABnzbd runs under a path such as /sabnzbd, put it in "
                 "the URL" % self._url,
@@ -196,31 +196,31 @@ class SabnzbdClient:
             self._gate.succeeded()
         return payload
 
-    def _api_error(self, error: Any) -> SpeedLimiterError:
+    def _api_error(self, error: Any) -> DownloadClientError:
         text = error if isinstance(error, str) else ""
         if _names_the_key(text) or "authentication" in text.lower():
             return self._key_rejected(text)
         if "locked" in text.lower():
-            return SpeedLimiterError(
+            return DownloadClientError(
                 FailureKind.REJECTED,
                 "SABnzbd at %s refuses to change its settings: its configuration is locked" % self._url,
             )
-        return SpeedLimiterError(
+        return DownloadClientError(
             FailureKind.MALFORMED, "SABnzbd at %s answered with an error (%s)" % (self._url, self._quote(text))
         )
 
-    def _refused(self, status: int, text: str) -> SpeedLimiterError:
+    def _refused(self, status: int, text: str) -> DownloadClientError:
         lowered = text.lower()
         if _names_the_key(text):
             return self._key_rejected(text)
         if "external internet access denied" in lowered:
-            return SpeedLimiterError(
+            return DownloadClientError(
                 FailureKind.REJECTED,
                 "SABnzbd at %s refuses API calls from this address (its 'External internet access' setting)"
                 % self._url,
             )
         if "hostname" in lowered:
-            return SpeedLimiterError(
+            return DownloadClientError(
                 FailureKind.REJECTED,
                 "SABnzbd at %s refused the host name in the URL: add it to SABnzbd's host_whitelist, or use "
                 "its IP address" % self._url,
@@ -228,27 +228,27 @@ class SabnzbdClient:
         if "locked" in lowered:
             return self._api_error(text)
         self._gate.failed("refused with %d" % status)
-        return SpeedLimiterError(
+        return DownloadClientError(
             FailureKind.REJECTED,
             "SABnzbd at %s refused the request (%d): most likely a wrong API key (SABnzbd 4 says no more when "
             "its 'API warnings' are off), or a proxy in front of it wants a login" % (self._url, status),
         )
 
-    def _key_rejected(self, text: str) -> SpeedLimiterError:
+    def _key_rejected(self, text: str) -> DownloadClientError:
         if "required" in text.lower() or not self._api_key:
             self._gate.failed("no API key")
-            return SpeedLimiterError(
+            return DownloadClientError(
                 FailureKind.REJECTED,
                 "SABnzbd at %s wants an API key: copy it from SABnzbd's Config > General" % self._url,
             )
         self._gate.failed("wrong API key")
-        return SpeedLimiterError(
+        return DownloadClientError(
             FailureKind.REJECTED,
             "SABnzbd rejected the API key at %s: copy it from SABnzbd's Config > General" % self._url,
         )
 
-    def _malformed(self, what: str) -> SpeedLimiterError:
-        return SpeedLimiterError(
+    def _malformed(self, what: str) -> DownloadClientError:
+        return DownloadClientError(
             FailureKind.MALFORMED,
             "SABnzbd at %s answered with %s, not its API's JSON; is the URL SABnzbd's address?" % (self._url, what),
         )

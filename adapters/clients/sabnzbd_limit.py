@@ -24,7 +24,7 @@ from typing import Any, Optional, Protocol
 
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, DownloadClientError
 
 NO_LIMIT = "0"
 MAX_BYTES = 2**53  # SABnzbd keeps the limit through a float: exact up to here
@@ -33,8 +33,8 @@ _TAB_UNITS = ("", "K", "M", "G", "T", "P")  # misc.TAB_UNITS
 _RE_UNITS = re.compile(r"(\d+\.*\d*)\s*([KMGTP]?)", re.I)  # misc.RE_UNITS
 
 
-def _malformed(message: str) -> SpeedLimiterError:
-    return SpeedLimiterError(FailureKind.MALFORMED, message)
+def _malformed(message: str) -> DownloadClientError:
+    return DownloadClientError(FailureKind.MALFORMED, message)
 
 
 # ------------------------------------------------------------------------------------ values
@@ -77,7 +77,7 @@ class QueueSpeed:
 
 def queue_speed(payload: Any, where: str = "SABnzbd") -> QueueSpeed:
     """`speedlimit` and `speedlimit_abs` from a decoded `mode=queue` answer. An unreadable
-    `speedlimit_abs` raises SpeedLimiterError(MALFORMED); an unreadable percentage is 0, which only
+    `speedlimit_abs` raises DownloadClientError(MALFORMED); an unreadable percentage is 0, which only
     means the limit is not taken for a percentage."""
     queue = payload.get("queue") if isinstance(payload, dict) else None
     value = queue.get("speedlimit_abs", None) if isinstance(queue, dict) else None
@@ -89,7 +89,7 @@ def queue_speed(payload: Any, where: str = "SABnzbd") -> QueueSpeed:
 
 
 def limit_from_queue(payload: Any, where: str = "SABnzbd") -> SpeedLimit:
-    """The limit in force, from a decoded `mode=queue` answer (SpeedLimiterError(MALFORMED) else)."""
+    """The limit in force, from a decoded `mode=queue` answer (DownloadClientError(MALFORMED) else)."""
     return SpeedLimit.from_bytes(queue_speed(payload, where).bytes_per_sec)
 
 
@@ -130,7 +130,7 @@ def held_of(speed: QueueSpeed, line_speed: int) -> HeldLimit:
 
 
 def value_for_native(native: Any) -> str:
-    """The speedlimit `value` that puts back what held_of found; SpeedLimiterError(MALFORMED) for a
+    """The speedlimit `value` that puts back what held_of found; DownloadClientError(MALFORMED) for a
     native SABnzbd could not have given (bytes from 1 to 100 can only be a percentage there)."""
     if native == {"none": True}:
         return NO_LIMIT
@@ -184,7 +184,7 @@ class SabnzbdLimit:
         value = value_for_native(native)
         if value.endswith("%") and self._client.line_speed() <= 0:
             # SABnzbd would only warn and keep plex-helper's throttle in force
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "cannot restore SABnzbd's %s speed limit at %s: its Maximum line speed (Config > General) is "
                 "no longer set" % (value, self._client.url),

@@ -14,7 +14,7 @@ from typing import Any, Dict
 
 from application.service import ThrottleService
 from application.loop.stopping import StopRequested
-from domain.ports import UploadLimiterError
+from domain.ports import DownloadClientError
 
 DEFAULT_RESTORE_DEADLINE_SEC = 10.5  # http_timeout_sec's default + 0.5 s
 
@@ -42,7 +42,7 @@ class ExitRestore:
         outcome = self._restore_within_deadline(service, deadline_sec)
         if "restored" not in outcome:
             error = outcome.get("error")
-            if isinstance(error, UploadLimiterError):
+            if isinstance(error, DownloadClientError):
                 self._logger.error("stopping, but could not restore the idle upload limit: %s", error)
             elif error is not None:  # a bug: let run() report it
                 raise error

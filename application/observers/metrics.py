@@ -17,7 +17,7 @@ from adapters.status.prometheus import (
 )
 
 if TYPE_CHECKING:  # only for the annotation: metrics must not need the use case to import
-    from domain.policies import UploadLimit
+    from domain.policies import SpeedLimit
     from domain.tick_report import TickReport
 
 
@@ -119,7 +119,7 @@ class MetricsRegistry:
                     self._bucket_counts[i] += 1
                     break
 
-    def record_tick(self, report: "TickReport", enforced_limit: "Optional[UploadLimit]" = None) -> None:
+    def record_tick(self, report: "TickReport", enforced_limit: "Optional[SpeedLimit]" = None) -> None:
         """Everything one tick tells, in one call from the run loop.
 
         `enforced_limit` is the limit the service holds (ThrottleService.enforced_limit); without

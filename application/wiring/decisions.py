@@ -1,8 +1,8 @@
 """The pure decision parts for a config: the remote-stream rule, the state machine with its
-hysteresis, the limit policy, the deadband, the flap guard and the schedule, as one Decider; and the
+hysteresis, the limit policy, the deadband, the flap guard and the schedule, as one ThrottleRules; and the
 values the service takes from the config (its local time, its download budget).
 
-The container builds one Decider per config; a reload builds a new one and hands it to the running
+The container builds one ThrottleRules per config; a reload builds a new one and hands it to the running
 service, so the loop keeps its state.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from application.config.settings import Settings
-from application.service import Decider, local_time_in
+from application.service import ThrottleRules, local_time_in
 from domain.overrides import FlapGuard
 from domain.policies import (
     Deadband,
@@ -19,16 +19,16 @@ from domain.policies import (
     LimitPolicy,
     StreamTier,
     TieredLimitPolicy,
-    UploadLimit,
+    SpeedLimit,
 )
 from domain.schedule import LocalTime
 from domain.sessions import RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine
 
 
-def build_decider(settings: Settings) -> Decider:
+def build_decider(settings: Settings) -> ThrottleRules:
     """The pure decision parts for a config; rebuilt on reload, so the loop keeps its state."""
-    return Decider(
+    return ThrottleRules(
         rule=RemoteStreamRule(
             count_states=frozenset(settings.count_states),
             lan_networks=settings.lan_networks,
@@ -52,9 +52,9 @@ def build_decider(settings: Settings) -> Decider:
 
 def build_policy(settings: Settings) -> LimitPolicy:
     # without an idle limit the clients keep their own (the enforcers restore it): the budget is 0
-    idle = UploadLimit(settings.idle_upload_kbps or 0)
+    idle = SpeedLimit(settings.idle_upload_kbps or 0)
     if settings.limit_policy == "tiers":
-        tiers = tuple(StreamTier(streams, UploadLimit(kbps)) for streams, kbps in settings.streaming_tiers)
+        tiers = tuple(StreamTier(streams, SpeedLimit(kbps)) for streams, kbps in settings.streaming_tiers)
         return TieredLimitPolicy(idle=idle, tiers=tiers)
     if settings.limit_policy == "dynamic":
         return DynamicLimitPolicy(
@@ -63,7 +63,7 @@ def build_policy(settings: Settings) -> LimitPolicy:
             overhead_factor=settings.stream_overhead_factor,
             floor_kib=settings.min_upload_kbps,
         )
-    return FixedLimitPolicy(idle=idle, streaming=UploadLimit(settings.streaming_upload_kbps))
+    return FixedLimitPolicy(idle=idle, streaming=SpeedLimit(settings.streaming_upload_kbps))
 
 
 def local_time_for(timezone: str) -> Callable[[float], LocalTime]:
@@ -75,6 +75,6 @@ def local_time_for(timezone: str) -> Callable[[float], LocalTime]:
     return local_time_in(ZoneInfo(timezone))
 
 
-def download_budget_of(streaming_download_kbps: Optional[int]) -> Optional[UploadLimit]:
+def download_budget_of(streaming_download_kbps: Optional[int]) -> Optional[SpeedLimit]:
     """The Usenet clients' budget while streaming; None: their downloads are left alone."""
-    return None if streaming_download_kbps is None else UploadLimit(streaming_download_kbps)
+    return None if streaming_download_kbps is None else SpeedLimit(streaming_download_kbps)

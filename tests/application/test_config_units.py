@@ -112,9 +112,9 @@ class _Unreachable:
         raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable (test)")
 
     def client_adapter(self, name):
-        from domain.ports import FailureKind, UploadLimiterError
+        from domain.ports import FailureKind, DownloadClientError
 
-        raise UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable (test)")
+        raise DownloadClientError(FailureKind.UNREACHABLE, "qBittorrent not reachable (test)")
 
 
 def test_check_prints_the_limits_even_when_a_server_fails():

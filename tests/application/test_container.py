@@ -17,7 +17,7 @@ from adapters.media.plex.source import PlexStreamSource
 from application.check import run_check
 from application.config.settings import DownloadClientSettings, MediaServerSettings
 from application.container import Container
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 from domain.state import StreamState
 from tests.application.builders import REMOTE, ManualClock, kib, settings
 from tests.support.jellyfin_payloads import lan_session
@@ -102,7 +102,7 @@ class CabinStandIn:
 
 class SilentClient:
     def describe(self):
-        raise UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable (stand-in)")
+        raise DownloadClientError(FailureKind.UNREACHABLE, "qBittorrent not reachable (stand-in)")
 
 
 def test_check_builds_each_side_through_the_container_by_name():

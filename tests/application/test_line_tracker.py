@@ -12,7 +12,7 @@ from application.line_tracker import LineTracker, streams_kib
 from application.wiring.line import make_line_tracker
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 from domain.sessions import PlaybackSession
 from tests.application.builders import ManualClock, settings
 from tests.support.scripted_line_meter import ScriptedLineMeter
@@ -34,7 +34,7 @@ class Rates:
 
     def current_download_rate(self) -> SpeedLimit:
         if self.down is None:
-            raise SpeedLimiterError(FailureKind.UNREACHABLE, "client down")
+            raise DownloadClientError(FailureKind.UNREACHABLE, "client down")
         return SpeedLimit(int(self.down))
 
 

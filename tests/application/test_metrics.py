@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from application.observers.metrics import CONTENT_TYPE, POLL_DURATION_BUCKETS, MetricsRegistry
-from domain.policies import UploadLimit
+from domain.policies import SpeedLimit
 from domain.state import StreamState
 from tests.application.builders import DOWN, LAN, REMOTE, make_service
 
@@ -196,7 +196,7 @@ def test_record_tick_without_enforced_limit_uses_the_applied_one():
     m.record_tick(report)
     assert report.applied is not None
     assert value(m.render(), "plex_helper_upload_limit_bytes") == report.applied.bytes_per_sec
-    m.record_tick(report, UploadLimit(0))
+    m.record_tick(report, SpeedLimit(0))
     assert value(m.render(), "plex_helper_upload_limit_bytes") == 0
 
 
@@ -260,7 +260,7 @@ def test_triggers_are_counted_by_source():
 
 def test_one_series_per_server_and_client_by_name():
     from domain.policies import SpeedLimit
-    from domain.ports import FailureKind, StreamSourceError, UploadLimiterError
+    from domain.ports import FailureKind, StreamSourceError, DownloadClientError
     from domain.state import MachineState, StreamState
     from domain.throttle import Decision, ServerReading
     from domain.tick_report import ClientResult, TickReport
@@ -274,14 +274,14 @@ def test_one_series_per_server_and_client_by_name():
     health = (book.update("server", "plex", True, None, 0.01, 1.0),
               book.update("server", "den", True, StreamSourceError(FailureKind.UNREACHABLE, "down"), None, 1.0),
               book.update("client", "seedbox", True, None, 0.01, 1.0),
-              book.update("client", "vpn", True, UploadLimiterError(FailureKind.UNREACHABLE, "x"), None, 1.0))
+              book.update("client", "vpn", True, DownloadClientError(FailureKind.UNREACHABLE, "x"), None, 1.0))
     report = TickReport(
         health=health,
         decision=decision,
         servers=(ServerReading("plex"),
                  ServerReading("den", failure="down", error=StreamSourceError(FailureKind.UNREACHABLE, "down"))),
         clients=(ClientResult("seedbox", SpeedLimit(600), applied=SpeedLimit(600), checked=True),
-                 ClientResult("vpn", SpeedLimit(300), error=UploadLimiterError(FailureKind.UNREACHABLE, "x"), checked=True)),
+                 ClientResult("vpn", SpeedLimit(300), error=DownloadClientError(FailureKind.UNREACHABLE, "x"), checked=True)),
     )
     registry = MetricsRegistry(version="1", build="b")
     registry.record_tick(report)

@@ -1,5 +1,5 @@
 from adapters.fakes import RecordingUploadLimiter
-from domain.policies import UploadLimit
+from domain.policies import SpeedLimit
 from domain.ports import FailureKind
 from domain.state import StreamState, TransitionReason
 from tests.application.builders import DOWN, LAN, REMOTE, ManualClock, kib, make_service
@@ -13,7 +13,7 @@ def test_first_observation_with_a_remote_stream_throttles_at_once():
     service, _, limiter = make_service([[REMOTE]])
     report = service.tick()
     assert report.after.state is StreamState.STREAMING
-    assert report.applied == UploadLimit(500)
+    assert report.applied == SpeedLimit(500)
     assert kib(limiter.history) == [500]
 
 
@@ -58,7 +58,7 @@ def test_reconcile_reads_at_its_interval_and_sets_the_limit_back():
     clock.advance(30)
     report = service.tick()
     assert limiter.reads == 2
-    assert report.applied == UploadLimit(500) and report.drifted_from == "unlimited"
+    assert report.applied == SpeedLimit(500) and report.drifted_from == "unlimited"
     assert kib(limiter.history) == [500, 500]
     clock.advance(60)
     report = service.tick()
@@ -97,15 +97,15 @@ def test_qbittorrent_down_is_retried_every_tick_until_it_answers():
     assert all(r.after.state is StreamState.STREAMING for r in reports)
     limiter.recover()
     report = service.tick()
-    assert report.applied == UploadLimit(500) and kib(limiter.history) == [500]
+    assert report.applied == SpeedLimit(500) and kib(limiter.history) == [500]
 
 
 def test_dry_run_never_touches_qbittorrent():
     service, _, limiter = make_service([[REMOTE], [REMOTE], [], [], []], dry_run=True, idle_threshold=1)
     reports = ticks(service, 3)
-    assert reports[0].applied == UploadLimit(500) and reports[0].dry_run
+    assert reports[0].applied == SpeedLimit(500) and reports[0].dry_run
     assert reports[1].applied is None
-    assert reports[2].applied == UploadLimit(0)
+    assert reports[2].applied == SpeedLimit(0)
     assert limiter.history == [] and limiter.reads == 0
     assert service.restore_idle_limit() is None
 
@@ -123,7 +123,7 @@ def test_restore_idle_limit_only_when_plex_helper_lowered_it():
 def test_restore_after_a_failed_write_still_tries():
     limiter = RecordingUploadLimiter()
     service, _, _ = make_service([[REMOTE]], limiter=limiter)
-    limiter.set_upload_limit = lambda b: (_ for _ in ()).throw(__import__("domain.ports").ports.UploadLimiterError(FailureKind.UNREACHABLE, "x"))
+    limiter.set_upload_limit = lambda b: (_ for _ in ()).throw(__import__("domain.ports").ports.DownloadClientError(FailureKind.UNREACHABLE, "x"))
     report = service.tick()
     assert report.limiter_error is not None
     del limiter.set_upload_limit
@@ -135,7 +135,7 @@ def test_limit_already_in_place_is_not_written_again():
     service, _, _ = make_service([[REMOTE]], limiter=limiter)
     report = service.tick()
     assert report.applied is None and limiter.history == []
-    assert service.enforced_limit == UploadLimit(500)
+    assert service.enforced_limit == SpeedLimit(500)
 
 
 def streams_of(*bandwidths):
@@ -153,7 +153,7 @@ def test_dynamic_policy_writes_only_when_the_limit_moves_past_the_deadband():
     # 5000 - 8000 kbit/s * 1.2 = 3828 KiB/s; 8200 kbit/s moves it by 29 (< 10 %): no write;
     # a second stream takes it to 2656 (> 10 %): written
     assert kib(limiter.history) == [3828, 2656]
-    assert reports[1].desired == UploadLimit(3798) and reports[1].applied is None
+    assert reports[1].desired == SpeedLimit(3798) and reports[1].applied is None
 
 
 def test_tiers_follow_the_stream_count():
@@ -205,11 +205,11 @@ def test_an_override_forces_the_state_until_it_ends():
     service.set_override(Override(StreamState.STREAMING, until=wall.now + 90 * 60))
     report = service.tick()
     assert report.effective_state is StreamState.STREAMING and report.after.state is StreamState.IDLE
-    assert report.applied == UploadLimit(500)
+    assert report.applied == SpeedLimit(500)
     wall.advance(90 * 60)
     report = service.tick()
     assert report.override_expired is not None and service.override is None
-    assert report.effective_state is StreamState.IDLE and report.applied == UploadLimit(0)
+    assert report.effective_state is StreamState.IDLE and report.applied == SpeedLimit(0)
 
 
 def test_triggered_observations_do_not_make_hysteresis_sloppier():

@@ -4,8 +4,8 @@ from hypothesis import strategies as st
 
 from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
 from adapters.clients.enforcers import GlobalLimitEnforcer
-from application.service import Decider, ThrottleService
-from domain.policies import FixedLimitPolicy, UploadLimit
+from application.service import ThrottleRules, ThrottleService
+from domain.policies import FixedLimitPolicy, SpeedLimit
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession, RemoteStreamRule
 from domain.state import Hysteresis, StreamingStateMachine, StreamState
@@ -19,23 +19,23 @@ def test_applied_limit_always_equals_the_policys_limit_for_the_state(idle, strea
     that a throttle never raises what the client held before it (the user's own limit)."""
     remote = PlaybackSession(state="playing", local=False, location="wan", user="friend")
     script = [StreamSourceError(FailureKind.UNREACHABLE, "down") if s is None else [remote] * s for s in steps]
-    policy = FixedLimitPolicy(UploadLimit(idle), UploadLimit(streaming))
+    policy = FixedLimitPolicy(SpeedLimit(idle), SpeedLimit(streaming))
     limiter = RecordingUploadLimiter(initial_bytes_per_sec=123 * 1024)
     clock = iter(range(10**6))
     service = ThrottleService(
         ScriptedStreamSource(script),
         GlobalLimitEnforcer(limiter),
-        Decider(RemoteStreamRule(), StreamingStateMachine(Hysteresis(n, m, 0)), policy),
+        ThrottleRules(RemoteStreamRule(), StreamingStateMachine(Hysteresis(n, m, 0)), policy),
         clock=lambda: float(next(clock)),
     )
-    before = UploadLimit(123)  # what the client holds when a throttle begins
+    before = SpeedLimit(123)  # what the client holds when a throttle begins
     for _ in steps:
         report = service.tick()
-        held = UploadLimit.from_bytes(limiter.limit_bytes)
+        held = SpeedLimit.from_bytes(limiter.limit_bytes)
         if report.after.state is StreamState.STREAMING:
             wanted = policy.limit_for(StreamState.STREAMING, ())
             limits = [limit.kib_per_sec for limit in (wanted, before) if not limit.unlimited]
-            assert held == UploadLimit(min(limits) if limits else 0)
+            assert held == SpeedLimit(min(limits) if limits else 0)
         elif report.after.state is StreamState.IDLE:
             assert held == policy.limit_for(StreamState.IDLE, ())
             before = held

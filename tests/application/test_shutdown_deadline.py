@@ -13,12 +13,12 @@ import pytest
 
 from application.observers.reporting import TickLogger
 from application.loop.runner import DaemonRunner
-from domain.policies import UploadLimit
-from domain.ports import FailureKind, UploadLimiterError
+from domain.policies import SpeedLimit
+from domain.ports import FailureKind, DownloadClientError
 
 
 class _Policy:
-    idle_limit = UploadLimit(0)
+    idle_limit = SpeedLimit(0)
 
 
 class _Decider:
@@ -81,7 +81,7 @@ def test_a_restore_within_the_deadline_is_reported_as_before(caplog):
 
 def test_a_restore_that_fails_is_an_error_naming_the_problem(caplog):
     def refuse():
-        raise UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable at http://qbt:8080")
+        raise DownloadClientError(FailureKind.UNREACHABLE, "qBittorrent not reachable at http://qbt:8080")
 
     runner = DaemonRunner(HangingService(restore=refuse), TickLogger(), interval_sec=10, restore_deadline_sec=5)
     assert runner.shutdown() == 0

@@ -3,10 +3,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.health import HealthBook
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
-DOWN = UploadLimiterError(FailureKind.UNREACHABLE, "down")
-REFUSED = UploadLimiterError(FailureKind.REJECTED, "refused")
+DOWN = DownloadClientError(FailureKind.UNREACHABLE, "down")
+REFUSED = DownloadClientError(FailureKind.REJECTED, "refused")
 
 
 def test_news_once_per_outage_and_per_kind_then_recovery_with_the_count():

@@ -9,16 +9,16 @@ from domain.policies import (
     DynamicLimitPolicy,
     StreamTier,
     TieredLimitPolicy,
-    UploadLimit,
+    SpeedLimit,
 )
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
 from tests.domain.strategies import sessions
 
-limits = st.integers(min_value=0, max_value=1_000_000).map(UploadLimit)
+limits = st.integers(min_value=0, max_value=1_000_000).map(SpeedLimit)
 tier_lists = st.lists(
     st.tuples(st.integers(1, 20), st.integers(0, 100_000)), min_size=1, max_size=6, unique_by=lambda t: t[0]
-).map(lambda ts: tuple(StreamTier(n, UploadLimit(k)) for n, k in ts))
+).map(lambda ts: tuple(StreamTier(n, SpeedLimit(k)) for n, k in ts))
 
 
 def streams(*bandwidths):
@@ -43,7 +43,7 @@ def test_idle_always_gives_the_idle_limit(idle, tiers, remote):
 
 
 def test_tiers_example():
-    policy = TieredLimitPolicy(UploadLimit(0), (StreamTier(1, UploadLimit(800)), StreamTier(3, UploadLimit(200)), StreamTier(2, UploadLimit(500))))
+    policy = TieredLimitPolicy(SpeedLimit(0), (StreamTier(1, SpeedLimit(800)), StreamTier(3, SpeedLimit(200)), StreamTier(2, SpeedLimit(500))))
     assert [policy.limit_for(StreamState.STREAMING, streams(*[1000] * n)).kib_per_sec for n in range(6)] == [800, 800, 500, 200, 200, 200]
 
 
@@ -76,17 +76,17 @@ def test_dynamic_limit_is_monotone_non_increasing_in_bandwidth(policy, bws, extr
 
 @given(st.integers(1, 100_000), st.lists(st.integers(0, MAX_SESSION_KBPS), max_size=5))
 def test_dynamic_limit_formula(capacity, bws):
-    policy = DynamicLimitPolicy(UploadLimit(0), capacity_kib=capacity, overhead_factor=1.2, floor_kib=1)
+    policy = DynamicLimitPolicy(SpeedLimit(0), capacity_kib=capacity, overhead_factor=1.2, floor_kib=1)
     need = sum(bws) * KIB_PER_KBIT * 1.2
     assert policy.limit_for(StreamState.STREAMING, streams(*bws)).kib_per_sec == max(1, int(capacity - need))
 
 
 def test_absurd_bandwidth_is_clamped():
-    policy = DynamicLimitPolicy(UploadLimit(0), capacity_kib=50_000, overhead_factor=1.0, floor_kib=5)
+    policy = DynamicLimitPolicy(SpeedLimit(0), capacity_kib=50_000, overhead_factor=1.0, floor_kib=5)
     sane = policy.limit_for(StreamState.STREAMING, streams(MAX_SESSION_KBPS))
     assert policy.limit_for(StreamState.STREAMING, streams(10_000_000)) == sane
     # 8000 kbit/s (a 1080p transcode) needs 976.5 KiB/s
-    assert policy.limit_for(StreamState.STREAMING, streams(8000)) == UploadLimit(49_023)
+    assert policy.limit_for(StreamState.STREAMING, streams(8000)) == SpeedLimit(49_023)
 
 
 @given(st.floats(0, 100), limits, limits)
@@ -106,4 +106,4 @@ def test_deadband_never_applies_the_same_limit(percent, limit):
 @given(st.floats(0.1, 100), st.integers(1, 100_000), st.integers(0, 100_000))
 def test_deadband_holds_changes_within_the_band(percent, enforced, change):
     assume(change * 100 <= enforced * percent and change > 0)
-    assert not Deadband(percent).worth_applying(UploadLimit(enforced), UploadLimit(enforced + change))
+    assert not Deadband(percent).worth_applying(SpeedLimit(enforced), SpeedLimit(enforced + change))

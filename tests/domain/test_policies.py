@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.policies import FixedLimitPolicy, UploadLimit
+from domain.policies import FixedLimitPolicy, SpeedLimit
 from domain.state import StreamState
 from tests.domain.strategies import sessions
 
@@ -10,22 +10,22 @@ kib = st.integers(min_value=0, max_value=10_000_000)
 
 @given(kib, kib, st.sampled_from(list(StreamState)), st.lists(sessions, max_size=5))
 def test_fixed_policy_limit_belongs_to_the_state(idle, streaming, state, remote):
-    policy = FixedLimitPolicy(UploadLimit(idle), UploadLimit(streaming))
+    policy = FixedLimitPolicy(SpeedLimit(idle), SpeedLimit(streaming))
     expected = streaming if state is StreamState.STREAMING else idle
-    assert policy.limit_for(state, remote) == UploadLimit(expected)
-    assert policy.idle_limit == UploadLimit(idle)
+    assert policy.limit_for(state, remote) == SpeedLimit(expected)
+    assert policy.idle_limit == SpeedLimit(idle)
 
 
 @given(kib)
 def test_kib_to_bytes_and_back(value):
-    limit = UploadLimit(value)
+    limit = SpeedLimit(value)
     assert limit.bytes_per_sec == value * 1024
-    assert UploadLimit.from_bytes(limit.bytes_per_sec) == limit
+    assert SpeedLimit.from_bytes(limit.bytes_per_sec) == limit
 
 
 @given(st.integers(min_value=-5, max_value=10**9))
 def test_from_bytes_follows_qbittorrents_storage(raw):
-    limit = UploadLimit.from_bytes(raw)
+    limit = SpeedLimit.from_bytes(raw)
     if raw <= 0:
         assert limit.unlimited
     elif raw <= 1024:
@@ -35,5 +35,5 @@ def test_from_bytes_follows_qbittorrents_storage(raw):
 
 
 def test_str():
-    assert str(UploadLimit(0)) == "unlimited"
-    assert str(UploadLimit(500)) == "500 KiB/s"
+    assert str(SpeedLimit(0)) == "unlimited"
+    assert str(SpeedLimit(500)) == "500 KiB/s"

@@ -16,7 +16,7 @@ from adapters.clients.deluge.client import DelugeClient
 from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 from adapters.clients.transmission.client import TransmissionClient
 from domain.policies import SpeedLimit
-from domain.ports import SpeedLimiterError
+from domain.ports import DownloadClientError
 from tests.application.daemon import start, stop, wait_until
 from tests.support.plex_payloads import remote_movie
 from tests.support.plex_server import PlexTestServer
@@ -50,7 +50,7 @@ class Clients:
         """None while the client cannot be read (stopped)."""
         try:
             return self._readers[name]()
-        except SpeedLimiterError:
+        except DownloadClientError:
             return None
 
     def limits(self) -> Dict[str, Optional[int]]:

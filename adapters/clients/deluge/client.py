@@ -37,7 +37,7 @@ from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError
 from adapters.clients.login_gate import LoginGate
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 log = logging.getLogger("plex_helper.deluge")
 
@@ -148,7 +148,7 @@ class DelugeClient:
                         self._daemon_ready = False  # deluge-web (re)started and never connected
                         continue
                     raise self._rpc_failure(err, method) from None
-                except SpeedLimiterError as exc:
+                except DownloadClientError as exc:
                     # deluge-web lets a core call hang once its daemon went away: if it says it is not
                     # connected any more, connect and retry once
                     if not daemon_call or reconnected or exc.kind is not FailureKind.UNREACHABLE:
@@ -161,14 +161,14 @@ class DelugeClient:
     def _web_connected(self) -> bool:
         try:
             return parse_bool(self._rpc("web.connected", []), "web.connected")
-        except (DelugeRpcError, SpeedLimiterError):
+        except (DelugeRpcError, DownloadClientError):
             return True  # cannot tell: keep the original error
 
     def _login(self) -> None:
         """Log in, or raise. After a failure, no attempt for login_retry_sec."""
         held = self._gate.held_back()
         if held is not None:
-            raise SpeedLimiterError(FailureKind.REJECTED, "Deluge at %s: %s" % (self._url, held))
+            raise DownloadClientError(FailureKind.REJECTED, "Deluge at %s: %s" % (self._url, held))
         try:
             result = self._rpc("auth.login", [self._password])
         except DelugeRpcError as err:
@@ -179,7 +179,7 @@ class DelugeClient:
             return
         if result is False:
             self._gate.failed("wrong password")
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED, "Deluge's web UI rejected the password at %s" % self._url
             )
         self._gate.failed("unexpected answer")
@@ -198,7 +198,7 @@ class DelugeClient:
             target = choose_host(hosts, self._daemon_host)
             if target is None:
                 known = ", ".join(str(h) for h in hosts[:5]) or "none"
-                raise SpeedLimiterError(
+                raise DownloadClientError(
                     FailureKind.REJECTED,
                     "deluge daemon_host %r is not in the Connection Manager of Deluge's web UI at %s (it knows: "
                     "%s); add it there" % (self._daemon_host[:100], self._url, known),
@@ -209,7 +209,7 @@ class DelugeClient:
                 return
         else:
             if not hosts:
-                raise SpeedLimiterError(
+                raise DownloadClientError(
                     FailureKind.REJECTED,
                     "Deluge's web UI at %s is not connected to a daemon and knows none: add deluged in its "
                     "Connection Manager" % self._url,
@@ -219,7 +219,7 @@ class DelugeClient:
         result = self._rpc("web.connect", [target.host_id])
         if not isinstance(result, list):
             state = " (%s)" % (status or self._host_status(target))
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.UNREACHABLE,
                 "Deluge's web UI at %s could not connect to its daemon at %s%s: is deluged running, and are "
                 "the host's user and password in the Connection Manager right?" % (self._url, target, state),
@@ -234,9 +234,9 @@ class DelugeClient:
     def _host_status(self, host: DelugeHost) -> str:
         return parse_host_status(self._rpc("web.get_host_status", [host.host_id]))
 
-    def _rpc_failure(self, err: DelugeRpcError, method: str) -> SpeedLimiterError:
+    def _rpc_failure(self, err: DelugeRpcError, method: str) -> DownloadClientError:
         if err.code == NOT_AUTHENTICATED:
-            return SpeedLimiterError(
+            return DownloadClientError(
                 FailureKind.REJECTED, "Deluge at %s answered %s with \"Not authenticated\" even after a fresh login"
                 % (self._url, method)
             )
@@ -261,16 +261,16 @@ class DelugeClient:
                     raise
                 answer = self._http.request("POST", self._url, headers=headers, body=body)
         except HttpTransportError as exc:
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.UNREACHABLE, "Deluge not reachable at %s: %s" % (self._url, exc)
             ) from None
         self._take_cookie(answer)
         if answer.truncated:
             raise malformed("Deluge answered with more than %d bytes at %s" % (MAX_ANSWER_BYTES, self._url))
         if answer.status >= 500:
-            raise SpeedLimiterError(FailureKind.UNREACHABLE, "Deluge answered %d at %s" % (answer.status, self._url))
+            raise DownloadClientError(FailureKind.UNREACHABLE, "Deluge answered %d at %s" % (answer.status, self._url))
         if answer.status in (401, 403):
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "Deluge's address %s refused the request (%d): is a proxy in front of it asking for a login?"
                 % (self._url, answer.status),

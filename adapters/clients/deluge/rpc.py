@@ -3,7 +3,7 @@
 Pure: the KiB/s floats Deluge stores (-1 = unlimited; never 0, which libtorrent reads as unlimited
 too), the JSON-RPC envelope (`result` or an `error` object), the answers of the few methods the
 client (adapters/clients/deluge/client.py) calls, each checked and turned into a value or into
-SpeedLimiterError(MALFORMED) that never quotes the body, the `/json` address for a configured URL,
+DownloadClientError(MALFORMED) that never quotes the body, the `/json` address for a configured URL,
 and the Connection Manager host that `daemon_host` names.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, List, Optional, Sequence
 
 from adapters.transport.http import printable_url
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 JSON_PATH = "/json"
 DEFAULT_DAEMON_PORT = 58846
@@ -48,9 +48,9 @@ def from_deluge_kib(value: float) -> SpeedLimit:
 # ---------------------------------------------------------------------------------------- parsing
 
 
-def malformed(reason: str) -> SpeedLimiterError:
+def malformed(reason: str) -> DownloadClientError:
     """A MALFORMED failure (an answer that is not what the method returns)."""
-    return SpeedLimiterError(FailureKind.MALFORMED, reason)
+    return DownloadClientError(FailureKind.MALFORMED, reason)
 
 
 class DelugeRpcError(Exception):
@@ -66,7 +66,7 @@ _SAFE_MESSAGES = ("Not authenticated", "Unknown method")
 
 
 def parse_json_rpc(body: bytes, method: str) -> Any:
-    """The `result` of an answer; DelugeRpcError for an `error` object; SpeedLimiterError(MALFORMED)
+    """The `result` of an answer; DelugeRpcError for an `error` object; DownloadClientError(MALFORMED)
     for anything else (never quoting the body)."""
     try:
         answer = json.loads(body.decode("utf-8"))
@@ -116,7 +116,7 @@ def parse_kib(result: Any, key: str) -> float:
 
 def native_kib(native: Any, key: str) -> float:
     """The value that puts back `key` as parse_kib found it (written as it is, -1 included); anything
-    Deluge could not have given raises SpeedLimiterError(MALFORMED)."""
+    Deluge could not have given raises DownloadClientError(MALFORMED)."""
     if _number(native) is None:
         raise malformed("cannot restore Deluge's %s from the saved value: it is not a number of KiB/s" % key)
     return native

@@ -1,6 +1,6 @@
 """What qBittorrent's Web API answers mean when they are not what we asked for.
 
-Each unexpected answer becomes an UploadLimiterError whose message says what to fix, and never
+Each unexpected answer becomes an DownloadClientError whose message says what to fix, and never
 quotes the body (it could echo anything back, a password included). An answer with Plex's headers
 means qbittorrent_url points at Plex, which is worth saying in so many words.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from adapters.transport.http import HttpAnswer
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 _BAN_TEXT = "banned"  # qBittorrent's 403 login body: "Your IP address has been banned ..."
 NOT_QBITTORRENT = (
@@ -73,24 +73,24 @@ def login_failure(answer: QBittorrentAnswer, url: str) -> Tuple[FailureKind, str
 
 
 def check_status(answer: QBittorrentAnswer, url: str, api_key: bool, uses_login: bool) -> None:
-    """Raise the UploadLimiterError a status other than 2xx means (`api_key`, `uses_login`: how we
+    """Raise the DownloadClientError a status other than 2xx means (`api_key`, `uses_login`: how we
     got in, which is what a 403 is about)."""
     status = answer.status
     if 200 <= status < 300:
         return
     if answer.plex:
-        raise UploadLimiterError(FailureKind.MALFORMED, NOT_QBITTORRENT % url)
+        raise DownloadClientError(FailureKind.MALFORMED, NOT_QBITTORRENT % url)
     if status >= 500:
-        raise UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent answered %d at %s" % (status, url))
+        raise DownloadClientError(FailureKind.UNREACHABLE, "qBittorrent answered %d at %s" % (status, url))
     if status == 401:
-        raise UploadLimiterError(
+        raise DownloadClientError(
             FailureKind.REJECTED,
             "qBittorrent refused the request (401): the URL's host/port must match what qBittorrent "
             "sees; check qbittorrent_url (%s) or disable Host header validation" % url,
         )
     if status == 403:
-        raise UploadLimiterError(FailureKind.REJECTED, forbidden_message(url, api_key, uses_login))
-    raise UploadLimiterError(
+        raise DownloadClientError(FailureKind.REJECTED, forbidden_message(url, api_key, uses_login))
+    raise DownloadClientError(
         FailureKind.MALFORMED,
         "qBittorrent answered %d at %s; is qbittorrent_url its Web UI address?" % (status, url),
     )

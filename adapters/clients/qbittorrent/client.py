@@ -20,7 +20,7 @@ from adapters.clients.qbittorrent.limit import QBittorrentLimit, parse_limit_bod
 from adapters.clients.qbittorrent.session import AUTH_API_KEY, AUTH_BYPASS, AUTH_PASSWORD, MAX_ANSWER_BYTES, QBittorrentSession
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class QBittorrentUploadLimiter:
     def _checked_limit(bytes_per_sec: int) -> int:
         # bool is an int, and a negative or garbage limit would silently become "unlimited"
         if isinstance(bytes_per_sec, bool) or not isinstance(bytes_per_sec, int) or not 0 <= bytes_per_sec <= MAX_LIMIT_BYTES:
-            raise UploadLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "refusing to set a limit of %r: not a whole number from 0 to %d" % (bytes_per_sec, MAX_LIMIT_BYTES),
             )
@@ -93,7 +93,7 @@ class QBittorrentUploadLimiter:
     def alternative_mode(self) -> bool:
         body = self._session.request("GET", "transfer/speedLimitsMode").body.strip()
         if body not in ("0", "1"):
-            raise UploadLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "qBittorrent returned something that is not a speed limits mode (%s) at %s" % (shape_of(body), self._url),
             )
@@ -111,7 +111,7 @@ class QBittorrentUploadLimiter:
         except (ValueError, KeyError, TypeError):
             value = None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UploadLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "qBittorrent returned preferences without an alternative upload limit at %s" % self._url,
             )
@@ -156,7 +156,7 @@ class QBittorrentUploadLimiter:
         except (ValueError, AttributeError, RecursionError):
             value = None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UploadLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED, "qBittorrent returned transfer info without %s at %s" % (what, self._url)
             )
         return SpeedLimit.from_bytes(max(value, 0))

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from adapters.clients.qbittorrent.answers import shape_of
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, DownloadClientError
 
 _INT_BODY = re.compile(r"-?[0-9]{1,19}")
 
@@ -23,7 +23,7 @@ def parse_limit_body(body: str, what: str, url: str) -> int:
     or "download"). A negative value has meant "unlimited" in some versions: it reads as 0."""
     text = body.strip()
     if not _INT_BODY.fullmatch(text):
-        raise SpeedLimiterError(
+        raise DownloadClientError(
             FailureKind.MALFORMED,
             "qBittorrent returned something that is not a%s %s limit (%s) at %s"
             % ("n" if what[:1] in "aeiou" else "", what, shape_of(text), url),
@@ -59,7 +59,7 @@ class QBittorrentLimit:
 
     def restore_limit(self, native: Any) -> None:
         if isinstance(native, bool) or not isinstance(native, int):
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "cannot restore qBittorrent's %s limit from %r: it is kept as whole bytes/s"
                 % (self.direction.value, type(native).__name__),

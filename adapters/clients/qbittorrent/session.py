@@ -17,7 +17,7 @@ from typing import Callable, Dict, Mapping, Optional
 from adapters.clients.qbittorrent.cookie_jar import CookieJar
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.clients.qbittorrent.answers import QBittorrentAnswer, check_status, login_failure, looks_like_plex
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 log = logging.getLogger("plex_helper.qbittorrent")
 
@@ -70,7 +70,7 @@ class QBittorrentSession:
         self._http.close()
 
     def request(self, method: str, endpoint: str, fields: Optional[Mapping[str, str]] = None) -> QBittorrentAnswer:
-        """The 2xx answer to `method` api/v2/`endpoint`, or UploadLimiterError."""
+        """The 2xx answer to `method` api/v2/`endpoint`, or DownloadClientError."""
         with self._lock:
             just_logged_in = self._need_login
             if self._need_login:
@@ -91,7 +91,7 @@ class QBittorrentSession:
         now = self._clock()
         if self._held_until is not None and now < self._held_until:
             wait = max(1, math.ceil(self._held_until - now))
-            raise UploadLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "the last login to qBittorrent at %s failed (%s); next attempt in %d s"
                 % (self.url, self._last_failure, wait),
@@ -105,7 +105,7 @@ class QBittorrentSession:
             self._check_status(answer)  # a server error is not a failed login: no hold-back
         self._held_until = self._clock() + self._login_retry_sec
         kind, self._last_failure, message = login_failure(answer, self.url)
-        raise UploadLimiterError(kind, message)
+        raise DownloadClientError(kind, message)
 
     def _headers(self) -> Dict[str, str]:
         # qBittorrent's CSRF check wants Referer's host:port to equal the Host header: both come
@@ -133,7 +133,7 @@ class QBittorrentSession:
                 raise self._unreachable(again) from None
         self._jar.update(answer.header_list("Set-Cookie"))
         if answer.truncated:
-            raise UploadLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "qBittorrent answered with more than %d bytes at %s; is qbittorrent_url its Web UI address?"
                 % (MAX_ANSWER_BYTES, self.url),
@@ -146,8 +146,8 @@ class QBittorrentSession:
             return self._http.request(method, url, headers=self._headers(), fields=dict(fields or {}))
         return self._http.request(method, url, headers=self._headers())
 
-    def _unreachable(self, exc: HttpTransportError) -> UploadLimiterError:
-        return UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable at %s: %s" % (self.url, exc))
+    def _unreachable(self, exc: HttpTransportError) -> DownloadClientError:
+        return DownloadClientError(FailureKind.UNREACHABLE, "qBittorrent not reachable at %s: %s" % (self.url, exc))
 
     def _check_status(self, answer: QBittorrentAnswer) -> None:
         check_status(answer, self.url, api_key=bool(self._api_key), uses_login=self._uses_login)

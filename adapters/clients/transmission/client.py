@@ -32,7 +32,7 @@ from adapters.clients.transmission.rpc import (
 )
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 log = logging.getLogger("plex_helper.transmission")
 
@@ -115,7 +115,7 @@ class TransmissionClient:
     def write_alternative_upload_limit(self, limit: SpeedLimit) -> None:
         if limit.unlimited:
             # turtle mode always limits: 0 there stops uploads, and there is no "enabled" to clear
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "Transmission's alternative (turtle) limit cannot be unlimited: use a limit above 0 "
                 "or the global limit mode",
@@ -167,7 +167,7 @@ class TransmissionClient:
         with self._lock:
             held = self._gate.held_back()
             if held is not None:  # nothing at all: every request would carry the wrong password
-                raise SpeedLimiterError(FailureKind.REJECTED, "Transmission at %s: %s" % (self._url, held))
+                raise DownloadClientError(FailureKind.REJECTED, "Transmission at %s: %s" % (self._url, held))
             answer = self._send(body)
             if answer.status == 409:
                 # no id yet, or the daemon restarted and made a new one: take it, resend once
@@ -180,7 +180,7 @@ class TransmissionClient:
     def _session_id_of(self, answer: HttpAnswer) -> str:
         value = answer.headers.get(SESSION_HEADER, "")
         if not 0 < len(value) <= MAX_SESSION_ID_CHARS or unfit_for_header(value, token=True):
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.MALFORMED,
                 "%s answered 409 without a usable session id; is transmission_url Transmission's RPC address?"
                 % self._url,
@@ -203,7 +203,7 @@ class TransmissionClient:
                     raise
                 answer = self._http.request("POST", self._url, headers=headers, body=body)
         except HttpTransportError as exc:
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.UNREACHABLE, "Transmission not reachable at %s: %s" % (self._url, exc)
             ) from None
         if answer.truncated:
@@ -225,35 +225,35 @@ class TransmissionClient:
                     "Transmission at %s requires a login (rpc-authentication-required): set its username "
                     "and password" % self._url
                 )
-            raise SpeedLimiterError(FailureKind.REJECTED, message)
+            raise DownloadClientError(FailureKind.REJECTED, message)
         if status == 403 and "too many unsuccessful login" in text:
             self._gate.failed("Transmission locked its RPC")
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "Transmission locked its RPC after too many failed logins: fix the password, then restart "
                 "transmission-daemon (%s)" % self._url,
             )
         if status == 403 and ("whitelist" in text or "unauthorized ip" in text):
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "Transmission refused this address: add it to rpc-whitelist in settings.json or disable "
                 "rpc-whitelist-enabled (%s)" % self._url,
             )
         if status == 421:
-            raise SpeedLimiterError(
+            raise DownloadClientError(
                 FailureKind.REJECTED,
                 "Transmission refused the host name in %s: use its IP address, add the name to "
                 "rpc-host-whitelist in settings.json, or turn on password authentication" % self._url,
             )
         if status == 403:
-            raise SpeedLimiterError(FailureKind.REJECTED, "Transmission refused the request (403) at %s" % self._url)
+            raise DownloadClientError(FailureKind.REJECTED, "Transmission refused the request (403) at %s" % self._url)
         if status == 409:
             raise malformed("Transmission at %s changed its session id twice in a row" % self._url)
         if 200 <= status < 300:
             self._gate.succeeded()
             return
         if status >= 500:
-            raise SpeedLimiterError(FailureKind.UNREACHABLE, "Transmission answered %d at %s" % (status, self._url))
+            raise DownloadClientError(FailureKind.UNREACHABLE, "Transmission answered %d at %s" % (status, self._url))
         raise malformed(
             "%s answered %s with %d; is transmission_url Transmission's RPC address?" % (self._url, method, status)
         )

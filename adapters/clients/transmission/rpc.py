@@ -3,7 +3,7 @@
 Pure: limits in the daemon's speed unit (`units.speed-bytes`; unlimited is `-enabled: false`, and
 0 is never sent: it stops a direction), the RPC envelope (`result` "success" and `arguments`), the
 session-get / session-stats fields the client (adapters/clients/transmission/client.py) reads, and the RPC address
-for a configured URL. Failures are SpeedLimiterError(MALFORMED) that never quote the body.
+for a configured URL. Failures are DownloadClientError(MALFORMED) that never quote the body.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from adapters.transport.http import printable_url
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 RPC_PATH = "/transmission/rpc"
 # Transmission keeps a limit as unsigned 32-bit bytes/s: more wraps (seen: 4294967296 B/s read back as 0)
@@ -63,9 +63,9 @@ def from_transmission_units(value: int, enabled: bool, speed_bytes: int) -> Spee
 # ---------------------------------------------------------------------------------------- parsing
 
 
-def malformed(reason: str) -> SpeedLimiterError:
+def malformed(reason: str) -> DownloadClientError:
     """A MALFORMED failure (an answer that is not what the method returns)."""
-    return SpeedLimiterError(FailureKind.MALFORMED, reason)
+    return DownloadClientError(FailureKind.MALFORMED, reason)
 
 
 def _is_int(value: Any) -> bool:
@@ -73,7 +73,7 @@ def _is_int(value: Any) -> bool:
 
 
 def parse_rpc_answer(body: bytes, method: str) -> Dict[str, Any]:
-    """The `arguments` of a successful answer, or SpeedLimiterError(MALFORMED) saying what was wrong
+    """The `arguments` of a successful answer, or DownloadClientError(MALFORMED) saying what was wrong
     (never quoting the body: Transmission's answers can carry its session id)."""
     try:
         answer = json.loads(body.decode("utf-8"))
@@ -123,7 +123,7 @@ def parse_limit_fields(arguments: Mapping[str, Any], key: str, enabled_key: Opti
 def native_limit_fields(native: Any, key: str, enabled_key: str, speed_bytes: int) -> Dict[str, Any]:
     """The session-set arguments that put back a limit as parse_limit_fields found it: `native` is
     {"value": <units>, "enabled": <flag>}. Both are written, so a disabled limit keeps its value.
-    Anything Transmission could not have given raises SpeedLimiterError(MALFORMED)."""
+    Anything Transmission could not have given raises DownloadClientError(MALFORMED)."""
     value = native.get("value") if isinstance(native, dict) else None
     enabled = native.get("enabled") if isinstance(native, dict) else None
     if (

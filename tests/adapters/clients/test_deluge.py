@@ -29,7 +29,7 @@ from domain.ports import (
     ClientAdapter,
     DownloadLimitControl,
     FailureKind,
-    SpeedLimiterError,
+    DownloadClientError,
     TransferRates,
     UploadLimitControl,
 )
@@ -63,8 +63,8 @@ def client(instance: DelugeInstance, password: Optional[str] = None, clock: Opti
     )
 
 
-def error_of(call: Callable[[], object]) -> SpeedLimiterError:
-    with pytest.raises(SpeedLimiterError) as info:
+def error_of(call: Callable[[], object]) -> DownloadClientError:
+    with pytest.raises(DownloadClientError) as info:
         call()
     return info.value
 
@@ -316,7 +316,7 @@ keyed = st.dictionaries(st.sampled_from(["max_upload_speed", "upload_rate", "x"]
 def _value_or_malformed(call: Callable[[], object]) -> None:
     try:
         call()
-    except SpeedLimiterError as exc:
+    except DownloadClientError as exc:
         assert exc.kind is FailureKind.MALFORMED and str(exc)
 
 
@@ -327,7 +327,7 @@ def test_parse_json_rpc_gives_a_result_an_rpc_error_or_malformed(body: bytes) ->
         parse_json_rpc(body, "core.get_config_values")
     except DelugeRpcError as err:
         assert err.known_message in ("", "Not authenticated", "Unknown method")
-    except SpeedLimiterError as exc:
+    except DownloadClientError as exc:
         assert exc.kind is FailureKind.MALFORMED
 
 
@@ -376,10 +376,10 @@ def _assert_clean(texts: List[str], secrets: List[str]) -> None:
             assert secret not in text, "a secret leaked into: %s" % text[:200]
 
 
-def _run(call: Callable[[], object]) -> Optional[SpeedLimiterError]:
+def _run(call: Callable[[], object]) -> Optional[DownloadClientError]:
     try:
         call()
-    except SpeedLimiterError as exc:
+    except DownloadClientError as exc:
         return exc
     return None
 

@@ -13,7 +13,7 @@ from adapters.clients.deluge.limit import KEYS
 from adapters.clients.deluge.rpc import native_kib, parse_kib
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, LimitControl, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, LimitControl, DownloadClientError
 from tests.support.deluge_daemon import DelugeInstance, deluge, deluge_session  # noqa: F401  (fixtures)
 
 
@@ -62,7 +62,7 @@ def test_download_limit_leaves_the_upload_limit_alone(deluge: DelugeInstance) ->
 @pytest.mark.parametrize("native", [None, "5", True, [5.0], {"kib": 5.0}, float("nan"), float("inf")])
 def test_restore_refuses_what_deluge_could_not_have_given(native: Any) -> None:
     control = DelugeClient("http://127.0.0.1:1", "x").limit_control(Direction.UPLOAD)
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         control.restore_limit(native)  # refused before anything is sent (port 1 would be unreachable)
     assert info.value.kind is FailureKind.MALFORMED and "max_upload_speed" in str(info.value)
 
@@ -80,7 +80,7 @@ json_values = st.recursive(
 def test_kib_parser_gives_the_exact_number_or_malformed(result: Any) -> None:
     try:
         value = parse_kib(result, "max_download_speed")
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert math.isfinite(value) and value == result["max_download_speed"]

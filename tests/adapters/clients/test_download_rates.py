@@ -12,7 +12,7 @@ from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
 from adapters.clients.transmission.client import TransmissionClient
 from adapters.clients.transmission.rpc import parse_rate as transmission_rate
 from domain.policies import SpeedLimit
-from domain.ports import SpeedLimiterError, TransferRates
+from domain.ports import DownloadClientError, TransferRates
 from tests.support.deluge_daemon import DelugeInstance, deluge, deluge_factory  # noqa: F401  (fixtures)
 from tests.support.transmission_daemon import (  # noqa: F401  (fixtures)
     TransmissionDaemon, transmission, transmission_session,
@@ -45,7 +45,7 @@ answers = st.dictionaries(st.sampled_from(["downloadSpeed", "download_rate", "up
 def test_transmissions_download_speed_is_a_rate_or_malformed(answer):
     try:
         rate = transmission_rate(answer, "downloadSpeed")
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert "downloadSpeed" in str(err)
         return
     assert rate == SpeedLimit.from_bytes(answer["downloadSpeed"])
@@ -55,7 +55,7 @@ def test_transmissions_download_speed_is_a_rate_or_malformed(answer):
 def test_deluges_download_rate_is_a_rate_or_malformed(answer):
     try:
         rate = deluge_rate(answer, "download_rate")
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert "download_rate" in str(err)
         return
     assert rate.kib_per_sec >= 0

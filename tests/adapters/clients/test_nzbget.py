@@ -11,7 +11,7 @@ import pytest
 
 from adapters.clients.nzbget import MAX_RATE_KIB, NzbgetClient, rpc_result
 from domain.policies import SpeedLimit
-from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, SpeedLimiterError, UploadLimitControl
+from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, DownloadClientError, UploadLimitControl
 from tests.support.nzbget_daemon import NzbgetInstance  # its fixtures come from tests/conftest.py
 
 
@@ -32,8 +32,8 @@ def client(nzb: NzbgetInstance, password: Optional[str] = None, clock: Optional[
     )
 
 
-def error_of(call) -> SpeedLimiterError:
-    with pytest.raises(SpeedLimiterError) as info:
+def error_of(call) -> DownloadClientError:
+    with pytest.raises(DownloadClientError) as info:
         call()
     return info.value
 

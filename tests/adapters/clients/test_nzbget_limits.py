@@ -7,7 +7,7 @@ import pytest
 from adapters.clients.nzbget import MAX_RATE_KIB, NzbgetClient
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, LimitControl, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, LimitControl, DownloadClientError
 from tests.support.nzbget_daemon import NzbgetInstance  # its fixtures come from tests/conftest.py
 
 
@@ -47,6 +47,6 @@ def test_a_wrapped_limit_is_kept_as_read_and_restored_as_unlimited(nzbget_daemon
 @pytest.mark.parametrize("native", [None, "1024", 1024.0, True, 1000, 2**31, {"bytes": 1024}])
 def test_restore_refuses_what_nzbget_could_not_have_given(native):
     c = NzbgetClient("http://127.0.0.1:1").limit_control(Direction.DOWNLOAD)
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         c.restore_limit(native)  # refused before anything is sent (port 1 would be unreachable)
     assert info.value.kind is FailureKind.MALFORMED

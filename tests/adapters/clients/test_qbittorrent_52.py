@@ -15,7 +15,7 @@ from adapters.clients.qbittorrent.client import (
     QBittorrentInfo,
     QBittorrentUploadLimiter,
 )
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 from tests.support.fake_qbittorrent import BAN_BODY, FakeQBittorrent, make_api_key, stored_upload_limit
 
 PASSWORD = "s3cret-Pa55word"
@@ -46,8 +46,8 @@ def limiter(server: FakeQBittorrent, clock: FakeClock, **kwargs: object) -> QBit
     return QBittorrentUploadLimiter(server.url, clock=clock, **options)  # type: ignore[arg-type]
 
 
-def error_of(call: object) -> UploadLimiterError:
-    with pytest.raises(UploadLimiterError) as info:
+def error_of(call: object) -> DownloadClientError:
+    with pytest.raises(DownloadClientError) as info:
         call()  # type: ignore[operator]
     return info.value
 
@@ -270,7 +270,7 @@ def test_timeout_is_unreachable(fake: FakeQBittorrent, clock: FakeClock) -> None
 def test_negative_or_non_int_limit_refused_without_request(fake: FakeQBittorrent, clock: FakeClock) -> None:
     qbt = limiter(fake, clock)
     for bad in (-1, 1.5, True, "100"):
-        assert isinstance(error_of(lambda: qbt.set_upload_limit(bad)), UploadLimiterError)  # type: ignore[arg-type]
+        assert isinstance(error_of(lambda: qbt.set_upload_limit(bad)), DownloadClientError)  # type: ignore[arg-type]
     assert fake.total == 0
 
 

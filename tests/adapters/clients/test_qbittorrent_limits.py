@@ -9,7 +9,7 @@ from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES, QBittorrentUplo
 from adapters.clients.qbittorrent.limit import parse_limit_body
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, LimitControl, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, LimitControl, DownloadClientError
 from tests.support.qbittorrent_nox import QbtInstance
 
 URL = "http://127.0.0.1:1"
@@ -52,7 +52,7 @@ def test_read_write_restore_round_trip_is_exact(qbt_nox: QbtInstance, direction:
 @pytest.mark.parametrize("native", ["1024", 1024.0, None, True, {"bytes": 1024}, -1, MAX_LIMIT_BYTES + 1])
 def test_restore_refuses_what_qbittorrent_could_not_have_given(native: object) -> None:
     control = QBittorrentUploadLimiter(URL).limit_control(Direction.DOWNLOAD)
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         control.restore_limit(native)  # refused before anything is sent (port 1 would be unreachable)
     assert info.value.kind is FailureKind.MALFORMED
 
@@ -65,7 +65,7 @@ def test_restore_refuses_what_qbittorrent_could_not_have_given(native: object) -
 def test_limit_body_parser_takes_any_text(body: str) -> None:
     try:
         value = parse_limit_body(body, "download", URL)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
         assert "download limit" in str(err)
     else:

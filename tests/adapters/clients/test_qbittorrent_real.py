@@ -7,7 +7,7 @@ from typing import Callable, Optional
 import pytest
 
 from adapters.clients.qbittorrent.client import AUTH_BYPASS, AUTH_PASSWORD, QBittorrentUploadLimiter
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 from tests.support.qbittorrent_nox import QbtInstance
 
 Factory = Callable[..., QbtInstance]
@@ -28,8 +28,8 @@ def limiter(qbt: QbtInstance, password: str = "", clock: Optional[FakeClock] = N
     )
 
 
-def error_of(call: Callable[[], object]) -> UploadLimiterError:
-    with pytest.raises(UploadLimiterError) as info:
+def error_of(call: Callable[[], object]) -> DownloadClientError:
+    with pytest.raises(DownloadClientError) as info:
         call()
     return info.value
 

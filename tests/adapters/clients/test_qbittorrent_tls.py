@@ -5,7 +5,7 @@ whether the TLS handshake passes is decided before any qBittorrent answer."""
 import pytest
 
 from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 
 
 def limiter(server, **options):
@@ -13,7 +13,7 @@ def limiter(server, **options):
 
 
 def failure(server, **options):
-    with pytest.raises(UploadLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         limiter(server, **options).current_upload_limit()
     return info.value
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from adapters.clients.sabnzbd import AUTH_WORDS, SabnzbdClient
 from domain.policies import SpeedLimit
-from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, SpeedLimiterError, UploadLimitControl
+from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, DownloadClientError, UploadLimitControl
 from tests.support.sabnzbd_server import VERSION, SabnzbdStandIn, sab_limit_speed
 
 KEY = "5ec12e7a9b0c4d1f8a3b6c7d8e9f0a1b"
@@ -51,8 +51,8 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def error_of(call) -> SpeedLimiterError:
-    with pytest.raises(SpeedLimiterError) as info:
+def error_of(call) -> DownloadClientError:
+    with pytest.raises(DownloadClientError) as info:
         call()
     return info.value
 
@@ -245,7 +245,7 @@ def test_any_answer_gives_a_limit_or_a_clean_error(sab, body, status):
     sab.override("queue", status, body)
     try:
         limit = client(sab).read_download_limit()
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert str(err) and KEY not in all_text_of(err)
     else:
         assert isinstance(limit, SpeedLimit)

@@ -9,7 +9,7 @@ import pytest
 from adapters.clients.sabnzbd import SabnzbdClient
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, LimitControl, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, LimitControl, DownloadClientError
 from tests.support.sabnzbd_server import SabnzbdStandIn, sab_limit_speed
 
 KEY = "5ec12e7a9b0c4d1f8a3b6c7d8e9f0a1b"
@@ -99,7 +99,7 @@ def test_a_percentage_is_not_restored_once_the_line_speed_is_gone(sab):
     held = control(sab).read_limit()
     control(sab).write_limit(SpeedLimit(100))
     sab.speed.line_speed_text = ""  # the user cleared Maximum line speed meanwhile
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         control(sab).restore_limit(held.native)
     assert info.value.kind is FailureKind.REJECTED and "Maximum line speed" in str(info.value)
     assert sab.limit_values == ["100K"]  # SABnzbd would only have warned and kept the throttle
@@ -111,7 +111,7 @@ def test_a_percentage_is_not_restored_once_the_line_speed_is_gone(sab):
     {"bytes": True}, {"none": False}, {"percent": 30, "bytes": 3}, {},
 ])
 def test_restore_refuses_what_sabnzbd_could_not_have_given(sab, native):
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         control(sab).restore_limit(native)
     assert info.value.kind is FailureKind.MALFORMED
     assert sab.limit_values == []

@@ -12,11 +12,11 @@ import pytest
 from adapters.clients.alternative_mode import AlternativeModeEnforcer
 from adapters.clients.enforcers import MAX_CLIENT_LIMIT_BYTES, GlobalLimitEnforcer
 from adapters.system.state_files import JsonStateFile, OverrideStore, UnreadableStateFile
-from domain.policies import UploadLimit
+from domain.policies import SpeedLimit
 from domain.state import StreamState
 
-IDLE = UploadLimit(0)
-THROTTLE = UploadLimit(500)
+IDLE = SpeedLimit(0)
+THROTTLE = SpeedLimit(500)
 
 
 class FakeQBittorrent:
@@ -44,16 +44,16 @@ class FakeQBittorrent:
         return self.alt_limit
 
     # the ports in the domain's type, as the enforcers use them
-    def read_upload_limit(self) -> UploadLimit:
-        return UploadLimit.from_bytes(self.current_upload_limit())
+    def read_upload_limit(self) -> SpeedLimit:
+        return SpeedLimit.from_bytes(self.current_upload_limit())
 
-    def write_upload_limit(self, limit: UploadLimit) -> None:
+    def write_upload_limit(self, limit: SpeedLimit) -> None:
         self.set_upload_limit(limit.bytes_per_sec)
 
-    def read_alternative_upload_limit(self) -> UploadLimit:
-        return UploadLimit.from_bytes(self.alternative_upload_limit())
+    def read_alternative_upload_limit(self) -> SpeedLimit:
+        return SpeedLimit.from_bytes(self.alternative_upload_limit())
 
-    def write_alternative_upload_limit(self, limit: UploadLimit) -> None:
+    def write_alternative_upload_limit(self, limit: SpeedLimit) -> None:
         self.set_alternative_upload_limit(limit.bytes_per_sec)
 
     def set_alternative_upload_limit(self, value: int) -> None:

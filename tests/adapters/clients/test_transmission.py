@@ -28,7 +28,7 @@ from domain.ports import (
     ClientAdapter,
     DownloadLimitControl,
     FailureKind,
-    SpeedLimiterError,
+    DownloadClientError,
     TransferRates,
     UploadLimitControl,
 )
@@ -64,8 +64,8 @@ def client(daemon: TransmissionDaemon, password: Optional[str] = None, clock: Op
     )
 
 
-def error_of(call: Callable[[], object]) -> SpeedLimiterError:
-    with pytest.raises(SpeedLimiterError) as info:
+def error_of(call: Callable[[], object]) -> DownloadClientError:
+    with pytest.raises(DownloadClientError) as info:
         call()
     return info.value
 
@@ -312,7 +312,7 @@ arguments = st.dictionaries(session_keys, json_values | st.fixed_dictionaries({"
 def _value_or_malformed(call: Callable[[], object]) -> None:
     try:
         call()
-    except SpeedLimiterError as exc:
+    except DownloadClientError as exc:
         assert exc.kind is FailureKind.MALFORMED and str(exc)
 
 
@@ -371,7 +371,7 @@ def _texts(exc: Optional[BaseException], caplog: pytest.LogCaptureFixture, tr: T
 def _run(call: Callable[[], object]) -> Optional[BaseException]:
     try:
         call()
-    except SpeedLimiterError as exc:
+    except DownloadClientError as exc:
         return exc
     return None
 

@@ -12,7 +12,7 @@ from adapters.clients.transmission.limit import KEYS
 from adapters.clients.transmission.rpc import native_limit_fields, parse_limit_fields
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, HeldLimit, LimitControl, SpeedLimiterError
+from domain.ports import FailureKind, HeldLimit, LimitControl, DownloadClientError
 from tests.support.transmission_daemon import TransmissionDaemon, transmission, transmission_session  # noqa: F401
 
 
@@ -69,7 +69,7 @@ def test_download_limit_read_write_restore_leaves_the_upload_limit_alone(transmi
 ])
 def test_restore_refuses_what_transmission_could_not_have_given(transmission: TransmissionDaemon, native: Any) -> None:
     before = held_by_daemon(transmission, Direction.UPLOAD)
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         client(transmission).limit_control(Direction.UPLOAD).restore_limit(native)
     assert info.value.kind is FailureKind.MALFORMED and "speed-limit-up" in str(info.value)
     assert held_by_daemon(transmission, Direction.UPLOAD) == before
@@ -87,7 +87,7 @@ json_values = st.recursive(
 def test_limit_fields_parser_gives_the_exact_fields_or_malformed(arguments: Dict[str, Any]) -> None:
     try:
         value, enabled = parse_limit_fields(arguments, "speed-limit-down", "speed-limit-down-enabled")
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert (value, enabled) == (arguments["speed-limit-down"], arguments["speed-limit-down-enabled"])
@@ -99,7 +99,7 @@ def test_limit_fields_parser_gives_the_exact_fields_or_malformed(arguments: Dict
 def test_native_fields_take_any_json_and_never_write_more_than_transmission_holds(native: Any, speed_bytes: int) -> None:
     try:
         fields = native_limit_fields(native, "speed-limit-up", "speed-limit-up-enabled", speed_bytes)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert fields == {"speed-limit-up": native["value"], "speed-limit-up-enabled": native["enabled"]}

@@ -20,7 +20,7 @@ from adapters.clients.sabnzbd_limit import (
     QueueSpeed, held_of, line_speed_bytes, line_speed_from_config, queue_speed, value_for_native,
 )
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, SpeedLimiterError
+from domain.ports import FailureKind, DownloadClientError
 from tests.support.sabnzbd_server import SabnzbdStandIn, SabSpeed, sab_from_units, sab_limit_speed
 
 limits = st.integers(min_value=1, max_value=10**12)
@@ -90,7 +90,7 @@ def test_sabnzbd_k_is_1024_in_its_own_parser():
 def test_sabnzbd_refuses_what_is_not_a_limit(bad):
     limit = SpeedLimit.__new__(SpeedLimit)
     object.__setattr__(limit, "kib_per_sec", bad)  # SpeedLimit itself refuses negatives
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         to_sabnzbd_value(limit)
     assert info.value.kind is FailureKind.MALFORMED
 
@@ -131,7 +131,7 @@ def test_nzbget_unlimited_is_zero_and_the_wrap_is_real():
 def test_nzbget_refuses_what_is_not_a_limit(bad):
     limit = SpeedLimit.__new__(SpeedLimit)
     object.__setattr__(limit, "kib_per_sec", bad)
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         to_nzbget_rate(limit)
     assert info.value.kind is FailureKind.MALFORMED
 
@@ -157,7 +157,7 @@ def test_nzbget_status_parser_takes_any_download_limit(field):
 def test_nzbget_whole_answer_parser_takes_any_json(payload):
     try:
         read_status_answer(payload)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         if err.kind is FailureKind.REJECTED:  # only NZBGet's "Access denied" error object
             error = payload["error"]
             assert error.get("code") == 401 or error.get("message") == "Access denied"
@@ -167,7 +167,7 @@ def test_nzbget_whole_answer_parser_takes_any_json(payload):
 
 def test_nzbget_error_object_is_a_plain_sentence():
     answer = {"version": "1.1", "error": {"name": "JSONRPCError", "code": 2, "message": "Invalid parameter"}}
-    with pytest.raises(SpeedLimiterError) as info:
+    with pytest.raises(DownloadClientError) as info:
         rpc_result(answer, "rate", "NZBGet at http://127.0.0.1:6789")
     assert str(info.value) == "NZBGet at http://127.0.0.1:6789 refused rate: 'Invalid parameter'"
     assert info.value.kind is FailureKind.MALFORMED
@@ -176,7 +176,7 @@ def test_nzbget_error_object_is_a_plain_sentence():
 def _limit_or_malformed(parse):
     try:
         result = parse()
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
         assert str(err)
         return None
@@ -223,7 +223,7 @@ def test_sabnzbd_a_users_limit_read_then_restored_after_a_throttle_is_what_it_wa
 def test_sabnzbd_a_native_restores_exactly_what_it_says_or_is_refused(native):
     try:
         value = value_for_native(native)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
         return
     speed = SabSpeed(bandwidth_max=10 * 1024 * 1024)
@@ -248,7 +248,7 @@ def test_sabnzbd_bytes_natives_are_absolute_to_the_byte(number):
 def test_sabnzbd_queue_speed_parser_takes_any_json(payload):
     try:
         speed = queue_speed(payload)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert isinstance(speed, QueueSpeed) and speed.bytes_per_sec >= 0 and 0 <= speed.percent <= 100
@@ -258,7 +258,7 @@ def test_sabnzbd_queue_speed_parser_takes_any_json(payload):
 def test_sabnzbd_line_speed_parser_takes_any_json(payload):
     try:
         value = line_speed_from_config(payload)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert -1 <= value <= 2**53
@@ -288,7 +288,7 @@ def test_nzbget_restoring_a_downloadlimit_it_gave_is_exact(native):
 def test_nzbget_a_native_is_restored_or_refused(native):
     try:
         rate = rate_for_native(native)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert 0 <= rate <= MAX_RATE_KIB
@@ -298,7 +298,7 @@ def test_nzbget_a_native_is_restored_or_refused(native):
 def test_nzbget_downloadlimit_parser_takes_any_json(result):
     try:
         value = download_limit_bytes(result)
-    except SpeedLimiterError as err:
+    except DownloadClientError as err:
         assert err.kind is FailureKind.MALFORMED
     else:
         assert -(2**31) <= value < 2**31

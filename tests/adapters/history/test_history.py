@@ -17,7 +17,7 @@ from adapters.history.store import (
 )
 from domain.overrides import Override
 from domain.policies import SpeedLimit
-from domain.ports import FailureKind, UploadLimiterError
+from domain.ports import FailureKind, DownloadClientError
 from domain.schedule import parse_schedule
 from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState, TransitionReason
@@ -226,7 +226,7 @@ def test_the_observer_turns_ticks_into_events():
     assert observer.events(tick(StreamState.IDLE), NOW + 10) == []  # nothing changed, no sample due
     streaming = observer.events(tick(StreamState.STREAMING, applied=SpeedLimit(500)), NOW + 20)
     assert streaming == [StateChange(NOW + 20, "idle", "streaming", "threshold reached"), LimitApplied(NOW + 20, "qbt", 500)]
-    down = UploadLimiterError(FailureKind.UNREACHABLE, "qBittorrent not reachable")
+    down = DownloadClientError(FailureKind.UNREACHABLE, "qBittorrent not reachable")
     assert observer.events(tick(StreamState.STREAMING, client_error=down), NOW + 60) == [
         Sample(NOW + 60, 1, {"qbt": 500}, {"plex": True}, {"qbt": False})]
     forced = observer.events(tick(StreamState.STREAMING, effective=StreamState.IDLE,

@@ -13,7 +13,7 @@ import pytest
 from adapters.transport.http import HttpClient, HttpTransportError
 from adapters.media.plex.source import PlexStreamSource
 from adapters.clients.qbittorrent.client import MAX_ANSWER_BYTES, QBittorrentUploadLimiter
-from domain.ports import FailureKind, StreamSourceError, UploadLimiterError
+from domain.ports import FailureKind, StreamSourceError, DownloadClientError
 from tests.support.hostile_http import (
     HostileServer,
     answer,
@@ -49,7 +49,7 @@ def test_a_trickling_plex_is_a_failed_read_within_the_deadline(behaviour):
 def test_a_trickling_qbittorrent_is_unreachable_within_the_deadline(behaviour):
     with HostileServer(behaviour) as server:
         error = run_bounded(qbittorrent(server).current_upload_limit, BOUND)
-    assert isinstance(error, UploadLimiterError), error
+    assert isinstance(error, DownloadClientError), error
     assert error.kind is FailureKind.UNREACHABLE and "no complete answer within 0.5 s" in str(error)
 
 
@@ -63,7 +63,7 @@ def test_the_next_request_after_a_cut_one_works_on_a_new_connection():
 
     with HostileServer(first_trickles_then_answers) as server:
         limiter = qbittorrent(server)
-        assert isinstance(run_bounded(limiter.current_upload_limit, BOUND), UploadLimiterError)
+        assert isinstance(run_bounded(limiter.current_upload_limit, BOUND), DownloadClientError)
         assert limiter.current_upload_limit() == 2048
 
 
@@ -76,7 +76,7 @@ def test_a_gigabyte_from_qbittorrent_is_refused_after_the_cap_without_reading_it
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-    assert isinstance(error, UploadLimiterError), error
+    assert isinstance(error, DownloadClientError), error
     assert error.kind is FailureKind.MALFORMED
     assert "more than %d bytes" % MAX_ANSWER_BYTES in str(error)
     assert peak < 8 * MAX_ANSWER_BYTES  # the answer was not read into memory
@@ -92,7 +92,7 @@ def test_the_client_cap_holds_for_any_caller():
 def test_a_plain_request_to_a_tls_port_says_to_use_https():
     with HostileServer(tls_alert()) as server:
         error = run_bounded(qbittorrent(server).current_upload_limit, BOUND)
-    assert isinstance(error, UploadLimiterError)
+    assert isinstance(error, DownloadClientError)
     assert "speaks HTTPS on this port: use an https:// URL" in str(error)
 
 
@@ -110,7 +110,7 @@ PLEX_401 = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unautho
 def test_qbittorrent_url_pointing_at_plex_says_so(headers):
     with HostileServer(answer(401, PLEX_401, headers)) as server:
         limiter = QBittorrentUploadLimiter(server.url, username="admin", password="pw", timeout_sec=TIMEOUT)
-        with pytest.raises(UploadLimiterError) as info:
+        with pytest.raises(DownloadClientError) as info:
             limiter.current_upload_limit()
     message = str(info.value)
     assert "does not look like qBittorrent's Web UI: it answers like Plex Media Server" in message
@@ -119,7 +119,7 @@ def test_qbittorrent_url_pointing_at_plex_says_so(headers):
 
 def test_qbittorrent_s_own_401_still_points_at_the_host_check():
     with HostileServer(answer(401, b"Unauthorized")) as server:
-        with pytest.raises(UploadLimiterError) as info:
+        with pytest.raises(DownloadClientError) as info:
             qbittorrent(server).current_upload_limit()
     assert "host/port must match" in str(info.value)
 
