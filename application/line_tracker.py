@@ -1,5 +1,5 @@
 """The measured line, on the application side: while the throttle is on, each poll reads the line
-meter once and the download clients' own rates, steps the domain's loop (domain/line_budget.py) and
+meter once and the download clients' own rates, steps the domain's loop (domain/line/budget.py) and
 hands the service the budget per direction that leaves the line's headroom free for the streams.
 
 Only the directions with a configured capacity are measured; the others keep the fixed budget. When
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Sequence
 
 from domain.limit_plan import Direction
-from domain.line_budget import (
+from domain.line.budget import (
     DirectionBudget, DirectionInput, DirectionSettings, LineInput, LineSettings, LineState, LineStep, step_line,
 )
-from domain.line_counters import CounterSample
+from domain.line.counters import CounterSample
 from domain.policies import KIB_PER_KBIT, MAX_SESSION_KBPS, SpeedLimit
 from domain.ports import LineMeter, LineMeterError, DownloadClientError
 from domain.sessions import PlaybackSession
@@ -211,7 +211,7 @@ def check_line(settings: Any, seconds: float = 3.0, sleep: Callable[[float], Non
     """`--check`: find the meter, then what it measures over `seconds`, each direction. Raises
     LineMeterError (a sentence) when it cannot be read."""
     from application.wiring.line import make_line_meter
-    from domain.line_counters import line_rates
+    from domain.line.counters import line_rates
 
     meter = make_line_meter(settings.line_meter, min(settings.http_timeout_sec, 3.0))
     try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
 
 from domain.limit_plan import Direction
-from domain.line_counters import LineCounters
+from domain.line.counters import LineCounters
 from domain.policies import SpeedLimit
 from domain.sessions import PlaybackSession
 from domain.state import StreamState
@@ -277,7 +277,7 @@ class LineMeterError(PortError):
 
 @runtime_checkable
 class LineMeter(Protocol):
-    """The byte counters of the line the remote streams leave through: what `domain.line_budget`
+    """The byte counters of the line the remote streams leave through: what `domain.line.budget`
     measures the other devices' traffic with."""
 
     def read_counters(self) -> LineCounters:

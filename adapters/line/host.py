@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Dict, Tuple
 
-from domain.line_counters import LineCounters
+from domain.line.counters import LineCounters
 from domain.ports import FailureKind, LineMeterError
 
 PROC_NET_DEV = "/proc/net/dev"

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from domain.line_counters import LineCounters
+from domain.line.counters import LineCounters
 from domain.ports import FailureKind, LineMeterError
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"

@@ -20,7 +20,7 @@ from adapters.line.ssdp import SSDP_ADDRESS, SsdpAnswer, first_router
 from adapters.line.upnp_xml import (
     CounterService, DocumentError, SoapFault, counter_value, find_counter_service, parse_soap_answer, soap_request,
 )
-from domain.line_counters import LineCounters
+from domain.line.counters import LineCounters
 from domain.ports import FailureKind, LineMeterError
 
 AVM_ACTION = "GetAddonInfos"

@@ -1,5 +1,5 @@
 """The measured line's loop: counters to rates (wraps, resets) and rates to a budget, checked against
-what `domain.line_budget` and `domain.line_counters` promise."""
+what `domain.line.budget` and `domain.line.counters` promise."""
 from __future__ import annotations
 
 from typing import List, Optional
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from domain.line_budget import (
+from domain.line.budget import (
     DirectionInput, DirectionSettings, DirectionState, LineInput, LineSettings, LineState, aim, smoothing_weight,
     step_line,
 )
-from domain.line_counters import CounterSample, LineCounters, counter_delta, line_rates
+from domain.line.counters import CounterSample, LineCounters, counter_delta, line_rates
 from domain.policies import SpeedLimit
 
 CAP = 5000  # KiB/s

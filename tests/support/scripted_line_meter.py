@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Callable, Optional
 
-from domain.line_counters import LineCounters
+from domain.line.counters import LineCounters
 from domain.ports import FailureKind, LineMeterError
 
 

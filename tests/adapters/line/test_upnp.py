@@ -6,7 +6,7 @@ import pytest
 
 from adapters.line.ssdp import discover
 from adapters.line.upnp import UpnpLineMeter
-from domain.line_counters import CounterSample, line_rates
+from domain.line.counters import CounterSample, line_rates
 from domain.ports import FailureKind, LineMeter, LineMeterError
 from tests.support.igd_server import IgdStandIn
 

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from domain.line_counters import CounterSample, line_rates
+from domain.line.counters import CounterSample, line_rates
 from domain.policies import SpeedLimit
 
 NONSENSE_FACTOR = 1.5  # a rate above this x capacity is no line's: the counters or the capacity are wrong
