@@ -52,6 +52,8 @@ class TemporaryLimit:
             raise ValueError("a temporary limit is a limit: above 0 KiB/s")
         if len(self.label) > MAX_LABEL_CHARS:
             raise ValueError("a label is at most %d characters" % MAX_LABEL_CHARS)
+        if not self.label.isprintable():  # it goes into log lines and notifications: no line breaks
+            raise ValueError("a label must be printable text on one line")
 
     def active(self, now: float) -> bool:
         return now < self.until
