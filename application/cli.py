@@ -37,12 +37,14 @@ examples (the config under /etc/plex-helper is root-only, hence sudo):
   sudo python3 plex-helper.pyz                run the daemon (the same as: ... run)
   sudo python3 plex-helper.pyz --health       ask the running daemon (needs status_listen)
   sudo python3 plex-helper.pyz override streaming --minutes 90
+  sudo python3 plex-helper.pyz override upload --limit "1 MB/s" --minutes 45 --label "video call"
 
 The configuration and every field: README.md and docs/ beside the source."""
 
 USAGE = ("%(prog)s [--config PATH] [--once] [--dry-run] [--verbose] [--check | --health | --demo | --version]\n"
          "       %(prog)s [--config PATH] run [--once] [--dry-run] [--verbose]\n"
-         "       %(prog)s [--config PATH] override {streaming,idle,clear,show} [--minutes N]")
+         "       %(prog)s [--config PATH] override {streaming,idle,upload,download,clear,show} [--minutes N] "
+         "[--limit RATE] [--label TEXT]")
 CONFIG_HELP = "JSON config file (default: %s)" % DEFAULT_CONFIG
 
 
@@ -76,15 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(run, argparse.SUPPRESS)
     override = commands.add_parser(
         "override",
-        help="force a state on the running daemon for a while, or end that (needs status_listen)",
-        usage="%(prog)s {streaming,idle,clear,show} [--minutes N] [--config PATH]",
-        description="Force the running daemon into a state for a while, or end that. Talks to its status "
-                    "server: only status_listen and status_token are read from the config.",
+        help="force a state, or hold a budget at a temporary limit, on the running daemon for a while (needs "
+             "status_listen)",
+        usage="%(prog)s {streaming,idle,upload,download,clear,show} [--minutes N] [--limit RATE] [--label TEXT] "
+              "[--config PATH]",
+        description="Force the running daemon into a state for a while, hold the upload or download budget at a "
+                    "temporary limit, or end that. Talks to its status server: only status_listen and status_token "
+                    "are read from the config.",
     )
     override.add_argument(
-        "state", choices=("streaming", "idle", "clear", "show"),
-        help="streaming (throttle now), idle (full speed now), clear (follow the servers again), show (the override in force)",
+        "state", choices=("streaming", "idle", "upload", "download", "clear", "show"),
+        help="streaming (throttle now), idle (full speed now), upload or download (hold that budget at --limit), "
+             "clear (end the override and every temporary limit), show (what is in force)",
     )
+    override.add_argument(
+        "--limit", metavar="RATE",
+        help='upload and download: the temporary budget, in KiB/s or with a unit ("1 MB/s", "8 Mbit/s")',
+    )
+    override.add_argument("--label", metavar="TEXT", default="", help="upload and download: why, shown on the page")
     override.add_argument(
         "--minutes", metavar="N", type=override_minutes, default=60.0,
         help="how long streaming or idle lasts, above 0 and at most 10080 (a week) (default: %(default)g)",
@@ -197,20 +208,41 @@ def run_override(args: argparse.Namespace) -> int:
     client = status_client_for(args.config)
     if client is None:
         return EXIT_CONFIG
+    if args.state in ("upload", "download") and not args.limit:
+        sys.stderr.write('override %s needs --limit, for example --limit "1 MB/s"\n' % args.state)
+        return EXIT_CONFIG
     try:
         if args.state == "clear":
             client.clear_override()
-            print("override cleared: plex-helper follows Plex again")
+            print("override and temporary limits cleared: plex-helper follows the media servers again")
         elif args.state == "show":
-            override = client.health().get("override")
+            health = client.health()
+            override, limits = health.get("override"), health.get("temporary_limits") or []
             print("no override" if not override else "override: %s until %s" % (override["state"], override["until"]))
+            for limit in limits:
+                print(describe_temporary_limit(limit))
+        elif args.state in ("upload", "download"):
+            limit = args.limit.strip()
+            kib = int(limit) if limit.isdigit() else limit  # a plain number is KiB/s
+            answer = client.set_temporary_limit(args.state, kib, args.minutes, args.label)
+            for shown in answer.get("temporary_limits") or []:
+                if shown.get("direction") == args.state:
+                    print(describe_temporary_limit(shown))
         else:
             override = client.set_override(args.state, args.minutes)["override"]
             print("override: %s until %s" % (override["state"], override["until"]))
     except UserFacingError as err:
         sys.stderr.write("%s\n" % err)
         return EXIT_UNREACHABLE
+    finally:
+        client.close()
     return EXIT_OK
+
+
+def describe_temporary_limit(limit: Mapping[str, object]) -> str:
+    """'temporary upload limit: 976 KiB/s until 2026-12-07T00:45:00+0100 (video call)'."""
+    label = " (%s)" % limit["label"] if limit.get("label") else ""
+    return "temporary %s limit: %s KiB/s until %s%s" % (limit.get("direction"), limit.get("kib"), limit.get("until"), label)
 
 
 def is_systemd_credential(path: str, environ: Optional[Mapping[str, str]] = None) -> bool:

@@ -130,6 +130,7 @@ class Container(containers.DeclarativeContainer):
         token=settings.provided.status_token,
         allowed_hosts=settings.provided.status_allowed_hosts,
         allow_lan_override=settings.provided.status_allow_lan_override,
+        guard_reading=settings.provided.status_token_guards_reading,
     )
 
     # Home Assistant over MQTT (mqtt): its mode select takes the status backend's override path

@@ -125,7 +125,7 @@ def make_mqtt_bridge(settings: Settings, overrides: Any) -> Any:
                if c.type not in DOWNLOAD_ONLY or settings.streaming_download_kbps is not None]
     return MqttBridge(
         mqtt.url, overrides, clients, username=mqtt.username, password=mqtt.password, topic_prefix=mqtt.topic_prefix,
-        discovery_prefix=mqtt.discovery_prefix, set_temporary_limit=None,
+        discovery_prefix=mqtt.discovery_prefix, set_temporary_limit=overrides.set_temporary_limit,
         download_budget_kib=settings.streaming_download_kbps, version=__version__,
     )
 

@@ -17,6 +17,7 @@ CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeou
 
 # the background parts are started once; changing these needs a restart
 RESTART_FIELDS = frozenset({"status_listen", "status_token", "status_allowed_hosts", "status_allow_lan_override",
+                            "status_token_guards_reading",
                             "state_dir", "notify", "notify_after_failures", "mqtt"})
 
 ContainerFactory = Callable[[Settings], object]

@@ -10,6 +10,7 @@ from adapters.system.state_files import OverrideStore
 from application.observers.metrics import MetricsRegistry
 from application.observers.notifications import NotificationPolicy
 from application.loop.runner import DaemonRunner
+from application.observers.temporary_limits import TemporaryLimits
 from domain.health import SideHealth
 from domain.overrides import Override
 from domain.schedule import describe_window
@@ -66,6 +67,9 @@ class DaemonStatus:
         self._last: Optional[TickReport] = None
         self._last_observation: Optional[float] = None
         self._flap_holding = False  # the flap guard keeps the throttle on, until the next change
+        self._since: Dict[Tuple[str, str, str], float] = {}  # a remote session -> when it was first seen
+        self.temporary = TemporaryLimits(lambda: self._runner.service, override_store, runner.request_observation,
+                                         notifications, wall_clock, self._logger)
 
     @property
     def _service(self):
@@ -77,6 +81,7 @@ class DaemonStatus:
         if override is not None:
             self._service.set_override(override)
             self._logger.info("override restored: %s until %s", override.state.value, _iso(override.until))
+        self.temporary.restore()
 
     # -- tick observer
     def report(self, report: TickReport) -> None:
@@ -94,6 +99,10 @@ class DaemonStatus:
                 self._last_observation = wall
             for client in report.clients:
                 self._wanted[client.name] = client.target
+            if not report.decision.observation_failed:
+                keys = {(s.server, s.user, s.player) for s in report.remote_sessions}
+                self._since = {k: self._since.get(k, wall) for k in keys}
+        self.temporary.report(report)
         if report.override_expired is not None:
             with self._override_lock:  # a new override set meanwhile must not be erased from disk
                 if self._service.override is None:
@@ -127,6 +136,10 @@ class DaemonStatus:
                 "upload_limit_kib": self._limit_kib(),
                 "last_observation": _iso(self._last_observation),
                 "override": self._override_dict(),
+                "temporary_limits": self.temporary.describe(),
+                "budgets": self._budgets(report),
+                "streams": [{"server": k[0], "user": k[1], "player": k[2], "since": _iso(t), "since_epoch": t}
+                            for k, t in sorted(self._since.items(), key=lambda i: i[1])],
                 "flap_guard_holding": self._flap_holding,
                 "why": self._why(report),
                 "schedule": ({"window": describe_window(report.decision.window)}
@@ -202,6 +215,20 @@ class DaemonStatus:
             }
         return limits
 
+    def _budgets(self, report: Optional[TickReport]) -> Dict[str, Optional[int]]:
+        """The total each direction's clients share now, KiB/s; None: no budget (each client keeps
+        its own limit, or the state is not known yet)."""
+        if report is None or report.decision.limits_state is None:
+            return {"upload": None, "download": None}
+        decision = report.decision
+        if decision.limits_state is StreamState.STREAMING:
+            upload = decision.budget
+            download = decision.download_budget if decision.download_budget is not None else self._service.download_budget
+        else:
+            upload, download = decision.idle_limit, None
+        return {"upload": None if upload is None or upload.unlimited else upload.kib_per_sec,
+                "download": None if download is None or download.unlimited else download.kib_per_sec}
+
     def _limit_kib(self) -> Optional[int]:
         limit = self._service.enforced_limit
         return None if limit is None else limit.kib_per_sec
@@ -243,6 +270,14 @@ class DaemonStatus:
             self._notifications.override_changed(override)
         self._runner.request_observation("override")
         return {"override": self._override_dict()}
+
+    def set_temporary_limit(self, direction: str, kib: Any, minutes: float, label: str = "") -> Dict[str, Any]:
+        return self.temporary.set(direction, kib, minutes, label)
+
+    def clear_temporary_limit(self, direction: Optional[str] = None) -> Dict[str, Any]:
+        warning = self.temporary.clear(direction)
+        body: Dict[str, Any] = {"temporary_limits": self.temporary.describe()}
+        return body if warning is None else dict(body, warning=warning)
 
     def clear_override(self) -> Dict[str, Any]:
         warning = None
