@@ -100,7 +100,8 @@ class DaemonStatus:
             for client in report.clients:
                 self._wanted[client.name] = client.target
             if not report.decision.observation_failed:
-                keys = {(s.server, s.user, s.player) for s in report.remote_sessions}
+                remote = list(report.remote_sessions)  # sessions carry no server name: it is the reading's
+                keys = {(r.name, s.user, s.player) for r in report.servers for s in r.reading.sessions if s in remote}
                 self._since = {k: self._since.get(k, wall) for k in keys}
         self.temporary.report(report)
         if report.override_expired is not None:
