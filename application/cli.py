@@ -144,7 +144,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signal.SIGINT, raise_stop_requested)
     try:
         if args.command == "override":
-            return run_override(args)
+            from application.override_command import run_override
+
+            return run_override(args, status_client_for(args.config))
         if args.health:
             return run_health(args.config)
         if args.demo:
@@ -200,49 +202,6 @@ def run_health(path: str) -> int:
         state = "%s (forced by an override; observed: %s)" % (state, health.get("state"))
     print("plex-helper is healthy: state %s, %s remote stream(s)" % (state, health.get("remote_streams")))
     return EXIT_OK
-
-
-def run_override(args: argparse.Namespace) -> int:
-    from application.errors import UserFacingError
-
-    client = status_client_for(args.config)
-    if client is None:
-        return EXIT_CONFIG
-    if args.state in ("upload", "download") and not args.limit:
-        sys.stderr.write('override %s needs --limit, for example --limit "1 MB/s"\n' % args.state)
-        return EXIT_CONFIG
-    try:
-        if args.state == "clear":
-            client.clear_override()
-            print("override and temporary limits cleared: plex-helper follows the media servers again")
-        elif args.state == "show":
-            health = client.health()
-            override, limits = health.get("override"), health.get("temporary_limits") or []
-            print("no override" if not override else "override: %s until %s" % (override["state"], override["until"]))
-            for limit in limits:
-                print(describe_temporary_limit(limit))
-        elif args.state in ("upload", "download"):
-            limit = args.limit.strip()
-            kib = int(limit) if limit.isdigit() else limit  # a plain number is KiB/s
-            answer = client.set_temporary_limit(args.state, kib, args.minutes, args.label)
-            for shown in answer.get("temporary_limits") or []:
-                if shown.get("direction") == args.state:
-                    print(describe_temporary_limit(shown))
-        else:
-            override = client.set_override(args.state, args.minutes)["override"]
-            print("override: %s until %s" % (override["state"], override["until"]))
-    except UserFacingError as err:
-        sys.stderr.write("%s\n" % err)
-        return EXIT_UNREACHABLE
-    finally:
-        client.close()
-    return EXIT_OK
-
-
-def describe_temporary_limit(limit: Mapping[str, object]) -> str:
-    """'temporary upload limit: 976 KiB/s until 2026-12-07T00:45:00+0100 (video call)'."""
-    label = " (%s)" % limit["label"] if limit.get("label") else ""
-    return "temporary %s limit: %s KiB/s until %s%s" % (limit.get("direction"), limit.get("kib"), limit.get("until"), label)
 
 
 def is_systemd_credential(path: str, environ: Optional[Mapping[str, str]] = None) -> bool:
