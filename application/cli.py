@@ -37,12 +37,14 @@ examples (the config under /etc/plex-helper is root-only, hence sudo):
   sudo python3 plex-helper.pyz                run the daemon (the same as: ... run)
   sudo python3 plex-helper.pyz --health       ask the running daemon (needs status_listen)
   sudo python3 plex-helper.pyz override streaming --minutes 90
+  sudo python3 plex-helper.pyz override upload --limit "1 MB/s" --minutes 45 --label "video call"
 
 The configuration and every field: README.md and docs/ beside the source."""
 
 USAGE = ("%(prog)s [--config PATH] [--once] [--dry-run] [--verbose] [--check | --health | --demo | --version]\n"
          "       %(prog)s [--config PATH] run [--once] [--dry-run] [--verbose]\n"
-         "       %(prog)s [--config PATH] override {streaming,idle,clear,show} [--minutes N]")
+         "       %(prog)s [--config PATH] override {streaming,idle,upload,download,clear,show} [--minutes N] "
+         "[--limit RATE] [--label TEXT]")
 CONFIG_HELP = "JSON config file (default: %s)" % DEFAULT_CONFIG
 
 
@@ -76,15 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(run, argparse.SUPPRESS)
     override = commands.add_parser(
         "override",
-        help="force a state on the running daemon for a while, or end that (needs status_listen)",
-        usage="%(prog)s {streaming,idle,clear,show} [--minutes N] [--config PATH]",
-        description="Force the running daemon into a state for a while, or end that. Talks to its status "
-                    "server: only status_listen and status_token are read from the config.",
+        help="force a state, or hold a budget at a temporary limit, on the running daemon for a while (needs "
+             "status_listen)",
+        usage="%(prog)s {streaming,idle,upload,download,clear,show} [--minutes N] [--limit RATE] [--label TEXT] "
+              "[--config PATH]",
+        description="Force the running daemon into a state for a while, hold the upload or download budget at a "
+                    "temporary limit, or end that. Talks to its status server: only status_listen and status_token "
+                    "are read from the config.",
     )
     override.add_argument(
-        "state", choices=("streaming", "idle", "clear", "show"),
-        help="streaming (throttle now), idle (full speed now), clear (follow the servers again), show (the override in force)",
+        "state", choices=("streaming", "idle", "upload", "download", "clear", "show"),
+        help="streaming (throttle now), idle (full speed now), upload or download (hold that budget at --limit), "
+             "clear (end the override and every temporary limit), show (what is in force)",
     )
+    override.add_argument(
+        "--limit", metavar="RATE",
+        help='upload and download: the temporary budget, in KiB/s or with a unit ("1 MB/s", "8 Mbit/s")',
+    )
+    override.add_argument("--label", metavar="TEXT", default="", help="upload and download: why, shown on the page")
     override.add_argument(
         "--minutes", metavar="N", type=override_minutes, default=60.0,
         help="how long streaming or idle lasts, above 0 and at most 10080 (a week) (default: %(default)g)",
@@ -133,7 +144,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signal.SIGINT, raise_stop_requested)
     try:
         if args.command == "override":
-            return run_override(args)
+            from application.override_command import run_override
+
+            return run_override(args, status_client_for(args.config))
         if args.health:
             return run_health(args.config)
         if args.demo:
@@ -188,28 +201,6 @@ def run_health(path: str) -> int:
     if state != health.get("state") and health.get("override"):  # the limits follow the override, not the streams
         state = "%s (forced by an override; observed: %s)" % (state, health.get("state"))
     print("plex-helper is healthy: state %s, %s remote stream(s)" % (state, health.get("remote_streams")))
-    return EXIT_OK
-
-
-def run_override(args: argparse.Namespace) -> int:
-    from application.errors import UserFacingError
-
-    client = status_client_for(args.config)
-    if client is None:
-        return EXIT_CONFIG
-    try:
-        if args.state == "clear":
-            client.clear_override()
-            print("override cleared: plex-helper follows Plex again")
-        elif args.state == "show":
-            override = client.health().get("override")
-            print("no override" if not override else "override: %s until %s" % (override["state"], override["until"]))
-        else:
-            override = client.set_override(args.state, args.minutes)["override"]
-            print("override: %s until %s" % (override["state"], override["until"]))
-    except UserFacingError as err:
-        sys.stderr.write("%s\n" % err)
-        return EXIT_UNREACHABLE
     return EXIT_OK
 
 

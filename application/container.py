@@ -135,6 +135,7 @@ class Container(containers.DeclarativeContainer):
         token=settings.provided.status_token,
         allowed_hosts=settings.provided.status_allowed_hosts,
         allow_lan_override=settings.provided.status_allow_lan_override,
+        guard_reading=settings.provided.status_token_guards_reading,
     )
     served_hosts = providers.Callable(parts.describe_served_hosts, settings.provided.status_listen,
                                       settings.provided.status_allowed_hosts)

@@ -20,7 +20,7 @@ CONNECTION_FIELDS = frozenset({"media_servers", "download_clients", "http_timeou
 
 # the background parts are started once; changing these needs a restart
 RESTART_FIELDS = frozenset({"status_listen", "status_token", "status_allowed_hosts", "status_allow_lan_override",
-                            "state_dir", "notify", "notify_after_failures", "mqtt",
+                            "status_token_guards_reading", "state_dir", "notify", "notify_after_failures", "mqtt",
                             # the tracker keeps its meter and baseline: a new meter is built at the next start
                             "line_meter", "line_upload_kbps", "line_download_kbps", "line_headroom_percent"})
 

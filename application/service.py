@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tupl
 from application.client_slot import ClientSlot
 from domain.limit_plan import Direction, LimitPlan, plan_limits
 from domain.health import HealthBook
-from domain.overrides import Override
+from domain.overrides import Override, TemporaryLimit
 from domain.policies import SpeedLimit
 from domain.ports import LimitEnforcer, StreamSource, StreamSourceError, DownloadClientError
 from domain.schedule import LocalTime
@@ -94,7 +94,8 @@ class ThrottleService:
             decision = self.throttle.step(servers, now, wall, triggered, local)
         done: List[ClientResult] = []
         self._underway = (decision, servers, done, wall)
-        clients = self._enforce(decision.effective, decision.budget, now, decision.idle_limit, done)
+        clients = self._enforce(decision.limits_state, decision.budget, now, decision.idle_limit, done,
+                                decision.download_budget)
         self._underway = None
         if any(c.error is not None for c in clients):
             self.throttle.forget_budget()  # what the client holds is unknown: no deadband next tick
@@ -120,7 +121,8 @@ class ThrottleService:
         return ServerReading(server.name, sessions, latency_sec=time.perf_counter() - started)
 
     def _enforce(self, state: Optional[StreamState], budget: Optional[SpeedLimit], now: float,
-                 idle_limit: Optional[SpeedLimit], done: List[ClientResult]) -> Tuple[ClientResult, ...]:
+                 idle_limit: Optional[SpeedLimit], done: List[ClientResult],
+                 download_budget: Optional[SpeedLimit] = None) -> Tuple[ClientResult, ...]:
         """Read what the clients hold where due, let the domain plan every client's limit in each
         direction, put each in place; each result joins `done` as it comes (what a stop during the
         next client leaves behind)."""
@@ -134,17 +136,18 @@ class ThrottleService:
             failure = slot.refresh(state, now, self.reconcile_interval_sec, self.dry_run)
             if failure is not None:
                 failed[slot.name] = failure
-        plan = self.plan(streaming, budget, idle_limit)
+        plan = self.plan(streaming, budget, idle_limit, download_budget)
         for slot in self.clients:
             done.append(failed[slot.name] if slot.name in failed else slot.enforce(state, plan, self.dry_run))
         return tuple(done)
 
     def plan(self, streaming: bool, budget: Optional[SpeedLimit] = None,
-             idle_limit: Optional[SpeedLimit] = None) -> LimitPlan:
-        """The domain's plan for every client and direction, from what the slots know now."""
+             idle_limit: Optional[SpeedLimit] = None, download_budget: Optional[SpeedLimit] = None) -> LimitPlan:
+        """The domain's plan for every client and direction, from what the slots know now;
+        `download_budget` is the decision's (a temporary limit), else the configured one applies."""
         budgets = {
             Direction.UPLOAD: budget,
-            Direction.DOWNLOAD: self.download_budget,
+            Direction.DOWNLOAD: download_budget if download_budget is not None else self.download_budget,
         }
         if self.line is not None:  # while streaming, what the measured line leaves for the clients
             remote = self._underway[0].remote if self._underway is not None else ()
@@ -233,6 +236,19 @@ class ThrottleService:
         """Set or clear the override (from any thread)."""
         with self._override_lock:
             self.throttle.set_override(override)
+
+    @property
+    def temporary_limits(self) -> Dict[Direction, TemporaryLimit]:
+        return dict(self.throttle.temporary)
+
+    def set_temporary_limit(self, limit: TemporaryLimit) -> None:
+        """Set one direction's temporary limit, replacing the one there (from any thread)."""
+        with self._override_lock:
+            self.throttle.set_temporary_limit(limit)
+
+    def clear_temporary_limit(self, direction: Optional[Direction] = None) -> None:
+        with self._override_lock:
+            self.throttle.clear_temporary_limit(direction)
 
     @property
     def enforced_limit(self) -> Optional[SpeedLimit]:

@@ -263,6 +263,15 @@ class StatusBackend(Protocol):
     def clear_override(self) -> Dict[str, Any]:
         ...
 
+    def set_temporary_limit(self, direction: str, kib: Any, minutes: float, label: str = "") -> Dict[str, Any]:
+        """Hold `direction`'s budget at `kib` (KiB/s, or text with a unit) for `minutes`; errors as
+        for set_override."""
+        ...
+
+    def clear_temporary_limit(self, direction: Optional[str] = None) -> Dict[str, Any]:
+        """End one direction's temporary limit (None: both) now."""
+        ...
+
     def history(self, since: float, until: Optional[float], max_points: int) -> Dict[str, Any]:
         """What happened between `since` and `until` (epoch seconds), JSON-ready."""
         ...

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, replace
-from typing import Deque, Optional, Sequence, Tuple
+from typing import Deque, Dict, Optional, Sequence, Tuple
 
-from domain.overrides import FlapGuard, Override, effective_state
+from domain.limit_plan import Direction
+from domain.overrides import FlapGuard, Override, TemporaryLimit, effective_state, split_expired
 from domain.policies import Deadband, LimitPolicy, SpeedLimit
 from domain.schedule import LocalTime, Window, policy_in_window, window_at
 from domain.ports import StreamSourceError
@@ -73,6 +74,16 @@ class Decision:
     window: Optional[Window] = None  # the schedule window in force (none while an override is)
     window_changed: bool = False
     idle_limit: Optional[SpeedLimit] = None  # idle's limit now (a window may change it)
+    temporary: Tuple[TemporaryLimit, ...] = ()  # active this step (at most one per direction)
+    temporary_ended: Tuple[TemporaryLimit, ...] = ()  # ended this step
+    download_budget: Optional[SpeedLimit] = None  # set by a temporary limit; None: the configured one
+
+    @property
+    def limits_state(self) -> Optional[StreamState]:
+        """The state the clients' limits are planned for: a temporary limit holds them as while
+        streaming (each direction at its budget, capped at the user's own limits), whatever the
+        effective state says about the streams."""
+        return StreamState.STREAMING if self.temporary else self.effective
 
     @property
     def state_changed(self) -> bool:
@@ -111,7 +122,12 @@ class Throttle:
     - the budget is the policy's limit for the effective state, held back by the deadband while the
       effective state stays the same (a change of state always applies at once);
     - a schedule window in force (none during an override) replaces the policy's fields it names,
-      and one with `throttle: false` makes the effective state idle; its edges apply at once.
+      and one with `throttle: false` makes the effective state idle; its edges apply at once;
+    - a temporary limit active at `wall_now` is its direction's budget, whatever the state and the
+      deadband; the other direction keeps its budget while streaming, and otherwise idle's limit
+      (upload) or none (download: unlimited, every client at its own limit). It ends exactly at its
+      `until`: the step at or after that reports it once in `temporary_ended`, and the policy's
+      budget applies again at once.
     """
 
     def __init__(self, rules: ThrottleRules) -> None:
@@ -124,6 +140,7 @@ class Throttle:
         self._budget: Optional[SpeedLimit] = None
         self._remote: Tuple[PlaybackSession, ...] = ()
         self._window: Optional[Window] = None
+        self.temporary: Dict[Direction, TemporaryLimit] = {}
 
     def step(self, readings: Sequence[ServerReading], now: float, wall_now: float, triggered: bool = False,
              local: Optional[LocalTime] = None) -> Decision:
@@ -152,18 +169,29 @@ class Throttle:
             effective = StreamState.IDLE  # the machine keeps counting, so the window's end applies at once
         changed = effective is not self._effective
         self._effective = effective
+        temporary, ended = split_expired(self.temporary, wall_now)
+        self.temporary = temporary
         policy = policy_in_window(rules.policy, window)
         desired = None if effective is None else policy.limit_for(effective, self._remote)
-        if (desired is None or changed or window_changed or self._budget is None
+        if (desired is None or changed or window_changed or self._budget is None or ended
                 or rules.deadband.worth_applying(self._budget, desired)):
             self._budget = desired
+        budget, download_budget = self._budget, None
+        if temporary:
+            streaming = effective is StreamState.STREAMING
+            budget = budget if streaming else policy.idle_limit
+            download_budget = None if streaming else SpeedLimit(0)
+            if Direction.UPLOAD in temporary:
+                budget = temporary[Direction.UPLOAD].limit
+            if Direction.DOWNLOAD in temporary:
+                download_budget = temporary[Direction.DOWNLOAD].limit
         return Decision(
             before=before,
             after=after,
             remote=() if evidence.failed else evidence.remote,
             failed_servers=evidence.failed_servers,
             effective=effective,
-            budget=self._budget,
+            budget=budget,
             desired=desired,
             changed=changed,
             counted=counted,
@@ -173,6 +201,9 @@ class Throttle:
             window=window,
             window_changed=window_changed,
             idle_limit=policy.idle_limit,
+            temporary=tuple(temporary[d] for d in Direction if d in temporary),
+            temporary_ended=ended,
+            download_budget=download_budget,
         )
 
     def forget_budget(self) -> None:
@@ -186,6 +217,14 @@ class Throttle:
 
     def set_override(self, override: Optional[Override]) -> None:
         self.override = override
+
+    def set_temporary_limit(self, limit: TemporaryLimit) -> None:
+        """Replaces the one of its direction."""
+        self.temporary = {**self.temporary, limit.direction: limit}
+
+    def clear_temporary_limit(self, direction: Optional[Direction] = None) -> None:
+        """Ends the one of `direction` (None: both) now, without reporting it as ended on time."""
+        self.temporary = {} if direction is None else {d: t for d, t in self.temporary.items() if d is not direction}
 
     @property
     def idle_limit(self) -> SpeedLimit:

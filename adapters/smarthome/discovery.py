@@ -158,7 +158,10 @@ def report_states(report: Any, clients: Sequence[Tuple[str, str]], download_budg
     budget = report.decision.budget
     if budget is not None:
         states["budget_upload"] = str(budget.kib_per_sec)
-    if effective is not None and download_budget_kib is not None:
+    temporary_download = getattr(report.decision, "download_budget", None)  # a temporary limit's
+    if temporary_download is not None:
+        states["budget_download"] = str(temporary_download.kib_per_sec)
+    elif effective is not None and download_budget_kib is not None:
         states["budget_download"] = str(download_budget_kib if effective is StreamState.STREAMING else 0)
     by_name = {c.name: c for c in report.clients}
     for name, direction in clients:

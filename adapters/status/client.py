@@ -1,4 +1,5 @@
-"""The client of a running daemon's status server, for the `plex-helper override` command."""
+"""The client of a running daemon's status server, for the `plex-helper override` command (an override
+of the state or a temporary limit) and `--health`."""
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ class StatusClient:
     def set_override(self, state: str, minutes: float) -> Dict[str, Any]:
         return self._request("POST", "/override", {"state": state, "minutes": minutes})
 
-    def clear_override(self) -> Dict[str, Any]:
-        return self._request("DELETE", "/override")
+    def set_temporary_limit(self, direction: str, kib: "int | str", minutes: float, label: str = "") -> Dict[str, Any]:
+        """Hold `direction`'s budget at `kib` (KiB/s, or text with a unit such as "1 MB/s")."""
+        return self._request("POST", "/override", {"direction": direction, "kib": kib, "minutes": minutes, "label": label})
+
+    def clear_override(self, direction: Optional[str] = None) -> Dict[str, Any]:
+        """The override and every temporary limit; with `direction`, that temporary limit only."""
+        return self._request("DELETE", "/override" if direction is None else "/override?direction=" + direction)
 
     def _request(self, method: str, path: str, payload: Any = None, ok: Tuple[int, ...] = (200,)) -> Dict[str, Any]:
         headers = {"Accept": _JSON}

@@ -6,6 +6,8 @@ body through a callback, read only by the routes that take one. Refusals are Req
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple
@@ -17,7 +19,7 @@ from adapters.status.request_origin import (
     from_this_machine,
     refused_host_message,
 )
-from adapters.status.webhook_body import RequestError, override_request, webhook_object
+from adapters.status.webhook_body import OverrideRequest, RequestError, override_request, webhook_object
 
 if TYPE_CHECKING:
     from adapters.status.server import StatusHttpServer
@@ -37,6 +39,10 @@ ROUTES: Dict[str, Tuple[str, ...]] = {
     "/webhook": ("POST",),
     "/override": ("POST", "DELETE"),
 }
+
+# what answers without the token when reading is guarded (status_token_guards_reading): the health
+# check's minimal answer comes from /health itself
+OPEN_FOR_READING = frozenset({"/health"})
 
 # (status, body, content type, extra headers)
 Answer = Tuple[int, bytes, str, Tuple[Tuple[str, str], ...]]
@@ -84,6 +90,12 @@ def check_request(app: "StatusHttpServer", method: str, url: SplitResult, header
     if method not in allowed:
         raise RequestError(405, "%s does not accept %s" % (path, method), [("Allow", ", ".join(allowed))])
     if method not in ("POST", "DELETE"):
+        if reading_refused(app, path, headers):
+            # Basic as well as Bearer: a browser asks for Basic itself and then sends it with every
+            # request of the page; Bearer is for scripts and Prometheus
+            raise RequestError(401, "this needs the status token: send 'Authorization: Bearer <status_token>' "
+                                    "(a browser asks for it: any user name, the token as password)",
+                               [("WWW-Authenticate", 'Basic realm="plex-helper", charset="UTF-8"')])
         return
     refusal = cross_site_refusal(headers)
     if refusal is not None:
@@ -103,6 +115,27 @@ def check_request(app: "StatusHttpServer", method: str, url: SplitResult, header
             # a cross-site form or fetch(no-cors) can only send text/plain, a form or multipart
             raise RequestError(415, "the override takes Content-Type: application/json "
                                     "(with curl: -H 'Content-Type: application/json')")
+
+
+def reads_guarded(app: "StatusHttpServer") -> bool:
+    return bool(getattr(app, "guard_reading", False)) and app.token_required
+
+
+def reader_authorized(app: "StatusHttpServer", headers: Any) -> bool:
+    """Whether the request carries the status token, as Bearer or as the password of Basic."""
+    authorization = (headers.get("Authorization") or "").strip()
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
+        except (binascii.Error, ValueError):
+            return False
+        authorization = "Bearer " + decoded.partition(":")[2]
+    return app.authorized(authorization, None)
+
+
+def reading_refused(app: "StatusHttpServer", path: str, headers: Any) -> bool:
+    return reads_guarded(app) and path not in OPEN_FOR_READING and not reader_authorized(app, headers)
 
 
 def override_refusal(app: "StatusHttpServer", headers: Any, peer: str) -> Optional[str]:
@@ -130,20 +163,42 @@ def answer(app: "StatusHttpServer", method: str, url: SplitResult, headers: Any,
         status, payload = backend.health()
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise TypeError("health() returned status %r" % (status,))
+        if reads_guarded(app) and not reader_authorized(app, headers):
+            # enough for a container's health check; the details need the token
+            return json_answer(status, {"status": "ok" if status == 200 else "unhealthy"})
         return json_answer(status, payload)
     if path == "/metrics":
         return 200, backend.metrics_text().encode("utf-8"), METRICS_CONTENT_TYPE, ()
     if path == "/webhook":
         return json_answer(200, _webhook(app, headers.get("Content-Type", ""), read_body()))
     if method == "POST":
-        state, minutes = override_request(read_body())
+        wanted = override_request(read_body())
         try:
-            return json_answer(200, backend.set_override(state, minutes))
+            if isinstance(wanted, OverrideRequest):
+                return json_answer(200, backend.set_override(wanted.state, wanted.minutes))
+            return json_answer(200, backend.set_temporary_limit(wanted.direction, wanted.kib, wanted.minutes,
+                                                                wanted.label))
         except ValueError as err:
             raise RequestError(400, str(err)) from err
         except OSError as err:  # it could not be kept (state_dir): refused rather than half-kept
             raise RequestError(503, str(err)) from err
-    return json_answer(200, backend.clear_override())
+    return json_answer(200, _clear(backend, parse_qs(url.query).get("direction", [None])[-1]))
+
+
+def _clear(backend: Any, direction: Optional[str]) -> Dict[str, Any]:
+    """DELETE /override: the override and every temporary limit; `?direction=upload` (or download):
+    that temporary limit only."""
+    if direction is not None:
+        if direction not in ("upload", "download"):
+            raise RequestError(400, "direction must be upload or download")
+        return backend.clear_temporary_limit(direction)
+    cleared = backend.clear_override()
+    temporary = backend.clear_temporary_limit(None)
+    warnings = [w for w in (cleared.get("warning"), temporary.get("warning")) if w]
+    body = dict(cleared, temporary_limits=temporary.get("temporary_limits", []))
+    if warnings:
+        body["warning"] = "; ".join(warnings)
+    return body
 
 
 def _webhook(app: "StatusHttpServer", content_type: str, body: bytes) -> Dict[str, Any]:
@@ -171,5 +226,5 @@ def _webhook(app: "StatusHttpServer", content_type: str, body: bytes) -> Dict[st
 
 __all__ = [
     "JSON_CONTENT_TYPE", "METRICS_CONTENT_TYPE", "ROUTES", "TRIGGER_EVENTS", "Answer", "answer", "check_request",
-    "history_request", "json_answer", "override_refusal",
+    "history_request", "json_answer", "override_refusal", "reader_authorized", "reads_guarded",
 ]

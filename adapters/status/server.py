@@ -115,6 +115,7 @@ class StatusHttpServer:
         head_deadline_sec: float = DEFAULT_HEAD_DEADLINE_SEC,
         allowed_hosts: Sequence[str] = (),
         allow_lan_override: bool = False,
+        guard_reading: bool = False,
     ) -> None:
         self.listen = listen
         self._host, self._port = parse_listen(listen)
@@ -128,6 +129,7 @@ class StatusHttpServer:
         self.head_deadline_sec = head_deadline_sec
         self.allowed_hosts = tuple(allowed_hosts)  # status_allowed_hosts: names beyond the machine's own
         self.allow_lan_override = allow_lan_override  # status_allow_lan_override: no token, yet from the LAN
+        self.guard_reading = guard_reading  # status_token_guards_reading: reading needs the token too
         self.served_hosts = ServedHosts.for_listen(self._host, self.allowed_hosts)  # the machine's names at start()
         self._refused_hosts: Set[str] = set()  # logged once each
         self._lifecycle = threading.Lock()

@@ -1,4 +1,5 @@
-"""Request bodies the status server accepts: the media servers' webhooks and the override's JSON.
+"""Request bodies the status server accepts: the media servers' webhooks and the override's JSON
+(an override of the state, or a temporary limit).
 
 Everything here is linear in the size of what it reads and never recurses on the input: a
 multipart body is read flat (only the top-level `payload` field matters, a nested multipart is just
@@ -13,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Dict, Iterable, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
 MAX_JSON_DEPTH = 32  # Plex's webhook payload is 4 deep
@@ -159,22 +161,54 @@ def json_depth_exceeds(text: str, limit: int) -> bool:
     return False
 
 
-def override_request(body: bytes) -> Tuple[str, float]:
-    """(state, minutes) from the override's JSON body; the backend checks their values."""
+@dataclass(frozen=True)
+class OverrideRequest:
+    """POST /override with `state`: force it for `minutes`."""
+
+    state: str
+    minutes: float
+
+
+@dataclass(frozen=True)
+class TemporaryLimitRequest:
+    """POST /override with `direction`: hold that budget at `kib` (a number of KiB/s, or text with a
+    unit such as "1 MB/s") for `minutes`, with the user's `label`."""
+
+    direction: str
+    kib: Union[int, float, str]
+    minutes: float
+    label: str = ""
+
+
+def override_request(body: bytes) -> Union[OverrideRequest, TemporaryLimitRequest]:
+    """The override's JSON body: {"state", "minutes"} or {"direction", "kib", "minutes", "label"};
+    the backend checks the values."""
     data = json_object(body, "the request body")
-    unknown = sorted(set(data) - {"state", "minutes"})
+    temporary = "direction" in data
+    expected = {"direction", "kib", "minutes", "label"} if temporary else {"state", "minutes"}
+    unknown = sorted(set(data) - expected)
     if unknown:
-        raise RequestError(400, "unknown field(s): %s (expected state and minutes)" % ", ".join(unknown))
-    state = data.get("state")
+        raise RequestError(400, "unknown field(s): %s (expected %s)" % (", ".join(unknown[:5])[:200], " and ".join(
+            sorted(expected))))
     minutes = data.get("minutes")
-    if not isinstance(state, str):
-        raise RequestError(400, "'state' must be \"streaming\" or \"idle\"")
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not math.isfinite(minutes):
         raise RequestError(400, "'minutes' must be a number")
-    return state, float(minutes)
+    if not temporary:
+        state = data.get("state")
+        if not isinstance(state, str):
+            raise RequestError(400, "'state' must be \"streaming\" or \"idle\"")
+        return OverrideRequest(state, float(minutes))
+    direction, kib, label = data.get("direction"), data.get("kib"), data.get("label", "")
+    if not isinstance(direction, str):
+        raise RequestError(400, "'direction' must be \"upload\" or \"download\"")
+    if isinstance(kib, bool) or not isinstance(kib, (int, float, str)):
+        raise RequestError(400, "'kib' must be a number of KiB/s or a rate such as \"1 MB/s\"")
+    if not isinstance(label, str):
+        raise RequestError(400, "'label' must be text")
+    return TemporaryLimitRequest(direction, kib, float(minutes), label)
 
 
 __all__ = [
-    "MAX_JSON_DEPTH", "RequestError", "header_parameter", "json_object", "multipart_field", "override_request",
-    "webhook_object",
+    "MAX_JSON_DEPTH", "OverrideRequest", "RequestError", "TemporaryLimitRequest", "header_parameter", "json_object",
+    "multipart_field", "override_request", "webhook_object",
 ]

@@ -16,10 +16,14 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from adapters.system.regular_file import UnreadableFile, read_regular_bytes
-from domain.overrides import Override
+from domain.limit_plan import Direction
+from domain.overrides import Override, TemporaryLimit, TemporaryLimits
+from domain.policies import SpeedLimit
 from domain.state import StreamState
 
 OVERRIDE_FILE = "override.json"
+TEMPORARY_LIMITS_FILE = "temporary_limits.json"
+MAX_TEMPORARY_KIB = 10_000_000  # about 10 GB/s: above any line a home has
 ALTERNATIVE_MODE_FILE = "alternative_mode.json"
 GLOBAL_LIMIT_FILE = "global_limit.json"
 MAX_UNTIL_EPOCH = 4102444800.0  # 2100-01-01: an override is minutes or days long
@@ -127,9 +131,19 @@ class JsonStateFile:
             ) from None
 
 
+def _valid_until(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value < MAX_UNTIL_EPOCH)
+
+
 class OverrideStore:
+    """What the user set by hand, kept across a restart: the override (override.json) and the
+    temporary limits (temporary_limits.json). Something there that is not valid is ignored with a
+    WARNING naming the file; one that has ended is dropped."""
+
     def __init__(self, directory: str, wall_clock: Callable[[], float] = time.time, logger: Optional[logging.Logger] = None) -> None:
         self._file = JsonStateFile(os.path.join(directory, OVERRIDE_FILE), logger)
+        self._temporary = JsonStateFile(os.path.join(directory, TEMPORARY_LIMITS_FILE), logger)
         self.path = self._file.path
         self._wall_clock = wall_clock
         self._logger = logger or logging.getLogger("plex_helper")
@@ -146,13 +160,7 @@ class OverrideStore:
         if raw is None:
             return None
         state, until = raw.get("state"), raw.get("until")
-        valid = (
-            state in {s.value for s in StreamState}
-            and isinstance(until, (int, float))
-            and not isinstance(until, bool)
-            and math.isfinite(until)
-            and until < MAX_UNTIL_EPOCH
-        )
+        valid = state in {s.value for s in StreamState} and _valid_until(until)
         if not valid:
             self._logger.warning(
                 "ignoring the saved override in %s: not a valid override (state and until); "
@@ -169,3 +177,50 @@ class OverrideStore:
     def save(self, override: Optional[Override]) -> None:
         """Raises StateFileNotSaved: an override the user set must not silently be lost at a restart."""
         self._file.write(None if override is None else {"state": override.state.value, "until": override.until})
+
+    def load_temporary(self) -> Dict[Direction, TemporaryLimit]:
+        """The temporary limits still active; an invalid entry is ignored (and said so), the rest kept."""
+        path = self._temporary.path
+        try:
+            raw = self._temporary.load()
+        except UnreadableStateFile as exc:
+            self._logger.warning("ignoring the saved temporary limits in %s: %s; none is in force", path, exc)
+            return {}
+        if raw is None:
+            return {}
+        found: Dict[Direction, TemporaryLimit] = {}
+        now = self._wall_clock()
+        for key, entry in raw.items():
+            limit = _temporary_limit(key, entry)
+            if limit is None:
+                self._logger.warning("ignoring the saved temporary limit %r in %s: not a valid temporary limit "
+                                     "(kib, until, label); set it again if you need it", key[:20], path)
+            elif limit.active(now):
+                found[limit.direction] = limit
+        if len(found) != len(raw):
+            self._temporary.save(self._temporary_body(found))  # ended or invalid: gone from the file too
+        return found
+
+    def save_temporary(self, limits: TemporaryLimits) -> None:
+        """Raises StateFileNotSaved, like `save`: a limit the user set must survive a restart."""
+        self._temporary.write(self._temporary_body(limits))
+
+    @staticmethod
+    def _temporary_body(limits: TemporaryLimits) -> Optional[Dict[str, Any]]:
+        if not limits:
+            return None
+        return {d.value: {"kib": t.limit.kib_per_sec, "until": t.until, "label": t.label} for d, t in limits.items()}
+
+
+def _temporary_limit(key: str, entry: Any) -> Optional[TemporaryLimit]:
+    if key not in {d.value for d in Direction} or not isinstance(entry, dict):
+        return None
+    kib, until, label = entry.get("kib"), entry.get("until"), entry.get("label", "")
+    if isinstance(kib, bool) or not isinstance(kib, int) or not 0 < kib <= MAX_TEMPORARY_KIB:
+        return None
+    if not _valid_until(until) or not isinstance(label, str):
+        return None
+    try:
+        return TemporaryLimit(Direction(key), SpeedLimit(kib), float(until), label)
+    except ValueError:  # a label too long or not one printable line
+        return None

@@ -145,6 +145,7 @@ class ConfigSchema(Schema):
     status_allowed_hosts = fields.List(StrictString(validate=_host_name), load_default=list(DEFAULTS["status_allowed_hosts"]),
                                        validate=validate.Length(max=100, error="must list at most {max} names"))
     status_allow_lan_override = StrictBoolean(load_default=DEFAULTS["status_allow_lan_override"])
+    status_token_guards_reading = StrictBoolean(load_default=DEFAULTS["status_token_guards_reading"])
     state_dir = StrictString(load_default=DEFAULTS["state_dir"], allow_none=True, validate=[_non_empty(), _no_nul])
     schedule = ScheduleField(load_default=())
     timezone = StrictString(load_default=DEFAULTS["timezone"], validate=_time_zone)
@@ -174,6 +175,8 @@ class ConfigSchema(Schema):
     @validates_schema(skip_on_field_errors=False)
     def _remote_status_needs_a_token(self, data: Dict[str, Any], **_: Any) -> None:
         listen = data.get("status_listen") or ""
+        if data.get("status_token_guards_reading") and not data.get("status_token"):
+            raise ValidationError("needs a status_token: it is what reading then asks for", "status_token_guards_reading")
         if listen and not data.get("status_token"):
             from adapters.status.server import parse_listen
 

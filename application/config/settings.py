@@ -109,6 +109,7 @@ class Settings:
     status_token: str = field(default="", repr=False)
     status_allowed_hosts: Tuple[str, ...] = ()  # Host names served beyond the machine's own (a reverse proxy's)
     status_allow_lan_override: bool = False  # without a token: the override from the LAN too, not only loopback
+    status_token_guards_reading: bool = False  # the page, /health's details, /metrics and the history need the token
     state_dir: Optional[str] = None
     schedule: Tuple[Any, ...] = ()  # domain.schedule.Window values
     timezone: str = ""  # the schedule's zone; empty: the machine's

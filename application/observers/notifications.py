@@ -1,4 +1,5 @@
-"""Decides what is worth a notification: state changes, overrides, and sides failing for a while."""
+"""Decides what is worth a notification: state changes, overrides, temporary limits, and sides
+failing for a while."""
 from __future__ import annotations
 
 import time
@@ -6,7 +7,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Protocol
 
 from application.observers.reporting import DEFAULT_LABELS, clock_time, describe_override, describe_streams
 from domain.health import SideHealth
-from domain.overrides import Override
+from domain.overrides import Override, TemporaryLimit
 from domain.state import StreamState, TransitionReason
 from domain.tick_report import TickReport
 
@@ -98,3 +99,23 @@ class NotificationPolicy:
                 "override", "Override: %s until %s" % (override.state.value, clock_time(override.until, self._wall_clock())),
                 state=override.state.value, until=override.until,
             )
+
+    def temporary_limit_set(self, limit: TemporaryLimit) -> None:
+        self._send(
+            "temporary_limit_set", "Temporary %s limit: %d KiB/s until %s%s" % (
+                limit.direction.value, limit.limit.kib_per_sec, clock_time(limit.until, self._wall_clock()),
+                " (%s)" % limit.label if limit.label else ""),
+            **self._temporary_details(limit),
+        )
+
+    def temporary_limit_ended(self, limit: TemporaryLimit) -> None:
+        self._send(
+            "temporary_limit_ended", "Temporary %s limit ended%s: the %s budget follows the streams again" % (
+                limit.direction.value, " (%s)" % limit.label if limit.label else "", limit.direction.value),
+            **self._temporary_details(limit),
+        )
+
+    @staticmethod
+    def _temporary_details(limit: TemporaryLimit) -> Dict[str, Any]:
+        return {"direction": limit.direction.value, "kib": limit.limit.kib_per_sec, "until": limit.until,
+                "label": limit.label}

@@ -10,6 +10,7 @@ from adapters.system.state_files import OverrideStore
 from application.observers.metrics import MetricsRegistry
 from application.observers.notifications import NotificationPolicy
 from application.loop.runner import DaemonRunner
+from application.observers.temporary_limits import TemporaryLimits
 from domain.health import SideHealth
 from domain.overrides import Override
 from domain.schedule import describe_window
@@ -68,6 +69,9 @@ class DaemonStatus:
         self._flap_holding = False  # the flap guard keeps the throttle on, until the next change
         # each server's push channel in words (PushWatch.describe), where the daemon has push listeners
         self.push_health: Callable[[str], Optional[str]] = lambda name: None
+        self._since: Dict[Tuple[str, str, str], float] = {}  # a remote session -> when it was first seen
+        self.temporary = TemporaryLimits(lambda: self._runner.service, override_store, runner.request_observation,
+                                         notifications, wall_clock, self._logger)
 
     @property
     def _service(self):
@@ -79,6 +83,7 @@ class DaemonStatus:
         if override is not None:
             self._service.set_override(override)
             self._logger.info("override restored: %s until %s", override.state.value, _iso(override.until))
+        self.temporary.restore()
 
     # -- tick observer
     def report(self, report: TickReport) -> None:
@@ -99,6 +104,11 @@ class DaemonStatus:
                 self._last_observation = wall
             for client in report.clients:
                 self._wanted[client.name] = client.target
+            if not report.decision.observation_failed:
+                remote = list(report.remote_sessions)  # sessions carry no server name: it is the reading's
+                keys = {(r.name, s.user, s.player) for r in report.servers for s in r.reading.sessions if s in remote}
+                self._since = {k: self._since.get(k, wall) for k in keys}
+        self.temporary.report(report)
         if report.override_expired is not None:
             with self._override_lock:  # a new override set meanwhile must not be erased from disk
                 if self._service.override is None:
@@ -132,6 +142,10 @@ class DaemonStatus:
                 "upload_limit_kib": self._limit_kib(),
                 "last_observation": _iso(self._last_observation),
                 "override": self._override_dict(),
+                "temporary_limits": self.temporary.describe(),
+                "budgets": self._budgets(report),
+                "streams": [{"server": k[0], "user": k[1], "player": k[2], "since": _iso(t), "since_epoch": t}
+                            for k, t in sorted(self._since.items(), key=lambda i: i[1])],
                 "flap_guard_holding": self._flap_holding,
                 "why": self._why(report),
                 "schedule": ({"window": describe_window(report.decision.window)}
@@ -209,6 +223,20 @@ class DaemonStatus:
             }
         return limits
 
+    def _budgets(self, report: Optional[TickReport]) -> Dict[str, Optional[int]]:
+        """The total each direction's clients share now, KiB/s; None: no budget (each client keeps
+        its own limit, or the state is not known yet)."""
+        if report is None or report.decision.limits_state is None:
+            return {"upload": None, "download": None}
+        decision = report.decision
+        if decision.limits_state is StreamState.STREAMING:
+            upload = decision.budget
+            download = decision.download_budget if decision.download_budget is not None else self._service.download_budget
+        else:
+            upload, download = decision.idle_limit, None
+        return {"upload": None if upload is None or upload.unlimited else upload.kib_per_sec,
+                "download": None if download is None or download.unlimited else download.kib_per_sec}
+
     def _limit_kib(self) -> Optional[int]:
         limit = self._service.enforced_limit
         return None if limit is None else limit.kib_per_sec
@@ -250,6 +278,14 @@ class DaemonStatus:
             self._notifications.override_changed(override)
         self._runner.request_observation("override")
         return {"override": self._override_dict()}
+
+    def set_temporary_limit(self, direction: str, kib: Any, minutes: float, label: str = "") -> Dict[str, Any]:
+        return self.temporary.set(direction, kib, minutes, label)
+
+    def clear_temporary_limit(self, direction: Optional[str] = None) -> Dict[str, Any]:
+        warning = self.temporary.clear(direction)
+        body: Dict[str, Any] = {"temporary_limits": self.temporary.describe()}
+        return body if warning is None else dict(body, warning=warning)
 
     def clear_override(self) -> Dict[str, Any]:
         warning = None

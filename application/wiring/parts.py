@@ -92,8 +92,8 @@ def restore_deadline_for(http_timeout_sec: float) -> float:
 
 
 def make_mqtt_bridge(settings: Settings, overrides: DaemonStatus) -> MqttBridge:
-    """The Home Assistant bridge (`mqtt`); paho is imported when it starts. The temporary limit is
-    not part of this build: the bridge leaves its entities out and says so once."""
+    """The Home Assistant bridge (`mqtt`); paho is imported when it starts. Its commands go to the
+    daemon's override and temporary limits (`overrides`)."""
     from adapters.smarthome.mqtt import MqttBridge
 
     mqtt = settings.mqtt
@@ -102,7 +102,7 @@ def make_mqtt_bridge(settings: Settings, overrides: DaemonStatus) -> MqttBridge:
                if is_limited(c, settings)]
     return MqttBridge(
         mqtt.url, overrides, clients, username=mqtt.username, password=mqtt.password, topic_prefix=mqtt.topic_prefix,
-        discovery_prefix=mqtt.discovery_prefix, set_temporary_limit=None,
+        discovery_prefix=mqtt.discovery_prefix, set_temporary_limit=overrides.set_temporary_limit,
         download_budget_kib=settings.streaming_download_kbps, version=__version__,
     )
 

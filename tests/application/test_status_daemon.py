@@ -10,15 +10,9 @@ import pytest
 
 from tests.application.daemon import run, start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
+from tests.support.status_http import TOKEN, free_port, get, send
 
 KIB = 1024
-TOKEN = "status-TOKEN-5e1f"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -47,29 +41,6 @@ def daemon(tmp_path, plex_server, qbt):
         finally:
             if process.poll() is None:
                 process.kill()
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-    except OSError:
-        return None, ""
-
-
-def send(method, url, body=None, token=TOKEN, content_type="application/json"):
-    request = urllib.request.Request(url, data=body, method=method)
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    if body is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def test_health_reports_both_sides(daemon):
@@ -143,7 +114,8 @@ def test_override_needs_the_token_applies_at_once_and_survives_a_restart(daemon,
         assert wait_until(lambda: qbt.upload_limit == 500 * KIB, timeout=10)  # the override came back
         result = run("override", "clear", "--config", path)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "override cleared: plex-helper follows Plex again"
+        assert result.stdout.strip() == ("override and temporary limits cleared: plex-helper follows the media "
+                                         "servers again")
         assert wait_until(lambda: qbt.upload_limit == 0, timeout=5)
     finally:
         again.send_signal(signal.SIGTERM)

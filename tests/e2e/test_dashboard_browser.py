@@ -43,6 +43,14 @@ def session(user, player, remote=True, bandwidth=8000):
             "bandwidth_kbps": bandwidth}
 
 
+def limit(kib: int, own: bool = False) -> Dict[str, Any]:
+    return {"kib": kib, "unlimited": kib == 0, "own": own, "own_kib": kib if own else None}
+
+
+def clock(epoch: float) -> str:
+    return time.strftime("%H:%M", time.localtime(epoch))
+
+
 def canned_health() -> Dict[str, Any]:
     return {
         "state": "streaming", "effective_state": "streaming",
@@ -57,12 +65,20 @@ def canned_health() -> Dict[str, Any]:
         ],
         "clients": [
             {"name": "qbt", "type": "qbittorrent", "reachable": True, "error": None, "limit_kib": 500, "wanted_kib": 500,
-             "unlimited": False},
-            {"name": "deluge", "type": "deluge", "reachable": True, "error": None, "limit_kib": 0, "wanted_kib": 250,
-             "unlimited": True},
+             "unlimited": False, "limits": {"upload": limit(500)}},
+            {"name": "deluge", "type": "deluge", "reachable": True, "error": None, "limit_kib": 300, "wanted_kib": 300,
+             "unlimited": False, "limits": {"upload": limit(300, own=True), "download": limit(0, own=True)}},
         ],
+        "streams": [{"server": "plex", "user": "alice", "player": "Living room TV", "since": "(iso)",
+                     "since_epoch": time.time() - 600}],
+        "budgets": {"upload": 800, "download": None},
+        "temporary_limits": [],
         "history": {"enabled": True, "error": None},
     }
+
+
+def iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
 
 
 def canned_history(since: float) -> Dict[str, Any]:
@@ -131,10 +147,24 @@ class StandIn:
                 elif parts.path == "/override" and self.command in ("POST", "DELETE"):
                     if self.headers.get("Authorization") != "Bearer " + TOKEN:
                         self._json(401, {"error": "missing or wrong token: send the header 'Authorization: Bearer <status_token>'"})
+                    elif self.command == "POST" and "direction" in json.loads(body):
+                        asked = json.loads(body)
+                        with stand_in.lock:
+                            stand_in.health["temporary_limits"] = [{
+                                "direction": asked["direction"], "kib": 976, "label": asked["label"],
+                                "until": "(iso)", "until_epoch": time.time() + asked["minutes"] * 60}]
+                            self._json(200, {"temporary_limits": stand_in.health["temporary_limits"]})
+                    elif self.command == "DELETE" and "direction=" in parts.query:
+                        with stand_in.lock:
+                            stand_in.health["temporary_limits"] = []
+                        self._json(200, {"temporary_limits": []})
                     elif self.command == "POST":
                         asked = json.loads(body)
                         with stand_in.lock:
-                            stand_in.health["override"] = {"state": asked["state"], "until_epoch": time.time() + asked["minutes"] * 60}
+                            until = time.time() + asked["minutes"] * 60
+                            # as /health gives it: a timestamp in `why` and `until`, the page shows neither
+                            stand_in.health["why"] = "override: %s until %s" % (asked["state"], iso(until))
+                            stand_in.health["override"] = {"state": asked["state"], "until": iso(until), "until_epoch": until}
                             self._json(200, {"override": stand_in.health["override"]})
                     else:
                         with stand_in.lock:
@@ -308,7 +338,11 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         # the state, why, a stream and the limits, as /health says
         browser.wait_for(text_of("state") + " === 'Streaming: upload throttled'", "the state")
         assert browser.evaluate(text_of("why")) == "1 remote stream (alice) for 2 polls: throttled"
-        assert browser.evaluate(text_of("remote-streams")) == "1"
+        streams = browser.evaluate(text_of("streams"))
+        assert streams == "alice on Living room TV (plex), since %s" % clock(server.health["streams"][0]["since_epoch"])
+        assert browser.evaluate("[...document.querySelectorAll('#budgets li')].map(l => l.textContent)") == [
+            "Upload: 800 KiB/s (6.6 Mbit/s) shared by the clients", "Download: none, every client keeps its own limit"]
+        assert "Remote streams:" not in browser.evaluate("document.getElementById('state-section').innerText")
         reasons = browser.evaluate(text_of("reasons"))
         assert "Schedule window in force: sat,sun 18:00-23:30: streaming 200 KiB/s" in reasons
         assert "Media server jellyfin is down: connection refused" in reasons
@@ -316,8 +350,9 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         assert ["alice", "Living room TV", "playing", "remote", "remote: Plex says the player is not on the LAN", "8.0 Mbit/s"] in rows
         assert any(r[0] == "owner" and r[3] == "local" for r in rows)
         clients = browser.evaluate("[...document.querySelectorAll('#clients tr.client')].map(r => r.innerText.split('\\t'))")
-        assert clients[0] == ["qbt (qbittorrent)", "yes", "500 KiB/s (4.1 Mbit/s)", "500 KiB/s (4.1 Mbit/s)"]
-        assert clients[1][2] == "unlimited" and clients[1][3] == "250 KiB/s (2.0 Mbit/s) (differs)"
+        assert clients[0] == ["qbt (qbittorrent)", "yes", "500 KiB/s (4.1 Mbit/s), set by plex-helper",
+                              "not limited by plex-helper"]
+        assert clients[1][2:] == ["300 KiB/s (2.5 Mbit/s), yours, left alone", "unlimited, yours, left alone"]
         # the charts: streams, a line per client, the state changes marked
         browser.wait_for("document.querySelectorAll('#chart-day path.limit').length === 2", "the day chart")
         browser.wait_for("document.querySelectorAll('#chart-week path.limit').length === 2", "the week chart")
@@ -334,8 +369,11 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
             server.health["remote_streams"] = 2
         browser.wait_for("[...document.querySelectorAll('#servers tr.session th')].some(c => c.textContent === 'bob')",
                          "bob's stream", timeout=20)
-        assert browser.evaluate(text_of("remote-streams")) == "2"
         assert browser.evaluate("window.__same_page === true")
+        # the chart's summary agrees with the live state: a third stream since the last history sample
+        with server.lock:
+            server.health["remote_streams"] = 3
+        browser.wait_for(text_of("summary-day") + ".startsWith('At most 3 remote streams')", "the live count in the chart")
 
         # the override: refused without the token (the prompt dismissed), set with it, cleared with it kept
         browser.dialog_answer = None
@@ -352,6 +390,10 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         assert json.loads(server.overrides()[-1]["body"]) == {"state": "idle", "minutes": 60}
         browser.wait_for(text_of("override-status") + ".startsWith('Override in force: idle until')", "the override shown")
         assert len(browser.dialogs) == 2
+        # shown once, in local time: never as a timestamp
+        shown = browser.evaluate("document.querySelector('main').innerText")
+        assert shown.count(clock(server.health["override"]["until_epoch"])) == 1, shown
+        assert "T%s" % clock(server.health["override"]["until_epoch"]) not in shown and "+0" not in shown
 
         browser.evaluate("document.getElementById('override-clear').click()")
         browser.wait_for(text_of("override-message") + " === 'Override cleared.'", "the override cleared")
@@ -359,13 +401,36 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         assert server.overrides()[-1]["authorization"] == "Bearer " + TOKEN  # kept for the session: no new prompt
         assert len(browser.dialogs) == 2
 
+        # a temporary limit with a value and a label, shown with its end in local time, then ended
+        browser.evaluate("document.getElementById('temporary-label').value = 'video call'")
+        browser.evaluate("document.getElementById('temporary-set').click()")
+        browser.wait_for("document.querySelectorAll('#temporary-list li.temporary').length === 1", "the temporary limit")
+        assert json.loads(server.overrides()[-1]["body"]) == {"direction": "upload", "kib": "1 MB/s", "minutes": 60,
+                                                               "label": "video call"}
+        end = clock(server.health["temporary_limits"][0]["until_epoch"])
+        assert browser.evaluate(text_of("temporary-list")) == (
+            "Upload budget held at 976 KiB/s (8.0 Mbit/s) until %s: video call End" % end)
+        browser.evaluate("document.querySelector('#temporary-list button').click()")
+        browser.wait_for(text_of("temporary-list") + " === 'None.'", "the temporary limit ended")
+        assert server.overrides()[-1]["method"] == "DELETE" and server.overrides()[-1]["query"] == "direction=upload"
+
+        # idle: each client's own limit, left alone
+        with server.lock:
+            server.health.update(state="idle", effective_state="idle", why="no remote streams", remote_streams=0,
+                                 streams=[], budgets={"upload": None, "download": None})
+            server.health["clients"][0]["limits"] = {"upload": limit(2000, own=True)}
+        browser.wait_for(text_of("state") + " === 'Idle: upload not throttled'", "idle")
+        browser.wait_for("document.querySelector('#clients tr.client td.limit').textContent === "
+                         "'2000 KiB/s (16.4 Mbit/s), yours, left alone'", "the own limit while idle")
+        assert browser.evaluate(text_of("streams")) == "Nobody."
+
         # legible on a phone: nothing wider than the screen
         browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
         browser.wait_for("document.documentElement.scrollWidth <= 391", "no sideways scrolling on a phone", timeout=10)
         browser.wait_for("[...document.querySelectorAll('.chart svg')].every(s => Number(s.getAttribute('width')) <= 390)",
                          "the charts redrawn for the narrow screen", timeout=10)
         cells = browser.evaluate("[...document.querySelectorAll('#clients td')].map(c => getComputedStyle(c, '::before').content)")
-        assert '"Limit now: "' in cells  # the tables are stacked, each value with its label
+        assert '"Upload limit: "' in cells  # the tables are stacked, each value with its label
         save(browser, tmp_path, "dashboard-phone.png")
 
         # nothing was asked of anything but the stand-in on 127.0.0.1

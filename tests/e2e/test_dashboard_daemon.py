@@ -93,7 +93,7 @@ def shown(devtools: DevTools) -> Dict[str, Any]:
     return devtools.evaluate("""(function () {
         var rows = sel => [...document.querySelectorAll(sel)].map(r => [...r.cells].map(c => c.textContent));
         return {state: document.getElementById('state').textContent,
-                streams: document.getElementById('remote-streams').textContent,
+                streams: document.getElementById('streams').textContent,
                 why: document.getElementById('why').textContent,
                 override: document.getElementById('override-status').textContent,
                 clients: rows('#clients tr.client'), sessions: rows('#servers tr.session')};
@@ -102,10 +102,15 @@ def shown(devtools: DevTools) -> Dict[str, Any]:
 
 def expected_from(health: Dict[str, Any]) -> Dict[str, Any]:
     """What the page should show for this /health answer (the fields compared)."""
-    client = health["clients"][0]
-    limit = 0 if client["unlimited"] and client["limit_kib"] is None else client["limit_kib"]
-    return {"state": state_words(health["effective_state"] or health["state"]),
-            "streams": str(health["remote_streams"]), "why": health["why"], "limit": kib_words(limit)}
+    upload = health["clients"][0]["limits"]["upload"]
+    limit = kib_words(0 if upload["unlimited"] else upload["kib"]) + (", yours, left alone" if upload["own"]
+                                                                      else ", set by plex-helper")
+    streams = ", ".join("%s on %s (%s), since %s" % (s["user"], s["player"], s["server"],
+                                                     time.strftime("%H:%M", time.localtime(s["since_epoch"])))
+                        for s in health["streams"]) or "Nobody."
+    why = "Set by hand: see Override." if health["override"] else health["why"]  # the override is shown once
+    return {"state": state_words(health["effective_state"] or health["state"]), "streams": streams, "why": why,
+            "limit": limit}
 
 
 def page_matches_health(devtools: DevTools, base: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any]]]:
@@ -131,6 +136,7 @@ def click_and_wait(devtools: DevTools, button: str, message_prefix: str, what: s
 @pytest.fixture
 def qbt():
     with FakeQBittorrent(username="admin", password="pw") as fake:
+        fake.upload_limit = 2000 * KIB  # the user's own limit, left alone while idle
         yield fake
 
 
@@ -140,6 +146,7 @@ def daemon(tmp_path, plex_server, qbt):
     path = write_config(
         tmp_path, plex_server, qbt, poll_interval_sec=1, streaming_threshold=1, idle_threshold=1,
         status_listen="127.0.0.1:%d" % port, status_token=TOKEN, state_dir=str(tmp_path / "state"), plex_events=False,
+        idle_upload_kbps=None,
     )
     process = start("--config", path)
     base = "http://127.0.0.1:%d" % port
@@ -162,7 +169,8 @@ def test_the_dashboard_of_the_running_daemon(daemon, browser, plex_server, qbt, 
     browser.wait_for(text_of("state") + " !== 'Unknown'", "the first answer on the page", timeout=10)
     page, health = eventually(lambda: page_matches_health(browser, base), "the page as /health (idle)", timeout=10)
     assert health["state"] == "idle" and health["remote_streams"] == 0
-    assert page["state"] == "Idle: upload not throttled" and page["streams"] == "0"
+    assert page["state"] == "Idle: upload not throttled" and page["streams"] == "Nobody."
+    assert page["clients"][0][2] == "2000 KiB/s (16.4 Mbit/s), yours, left alone"
     assert page["clients"][0][0] == "qbittorrent (qbittorrent)" and page["clients"][0][1] == "yes"
     assert page["sessions"] == []
     assert browser.evaluate("document.getElementById('override-clear').disabled") is True  # nothing to clear
@@ -181,7 +189,8 @@ def test_the_dashboard_of_the_running_daemon(daemon, browser, plex_server, qbt, 
     page, health = eventually(lambda: page_matches_health(browser, base), "the page as /health (streaming)", timeout=10)
     assert health["effective_state"] == "streaming" and health["remote_streams"] == 1
     assert health["clients"][0]["limit_kib"] == 500 and qbt.upload_limit == 500 * KIB
-    assert page["streams"] == "1" and page["clients"][0][2] == "500 KiB/s (4.1 Mbit/s)"
+    assert page["streams"].startswith("alice on Living room TV (plex), since ")
+    assert page["clients"][0][2] == "500 KiB/s (4.1 Mbit/s), set by plex-helper"
     alice = next(row for row in page["sessions"] if row[0] == "alice")
     assert alice[1:4] == ["Living room TV", "playing", "remote"] and alice[5] == "8.1 Mbit/s"
     assert alice[4] == health["servers"][0]["sessions"][0]["reason"]
@@ -215,7 +224,7 @@ def test_the_dashboard_of_the_running_daemon(daemon, browser, plex_server, qbt, 
     assert override is not None and override["state"] == "idle"
     assert 3500 < override["until_epoch"] - time.time() <= 3600
     browser.wait_for(text_of("override-status") + ".startsWith('Override in force: idle until')", "the override shown")
-    eventually(lambda: qbt.upload_limit == 0, "qBittorrent unthrottled by the override", timeout=5)
+    eventually(lambda: qbt.upload_limit == 2000 * KIB, "qBittorrent back at its own limit by the override", timeout=5)
     page, health = eventually(lambda: page_matches_health(browser, base), "the page as /health (override)", timeout=10)
     assert health["effective_state"] == "idle" and health["state"] == "streaming"
     assert page["state"] == "Idle: upload not throttled"

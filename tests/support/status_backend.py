@@ -1,5 +1,5 @@
 """A stand-in for the daemon's side of the status server (the StatusBackend port): canned health,
-real Prometheus text, and every trigger, override and clear recorded."""
+real Prometheus text, and every trigger, override, temporary limit and clear recorded."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
@@ -14,6 +14,8 @@ class FakeBackend:
         self.triggers: List[str] = []
         self.overrides: List[Tuple[str, float]] = []
         self.clears = 0
+        self.temporary: List[Tuple[str, Any, float, str]] = []
+        self.temporary_clears: List[Any] = []
         self.fail: Dict[str, Exception] = {}  # method name -> exception to raise
 
     def _maybe_fail(self, name: str) -> None:
@@ -45,6 +47,17 @@ class FakeBackend:
         self._maybe_fail("clear_override")
         self.clears += 1
         return {"override": None}
+
+    def set_temporary_limit(self, direction: str, kib: Any, minutes: float, label: str = "") -> Dict[str, Any]:
+        self._maybe_fail("set_temporary_limit")
+        if direction not in ("upload", "download"):
+            raise ValueError("direction must be upload or download")
+        self.temporary.append((direction, kib, minutes, label))
+        return {"temporary_limits": [{"direction": direction, "kib": kib, "label": label}]}
+
+    def clear_temporary_limit(self, direction: Any = None) -> Dict[str, Any]:
+        self.temporary_clears.append(direction)
+        return {"temporary_limits": []}
 
     def history(self, since: float, until: Any, max_points: int) -> Dict[str, Any]:
         return {"since": since, "until": until, "states": [], "limits": [], "samples": []}

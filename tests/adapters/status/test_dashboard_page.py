@@ -12,9 +12,11 @@ from adapters.status import dashboard
 from adapters.status.dashboard import CONTENT_SECURITY_POLICY, PAGE_BYTES, PAGE_HTML, page
 
 # What tests/e2e/test_dashboard_browser.py looks for on the page.
-BROWSER_IDS = ("state", "why", "remote-streams", "reasons", "servers", "clients", "override-status", "override-form",
+BROWSER_IDS = ("state", "why", "streams", "budgets", "reasons", "servers", "clients", "override-status", "override-form",
                "override-state", "override-minutes", "override-set", "override-clear", "override-message",
-               "chart-day", "chart-week", "summary-day", "summary-week", "legend", "history-status", "updated")
+               "temporary-list", "temporary-form", "temporary-direction", "temporary-kib", "temporary-minutes-t",
+               "temporary-label", "temporary-set", "chart-day", "chart-week", "summary-day", "summary-week", "legend",
+               "history-status", "updated")
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # an identifier in createElementNS, never fetched
 
 

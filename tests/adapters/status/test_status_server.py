@@ -287,8 +287,8 @@ def test_bad_override_requests_are_400_with_the_message(server, backend, http, b
 def test_delete_override_clears_it(server, backend, http):
     r = http.request("DELETE", server.url + "/override")
     assert r.status == 200
-    assert body_of(r) == {"override": None}
-    assert backend.clears == 1
+    assert body_of(r) == {"override": None, "temporary_limits": []}
+    assert backend.clears == 1 and backend.temporary_clears == [None]  # the override and every temporary limit
 
 
 # --- auth -------------------------------------------------------------------------------------------
@@ -668,7 +668,7 @@ def test_a_taken_port_is_a_clear_error(server, backend):
 def test_client_round_trip(secured, backend):
     client = StatusClient(secured.url, token=TOKEN, timeout_sec=5)
     assert client.set_override("streaming", 90) == {"override": {"state": "streaming", "minutes": 90.0}}
-    assert client.clear_override() == {"override": None}
+    assert client.clear_override() == {"override": None, "temporary_limits": []}
     assert client.health() == {"status": "ok", "state": "idle"}
     assert backend.overrides == [("streaming", 90.0)] and backend.clears == 1
 
