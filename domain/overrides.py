@@ -12,6 +12,8 @@ from domain.state import StreamState
 MAX_LABEL_CHARS = 80  # a label is shown on the page and in notifications: a few words
 
 
+MAX_TEMPORARY_KIB = 10_000_000  # about 10 GB/s: above any line a home has, so a larger value is a mistake
+
 @dataclass(frozen=True)
 class Override:
     """Force `state` until `until` (wall-clock seconds since the epoch, so it survives a restart)."""

@@ -17,13 +17,12 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from adapters.system.regular_file import UnreadableFile, read_regular_bytes
 from domain.limit_plan import Direction
-from domain.overrides import Override, TemporaryLimit, TemporaryLimits
+from domain.overrides import MAX_TEMPORARY_KIB, Override, TemporaryLimit, TemporaryLimits
 from domain.policies import SpeedLimit
 from domain.state import StreamState
 
 OVERRIDE_FILE = "override.json"
 TEMPORARY_LIMITS_FILE = "temporary_limits.json"
-MAX_TEMPORARY_KIB = 10_000_000  # about 10 GB/s: above any line a home has
 ALTERNATIVE_MODE_FILE = "alternative_mode.json"
 GLOBAL_LIMIT_FILE = "global_limit.json"
 MAX_UNTIL_EPOCH = 4102444800.0  # 2100-01-01: an override is minutes or days long

@@ -106,7 +106,7 @@ class DaemonStatus:
                 self._wanted[client.name] = client.target
             if not report.decision.observation_failed:
                 remote = list(report.remote_sessions)  # sessions carry no server name: it is the reading's
-                keys = {(r.name, s.user, s.player) for r in report.servers for s in r.reading.sessions if s in remote}
+                keys = {(r.name, s.user, s.player) for r in report.servers for s in r.sessions if s in remote}
                 self._since = {k: self._since.get(k, wall) for k in keys}
         self.temporary.report(report)
         if report.override_expired is not None:

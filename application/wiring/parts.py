@@ -143,11 +143,11 @@ def make_daemon_status(runner: DaemonRunner, metrics: MetricsRegistry, override_
 
 
 def make_status_server(listen: str, backend: DaemonStatus, token: str, allowed_hosts: Sequence[str],
-                       allow_lan_override: bool) -> StatusHttpServer:
+                       allow_lan_override: bool, guard_reading: bool = False) -> StatusHttpServer:
     from adapters.status.server import StatusHttpServer
 
     return StatusHttpServer(listen=listen, backend=backend, token=token, allowed_hosts=allowed_hosts,
-                            allow_lan_override=allow_lan_override)
+                            allow_lan_override=allow_lan_override, guard_reading=guard_reading)
 
 
 def describe_served_hosts(listen: str, allowed_hosts: Sequence[str]) -> str:
