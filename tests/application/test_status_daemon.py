@@ -10,15 +10,10 @@ import pytest
 
 from tests.application.daemon import run, start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
+from tests.support.ports import free_port
 
 KIB = 1024
 TOKEN = "status-TOKEN-5e1f"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env, port_open
-from tests.support.qbittorrent_nox import free_port
+from tests.support.ports import free_port
 
 DAEMON, WEB = "deluged", "deluge-web"
 SKIP_REASON = "deluged or deluge-web is not installed"

@@ -166,15 +166,6 @@ def tls_alert() -> Behaviour:
     return behave
 
 
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def run_bounded(call: Callable[[], object], timeout: float) -> Optional[BaseException]:
     """Runs call in a thread; the exception it raised, or AssertionError if it did not end in time."""
     outcome: List[BaseException] = []

@@ -454,12 +454,3 @@ class StoppableJellyfin(JellyfinTestServer):
 
     def __exit__(self, *exc: object) -> None:
         self.go_down()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return bool(condition())
-        time.sleep(0.01)
-    return True
