@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon_process import stop_on_sigterm
+
 pytest_plugins = [
     "tests.support.plex_server",
     "tests.support.qbittorrent_nox",
@@ -74,6 +76,10 @@ def _starts_subprocess_daemon(item: pytest.Item) -> bool:
         return True
     fixture_defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
     return any(_calls_subprocess_daemon(defs[-1].func, seen) for defs in fixture_defs.values() if defs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    stop_on_sigterm()  # SIGTERM to pytest stops the daemons the tests started, as Ctrl-C does
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
