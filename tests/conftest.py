@@ -48,6 +48,8 @@ REAL_DAEMON_DIRS = ("tests/e2e/",)
 SUBPROCESS_DAEMON_HELPERS = frozenset({("tests.application.daemon", "start"), ("tests.application.daemon", "run"),
                                        ("tests.application.daemon", "command")})
 BROWSER_MODULES = frozenset({"tests/e2e/test_dashboard_browser.py"})
+SLOW_TESTS = frozenset(line.strip() for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+                       if line.strip() and not line.startswith("#"))
 
 
 def _calls_subprocess_daemon(func: object, seen: set) -> bool:
@@ -92,3 +94,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
             item.add_marker(pytest.mark.real_daemons)
         if where in BROWSER_MODULES:
             item.add_marker(pytest.mark.browser)
+        if "%s::%s" % (where, item.originalname if hasattr(item, "originalname") else item.name) in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

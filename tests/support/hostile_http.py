@@ -35,6 +35,10 @@ class HostileServer:
 
     def __exit__(self, *_: object) -> None:
         self.stopping.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # on Linux this wakes the accept() at once
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             for conn in self._conns:
@@ -47,7 +51,7 @@ class HostileServer:
             thread.join(5)
 
     def _accept(self) -> None:
-        self._listener.settimeout(0.1)  # close() does not wake a blocked accept()
+        self._listener.settimeout(0.1)  # a bound where shutdown() does not wake accept()
         while not self.stopping.is_set():
             try:
                 conn, _ = self._listener.accept()
