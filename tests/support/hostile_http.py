@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from typing import Callable, List, Optional
 
 Behaviour = Callable[[socket.socket, "HostileServer"], None]

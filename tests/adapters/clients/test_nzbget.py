@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from typing import Optional
 
@@ -14,6 +13,7 @@ from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, Speed
 from tests.support.clock import ManualClock
 from tests.support.nzbget_daemon import NzbgetInstance  # its fixtures come from tests/conftest.py
 from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 
 def client(nzb: NzbgetInstance, password: Optional[str] = None, clock: Optional[ManualClock] = None,
@@ -89,9 +89,7 @@ def test_nzbgets_error_object_is_a_plain_message(nzbget_daemon):
 
 def settled(nzb: NzbgetInstance, count: int, timeout: float = 5.0) -> None:
     """NZBGet may write its log line just after its answer: wait (bounded) for `count` lines."""
-    end = time.monotonic() + timeout
-    while nzb.refused_logins() < count and time.monotonic() < end:
-        time.sleep(0.02)
+    wait_until(lambda: nzb.refused_logins() >= count, timeout)
 
 
 def test_wrong_password_is_rejected_and_held_back(nzbget_daemon, caplog):
