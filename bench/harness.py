@@ -13,6 +13,9 @@ from bench.stand_ins import QBittorrent, make_plex_server
 
 
 class Bench:
+    """What every section is handed: the arguments, the stand-ins (`plex`, `qbt`, `sides()`), a temp dir,
+    `run_worker()` and `write_config()`, and where the figures go (`row()`, `details`, `notes`)."""
+
     def __init__(self, args) -> None:
         self.args = args
         self.python = sys.executable
