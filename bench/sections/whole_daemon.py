@@ -1,9 +1,9 @@
-"""The whole daemon's cost per poll (issue 17): the built .pyz, started as a user starts it.
+"""The whole daemon's cost per poll: the built .pyz, started as a user starts it.
 
-    python3 bench/run.py --whole-daemon --json /tmp/wd.json   # this section only
-    python3 bench/run.py --json bench/results.json            # every section, this one included
+    python3 -m bench.run --whole-daemon --json /tmp/wd.json   # this section only
+    python3 -m bench.run --json bench/results.json            # every section, this one included
 
-What runs (from bench/run.py, which owns the Plex stand-in, the real qbittorrent-nox and its counting
+What runs (from bench/harness.py, which owns the Plex stand-in, the real qbittorrent-nox and its counting
 proxy):
 
 * The .pyz is built from the source (`--source worktree`, the default: the working tree; `head`: the
@@ -19,7 +19,7 @@ proxy):
   counted in the window. Per thread: run time (/proc/PID/task/*/schedstat) and context switches
   (voluntary + involuntary, /proc/PID/task/*/status): the wake-ups per poll. Memory: VmRSS and VmHWM.
   Start-up: from spawning the process to the stand-in seeing the first /status/sessions request.
-* A profile of the steady state: a worker process runs the same extracted .pyz tree in-process
+* A profile of the steady state: a worker process (bench/whole_daemon_worker.py) runs the same extracted .pyz tree in-process
   (its bootstrap's sys.path isolation, then application.cli.main with the same config), with thin
   timers (CPU time of the main thread) around each stage of a poll: the Plex HTTP exchange, JSON
   decoding, parse_sessions, the domain step, enforcing, the tick report's log, observers, the rest of
@@ -31,114 +31,17 @@ Linux only (/proc). Everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench.common import ROOT, stop_process
+from bench.proc_stats import process_snapshot, snapshot_delta
+
 PROFILES_DIR = os.path.join(ROOT, "bench", "profiles")
-CPUCLOCK_SCHED = 2  # linux: a process's CPU clock id is ((~pid) << 3) | CPUCLOCK_SCHED
+WORKER = os.path.join(ROOT, "bench", "whole_daemon_worker.py")  # run as a script: see its sys.path handling
+DETAIL_KEYS = ("whole_daemon",)
 
-
-# =============================================================================================
-# Reading another process from /proc
-# =============================================================================================
-
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
-
-
-def process_snapshot(pid: int) -> dict:
-    """CPU, memory and per-thread counters of a process, read as close together as possible."""
-    import time
-
-    snap = {"t": time.monotonic()}
-    try:
-        snap["cpu_ns"] = time.clock_gettime_ns(((~pid) << 3) | CPUCLOCK_SCHED)
-    except OSError:
-        snap["cpu_ns"] = None
-    fields = _read("/proc/%d/stat" % pid).rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    snap["utime_s"] = int(fields[11]) / tick
-    snap["stime_s"] = int(fields[12]) / tick
-    snap["minflt"] = int(fields[7])
-    status = _read("/proc/%d/status" % pid)
-    for line in status.splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM", "Threads"):
-            snap[key] = int(value.split()[0])
-    tasks = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        base = "/proc/%d/task/%s" % (pid, tid)
-        try:
-            run_ns = int(_read(base + "/schedstat").split()[0])
-            vol = invol = 0
-            for line in _read(base + "/status").splitlines():
-                if line.startswith("voluntary_ctxt_switches:"):
-                    vol = int(line.split()[1])
-                elif line.startswith("nonvoluntary_ctxt_switches:"):
-                    invol = int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            continue  # the thread ended meanwhile
-        tasks[int(tid)] = {"run_ns": run_ns, "voluntary": vol, "involuntary": invol}
-    snap["tasks"] = tasks
-    return snap
-
-
-def rotating_bodies(items: list) -> list:
-    """Four answers in turn, as playback moves on between polls (viewOffset, transcode progress)."""
-    import json
-
-    bodies = []
-    for step in range(4):
-        for item in items:
-            item["viewOffset"] += 1000 * step
-            if "TranscodeSession" in item:
-                item["TranscodeSession"]["progress"] = round(12.3 + step * 0.4, 1)
-        bodies.append(json.dumps({"MediaContainer": {"size": len(items), "Metadata": items}}).encode("utf-8"))
-    return bodies
-
-
-def snapshot_delta(pid: int, a: dict, b: dict, polls: int) -> dict:
-    """Per-poll figures between two snapshots of `pid` spanning `polls` polls."""
-    out = {"polls": polls, "seconds": b["t"] - a["t"]}
-    if a.get("cpu_ns") is not None and b.get("cpu_ns") is not None:
-        out["cpu_ms_per_poll"] = (b["cpu_ns"] - a["cpu_ns"]) / 1e6 / polls
-    ticks_s = (b["utime_s"] + b["stime_s"]) - (a["utime_s"] + a["stime_s"])
-    out["ticks_cpu_ms_per_poll"] = ticks_s * 1000 / polls  # 10 ms resolution: a cross-check only
-    out["user_ms_per_poll"] = (b["utime_s"] - a["utime_s"]) * 1000 / polls
-    out["system_ms_per_poll"] = (b["stime_s"] - a["stime_s"]) * 1000 / polls
-    out["minor_faults_per_poll"] = (b["minflt"] - a["minflt"]) / polls
-    threads = []
-    wakeups = 0
-    for tid in sorted(set(a["tasks"]) | set(b["tasks"])):
-        ta, tb = a["tasks"].get(tid), b["tasks"].get(tid)
-        if tb is None:
-            continue  # ended in the window (its time is in the process clock, not here)
-        ta = ta or {"run_ns": 0, "voluntary": 0, "involuntary": 0}
-        switches = (tb["voluntary"] - ta["voluntary"]) + (tb["involuntary"] - ta["involuntary"])
-        wakeups += switches
-        threads.append({"tid": tid, "main": tid == pid, "new_in_window": tid not in a["tasks"],
-                        "cpu_ms_per_poll": (tb["run_ns"] - ta["run_ns"]) / 1e6 / polls,
-                        "switches_per_poll": switches / polls,
-                        "voluntary_per_poll": (tb["voluntary"] - ta["voluntary"]) / polls})
-    out["threads"] = threads
-    out["context_switches_per_poll"] = wakeups / polls
-    main = [t for t in threads if t["main"]]
-    out["main_thread_cpu_ms_per_poll"] = main[0]["cpu_ms_per_poll"] if main else None
-    out["other_threads_cpu_ms_per_poll"] = sum(t["cpu_ms_per_poll"] for t in threads if not t["main"])
-    out["other_threads_switches_per_poll"] = sum(t["switches_per_poll"] for t in threads if not t["main"])
-    out["vmrss_kb"] = b.get("VmRSS")
-    out["vmhwm_kb"] = b.get("VmHWM")
-    out["threads_alive"] = b.get("Threads")
-    return out
-
-
-# =============================================================================================
-# The section, run from bench/run.py's Bench
-# =============================================================================================
 
 class WholeDaemon:
-    """Runs the matrix and the profile with the servers of a bench.run.Bench."""
+    """Runs the matrix and the profile with the servers of a bench.harness.Bench."""
 
     def __init__(self, bench) -> None:
         self.b = bench
@@ -205,7 +108,7 @@ class WholeDaemon:
                                    streaming_threshold=2, idle_threshold=3, reconcile_interval_sec=60)
 
     def set_sessions(self, n: int) -> int:
-        from bench.payloads import realistic_sessions
+        from bench.payloads import realistic_sessions, rotating_bodies
 
         items = realistic_sessions(n)
         self.b.plex.set_sessions(items)
@@ -278,9 +181,7 @@ class WholeDaemon:
                 qbt_requests_in_window={k: qbt_after[k] - qbt_before[k] for k in ("reads", "writes", "logins")},
             )
         finally:
-            from bench.run import _stop_process
-
-            _stop_process(proc)
+            stop_process(proc)
         with open(log_path, "rb") as f:
             log_text = f.read().decode("utf-8", "replace")
         lines = log_text.splitlines()
@@ -304,7 +205,7 @@ class WholeDaemon:
         else:
             paced, b2b = 15, (400 if sessions < 1000 else 30)
         profiled = b2b
-        cmd = [self.b.python, os.path.abspath(__file__), "--profile-worker", "--tree", self.tree(),
+        cmd = [self.b.python, WORKER, "--profile-worker", "--tree", self.tree(),
                "--config", cfg, "--paced", str(paced), "--back-to-back", str(b2b), "--profiled", str(profiled),
                "--out", out_txt, "--sessions", str(sessions)]
         err_path = os.path.join(self.tmp, "profile-%d.err" % sessions)
@@ -331,8 +232,8 @@ class WholeDaemon:
                 (100, False, True), (1000, False, True), (1000, True, True), (1000, False, False),
                 (10, False, True), (1000, False, True), (10, False, True), (1000, False, True)]
 
-    # what the issue measured for the daemon it was filed against (issue 17), and its targets
-    ISSUE_FIGURES = {10: (1.17, 0.8), 1000: (30.9, 18.0)}
+    # the old daemon's figures (before the poll was made cheaper), and the targets set against them
+    OLD_FIGURES = {10: (1.17, 0.8), 1000: (30.9, 18.0)}
 
     def compare(self, ref: str) -> None:
         """The daemon of commit `ref` and this one, started in turn (A B A B ...) at 10 and 1,000
@@ -350,14 +251,14 @@ class WholeDaemon:
                     self.b.log("  %s, %4d sessions: %.3f ms CPU/poll" % (label, sessions, r["cpu_ms_per_poll"]))
         doc = self.b.details.setdefault("whole_daemon", {})
         doc["compare"] = {"baseline": ref, "cpu_ms_per_poll": {"%s %d" % k: v for k, v in cpu.items()}}
-        for sessions, (issue_figure, target) in self.ISSUE_FIGURES.items():
+        for sessions, (old_figure, target) in self.OLD_FIGURES.items():
             now, then = statistics.median(cpu[("current", sessions)]), statistics.median(cpu[("baseline", sessions)])
             ratio = now / then
             self.b.row("whole daemon vs %s, %d sessions" % (ref, sessions),
-                       "%.3f vs %.3f ms (medians of %d, started in turn) = %.2fx; at the issue's %.2f ms for the "
-                       "old daemon that is %.2f ms" % (now, then, rounds, ratio, issue_figure, ratio * issue_figure),
-                       "<= %.2fx (%g ms of %g)" % (target / issue_figure, target, issue_figure),
-                       ratio <= target / issue_figure)
+                       "%.3f vs %.3f ms (medians of %d, started in turn) = %.2fx; at the old daemon's %.2f ms "
+                       "that is %.2f ms" % (now, then, rounds, ratio, old_figure, ratio * old_figure),
+                       "<= %.2fx (%g ms of %g)" % (target / old_figure, target, old_figure),
+                       ratio <= target / old_figure)
 
     def run(self) -> None:
         import platform
@@ -388,7 +289,7 @@ class WholeDaemon:
         floor = self.decode_floor(1000)
         doc = self.b.details.setdefault("whole_daemon", {})
         doc.update({
-            "command": "python3 bench/run.py --whole-daemon%s" % (" --quick" if self.quick else ""),
+            "command": "python3 -m bench.run --whole-daemon%s" % (" --quick" if self.quick else ""),
             "interpreter": "%s (Python %s)" % (self.b.python, platform.python_version()),
             "poll_interval_sec": 1, "window_polls": self.window, "warmup_polls": self.warmup,
             "payload": "bench/payloads.py realistic_sessions(n): 2 of every 10 remote",
@@ -409,7 +310,7 @@ class WholeDaemon:
 
         try:
             out = subprocess.run(
-                [self.b.python, os.path.abspath(__file__), "--decode-floor", "--sessions", str(sessions),
+                [self.b.python, WORKER, "--decode-floor", "--sessions", str(sessions),
                  "--paced", "8" if self.quick else "20"],
                 capture_output=True, text=True, timeout=120, check=True)
             return json.loads(out.stdout.strip().splitlines()[-1])
@@ -477,297 +378,5 @@ class WholeDaemon:
                            "(profile: %s)" % prof["profile_file"], None)
 
 
-# =============================================================================================
-# Profile worker: the extracted .pyz tree, in-process, with stage timers and cProfile
-# =============================================================================================
-
-def profile_worker(args) -> int:
-    import collections
-    import cProfile
-    import io
-    import json
-    import pstats
-    import threading
-    import time
-    import types
-
-    tree = args.tree
-    sys.path.insert(0, tree)
-    try:  # the same sys.path the .pyz gives the daemon
-        import plex_helper_boot as boot
-
-        boot.isolate_sys_path(tree)
-        boot.forget_foreign_modules(tree)
-    except (ImportError, AttributeError):
-        pass
-    if os.path.dirname(os.path.abspath(__file__)) in sys.path:
-        sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
-    import application.version
-
-    application.version.BUILD = os.path.basename(tree).split("-", 1)[0]
-    import application.cli as cli
-    import application.loop.runner as runner_mod
-
-    T = time.thread_time_ns
-    stages = collections.defaultdict(int)
-    calls = collections.Counter()
-    patches = []  # (owner, name, original)
-    timing = {"on": False}
-
-    def timed(name, fn):
-        def timed_call(*a, **k):
-            if not timing["on"]:
-                return fn(*a, **k)
-            t0 = T()
-            try:
-                return fn(*a, **k)
-            finally:
-                stages[name] += T() - t0
-                calls[name] += 1
-        return timed_call
-
-    def patch(owner, attr, name):
-        original = getattr(owner, attr, None)
-        if original is None:
-            missing.append("%s.%s" % (getattr(owner, "__name__", owner), attr))
-            return
-        patches.append((owner, attr, original))
-        setattr(owner, attr, timed(name, original))
-
-    missing = []
-
-    def install_stage_timers():
-        import adapters.transport.http
-        import adapters.media.plex.source
-        import application.observers.reporting
-        import application.service
-        import domain.throttle
-
-        patch(adapters.media.plex.source.PlexStreamSource, "read_sessions", "read")
-        patch(adapters.media.plex.source.PlexStreamSource, "_get", "plex_http")
-        try:  # older daemons kept the reading in plex.py
-            import adapters.media.plex.sessions as reading
-        except ImportError:
-            reading = adapters.media.plex.source
-        if hasattr(reading, "json"):
-            shim = types.SimpleNamespace(**{k: getattr(reading.json, k) for k in dir(reading.json)
-                                            if not k.startswith("__")})
-            shim.loads = timed("json", reading.json.loads)
-            patches.append((reading, "json", reading.json))
-            reading.json = shim
-        if hasattr(adapters.media.plex.source, "decode_bounded"):  # bounds checked, then json.loads
-            patch(adapters.media.plex.source, "decode_bounded", "json")
-        patch(adapters.media.plex.source if hasattr(adapters.media.plex.source, "parse_sessions") else reading,
-              "parse_sessions", "parse")
-        patch(adapters.transport.http.HttpClient, "request", "http_all")
-        patch(application.service.ThrottleService, "tick", "tick")
-        patch(application.service.ThrottleService, "_enforce", "enforce")
-        patch(domain.throttle.Throttle, "step", "step")
-        patch(application.observers.reporting.TickLogger, "report", "report_log")
-        patch(runner_mod.DaemonRunner, "_sleep", "loop_sleep")
-
-    def remove_stage_timers():
-        while patches:
-            owner, attr, original = patches.pop()
-            setattr(owner, attr, original)
-
-    phases = [("warmup", 5, 0.0), ("paced", args.paced, 1.0), ("back_to_back", args.back_to_back, 0.0),
-              ("cprofile", args.profiled, 0.0)]
-    state = {"phase": 0, "count": 0, "mark": None}
-    results = {}
-    profiler = cProfile.Profile(time.thread_time)
-    original_run_once = runner_mod.DaemonRunner.run_once
-    original_run = runner_mod.DaemonRunner.run
-    instance_patches = []
-
-    def thread_cpu():
-        """{thread name: CPU ns} of this process's threads (schedstat), by native id."""
-        names = {t.native_id: t.name for t in threading.enumerate()}
-        out = {}
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                ns = int(_read("/proc/self/task/%s/schedstat" % tid).split()[0])
-                status = _read("/proc/self/task/%s/status" % tid)
-            except OSError:
-                continue
-            switches = sum(int(l.split()[1]) for l in status.splitlines() if "ctxt_switches:" in l)
-            out[names.get(int(tid), "tid %s" % tid)] = (ns, switches)
-        return out
-
-    def mark():
-        return {"thread": T(), "process": time.process_time_ns(), "wall": time.monotonic(), "threads": thread_cpu(),
-                "stages": dict(stages), "calls": dict(calls)}
-
-    def close_phase(name, start, polls):
-        end = mark()
-        d = {k: (end["stages"].get(k, 0) - start["stages"].get(k, 0)) / 1e6 / polls for k in end["stages"]}
-        main_ms = (end["thread"] - start["thread"]) / 1e6 / polls
-        proc_ms = (end["process"] - start["process"]) / 1e6 / polls
-        threads = {}
-        for tname, (ns, sw) in end["threads"].items():
-            ns0, sw0 = start["threads"].get(tname, (0, 0))
-            threads[tname] = {"cpu_ms_per_poll": (ns - ns0) / 1e6 / polls, "switches_per_poll": (sw - sw0) / polls}
-        res = {"polls": polls, "seconds": end["wall"] - start["wall"], "main_thread_cpu_ms_per_poll": main_ms,
-               "process_cpu_ms_per_poll": proc_ms, "stage_ms_per_poll": d, "threads": threads,
-               "calls_per_poll": {k: (end["calls"].get(k, 0) - start["calls"].get(k, 0)) / polls for k in end["calls"]}}
-        if name != "cprofile":
-            g = lambda k: d.get(k, 0.0)  # noqa: E731
-            read_other = g("read") - g("plex_http") - g("json") - g("parse")
-            tick_other = g("tick") - g("read") - g("step") - g("enforce")
-            observers = sum(v for k, v in d.items() if k.startswith("observer:"))
-            run_once_other = g("run_once") - g("tick") - g("report_log") - observers
-            loop_other = main_ms - g("run_once") - g("loop_sleep")
-            parts = {
-                "HTTP exchange (Plex)": g("plex_http"),
-                "JSON decoding": g("json"),  # the bounds, then json.loads
-                "parse_sessions": g("parse"),
-                "read_sessions, rest": read_other,
-                "domain step (Throttle.step)": g("step"),
-                "enforce (client slots)": g("enforce"),
-                "tick, rest (report objects)": tick_other,
-                "report log (TickLogger)": g("report_log"),
-                "observers": observers,
-                "run_once, rest (status line, notifier)": run_once_other,
-                "loop: sleep/wake path": g("loop_sleep"),
-                "loop, rest": loop_other,
-                "other threads": proc_ms - main_ms,
-            }
-            res["parts_ms_per_poll"] = parts
-            total = sum(parts.values()) or 1.0
-            res["shares_percent"] = {k: 100.0 * v / total for k, v in parts.items()}
-        results[name] = res
-
-    def run_once(self, triggered=False):
-        phase_name, count, interval = phases[state["phase"]]
-        if state["count"] == 0:
-            if phase_name in ("paced", "back_to_back"):
-                timing["on"] = True
-            if phase_name == "cprofile":
-                timing["on"] = False
-                remove_stage_timers()
-                profiler.enable()
-            self.interval_sec = interval
-            state["mark"] = mark()
-        t0 = T()
-        try:
-            return original_run_once(self, triggered)
-        finally:
-            if timing["on"]:
-                stages["run_once"] += T() - t0
-                calls["run_once"] += 1
-            state["count"] += 1
-            if state["count"] >= count:
-                if phase_name == "cprofile":
-                    profiler.disable()
-                if phase_name != "warmup":
-                    close_phase(phase_name, state["mark"], count)
-                state["phase"] += 1
-                state["count"] = 0
-                if state["phase"] >= len(phases):
-                    self.request_stop()
-
-    def run(self):
-        # observers and the log handler as the daemon has them, each behind a timer
-        for i, observer in enumerate(self.observers):
-            proxy = types.SimpleNamespace(report=timed("observer:%s" % type(observer).__name__, observer.report))
-            self.observers[i] = proxy
-            instance_patches.append(type(observer).__name__)
-        for handler in self.tick_logger._logger.handlers if hasattr(self.tick_logger, "_logger") else ():
-            handler.emit = timed("log_emit", handler.emit)
-        self.interval_sec = 0.0
-        return original_run(self)
-
-    install_stage_timers()
-    runner_mod.DaemonRunner.run_once = run_once
-    runner_mod.DaemonRunner.run = run
-    argv = ["--config", args.config] + (["--verbose"] if args.verbose else [])
-    code = cli.main(argv)
-
-    text = io.StringIO()
-    text.write("plex-helper steady-state profile, %d sessions (bench/payloads.py), --config with plex_events true%s\n"
-               % (args.sessions, ", --verbose" if args.verbose else ""))
-    text.write("made by: python3 bench/run.py --whole-daemon (bench/whole_daemon.py --profile-worker)\n")
-    text.write("tree: the extracted .pyz, run in-process by application.cli.main; Python %s\n\n" % sys.version.split()[0])
-    for name in ("paced", "back_to_back"):
-        r = results.get(name)
-        if not r:
-            continue
-        text.write("== %s: %d polls%s; main thread %.3f ms CPU/poll, whole process %.3f ms\n" % (
-            name, r["polls"], " (one a second, as the daemon polls)" if name == "paced" else " (no pause between polls)",
-            r["main_thread_cpu_ms_per_poll"], r["process_cpu_ms_per_poll"]))
-        for part, ms in sorted(r["parts_ms_per_poll"].items(), key=lambda kv: -kv[1]):
-            text.write("   %-42s %8.3f ms  %5.1f%%\n" % (part, ms, r["shares_percent"][part]))
-        for tname, t in sorted(r["threads"].items()):
-            text.write("   thread %-35s %8.3f ms  %5.2f switches/poll\n" % (tname, t["cpu_ms_per_poll"], t["switches_per_poll"]))
-        text.write("\n")
-    r = results.get("cprofile")
-    if r:
-        stream = io.StringIO()
-        stats = pstats.Stats(profiler, stream=stream)
-        stats.sort_stats("cumulative").print_stats(45)
-        stats.sort_stats("tottime").print_stats(45)
-        body = stream.getvalue().replace(tree + "/", "").replace(sys.prefix, "<python>")
-        text.write("== cProfile, CPU-time timer (time.thread_time), %d back-to-back polls; main thread %.3f ms CPU/poll "
-                   "under the profiler (its overhead included: read shares from the timers above)\n" % (
-                       r["polls"], r["main_thread_cpu_ms_per_poll"]))
-        text.write(body)
-    with open(args.out, "w") as f:
-        f.write(text.getvalue())
-    out = {"exit_code": code, "phases": list(results), "missing_timers": missing, "observers": instance_patches}
-    out.update(results)
-    sys.stdout.write(json.dumps(out) + "\n")
-    return 0
-
-
-def decode_floor_worker(args) -> int:
-    """json.loads of the rotating answers, paced one a second like the daemon, then back to back."""
-    import json
-    import time
-
-    sys.path.insert(0, ROOT)
-    from bench.payloads import realistic_sessions
-
-    bodies = rotating_bodies(realistic_sessions(args.sessions))
-
-    def decode(body: bytes) -> float:
-        started = time.thread_time()
-        tree = json.loads(body)
-        del tree
-        return (time.thread_time() - started) * 1000
-
-    paced = []
-    for index in range(args.paced):
-        time.sleep(1.0)
-        paced.append(decode(bodies[index % len(bodies)]))
-    b2b = [decode(bodies[index % len(bodies)]) for index in range(args.paced)]
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-    sys.stdout.write(json.dumps({"paced_ms": median(paced), "back_to_back_ms": median(b2b),
-                                 "body_bytes": len(bodies[0])}) + "\n")
-    return 0
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--profile-worker", action="store_true")
-    p.add_argument("--decode-floor", action="store_true")
-    p.add_argument("--tree")
-    p.add_argument("--config")
-    p.add_argument("--verbose", action="store_true")
-    p.add_argument("--paced", type=int, default=15)
-    p.add_argument("--back-to-back", type=int, default=300)
-    p.add_argument("--profiled", type=int, default=300)
-    p.add_argument("--sessions", type=int, default=0)
-    p.add_argument("--out")
-    args = p.parse_args(argv)
-    if args.profile_worker:
-        return profile_worker(args)
-    if args.decode_floor:
-        return decode_floor_worker(args)
-    p.error("run it through bench/run.py --whole-daemon")
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run(bench) -> None:
+    WholeDaemon(bench).run()
