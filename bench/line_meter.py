@@ -66,6 +66,7 @@ def main(argv: List[str] = None) -> int:
         with running_snmpd() as agent:
             meter = SnmpLineMeter(agent.host, agent.community, "lo", port=agent.port)
             print(line("snmp (snmpd, lo)", cpu_ms(meter.read_counters, reads)))
+            meter.close()
     except BaseException as exc:  # no snmpd or no pysnmp here: say so, measure the rest
         if isinstance(exc, KeyboardInterrupt):
             raise
