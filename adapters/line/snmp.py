@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, TypeVar, Union
 
-from adapters.line.snmp_session import SnmpSession, printable
 from domain.line_counters import LineCounters
 from domain.ports import FailureKind, LineMeterError
+
+if TYPE_CHECKING:
+    from adapters.line.snmp_session import SnmpSession
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
@@ -28,6 +30,7 @@ IF_HC_IN = "1.3.6.1.2.1.31.1.1.1.6"
 IF_HC_OUT = "1.3.6.1.2.1.31.1.1.1.10"
 IF_IN = "1.3.6.1.2.1.2.2.1.10"
 IF_OUT = "1.3.6.1.2.1.2.2.1.16"
+MAX_SHOWN = 80  # characters of a name or sysDescr in a message
 Result = TypeVar("Result")
 
 
@@ -59,6 +62,12 @@ def choose_interface(wanted: Union[int, str], names: Dict[int, str], descrs: Dic
     return None
 
 
+def printable(text: str, limit: int = MAX_SHOWN) -> str:
+    """One line of at most `limit` characters: an agent's strings are foreign text."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def list_names(names: Dict[int, str], descrs: Dict[int, str]) -> str:
     shown = ["%d %s" % (i, printable(names.get(i) or descrs.get(i, ""), 24)) for i in sorted(set(names) | set(descrs))]
     return ", ".join(shown[:20]) + (" and %d more" % (len(shown) - 20) if len(shown) > 20 else "") or "none"
@@ -75,7 +84,7 @@ class SnmpLineMeter:
         self.interface = interface
         self.timeout_sec = timeout_sec
         self.retries = retries
-        self._session: Optional[SnmpSession] = None
+        self._session: Optional["SnmpSession"] = None
         self._chosen: Optional[Interface] = None
         self._wide: Optional[bool] = None  # None until we know whether the agent has ifHC* counters
         self._lock = threading.Lock()
@@ -100,7 +109,7 @@ class SnmpLineMeter:
 
     # ------------------------------------------------------------------ requests
 
-    def _read_counters(self, snmp: SnmpSession) -> LineCounters:
+    def _read_counters(self, snmp: "SnmpSession") -> LineCounters:
         chosen = self._interface(snmp)
         if self._wide is not False:
             values = snmp.get(("%s.%d" % (IF_HC_OUT, chosen.index), "%s.%d" % (IF_HC_IN, chosen.index)))
@@ -119,7 +128,7 @@ class SnmpLineMeter:
         raise LineMeterError(FailureKind.MALFORMED, "%s has no byte counters for interface %d (%s): %s" % (
             self.where, chosen.index, printable(chosen.name), ", ".join(kind for kind, _ in values)))
 
-    def _describe(self, snmp: SnmpSession) -> str:
+    def _describe(self, snmp: "SnmpSession") -> str:
         (kind, descr), = snmp.get((SYS_DESCR,))
         chosen = self._interface(snmp)
         counters = self._read_counters(snmp)
@@ -127,7 +136,7 @@ class SnmpLineMeter:
         return "%s (%s), interface %d %s, %d-bit counters" % (
             self.where, system, chosen.index, printable(chosen.name, 24), counters.sent_wrap_bits)
 
-    def _interface(self, snmp: SnmpSession) -> Interface:
+    def _interface(self, snmp: "SnmpSession") -> Interface:
         if self._chosen is not None:
             return self._chosen
         names = snmp.walk(IF_NAME)
@@ -139,7 +148,7 @@ class SnmpLineMeter:
         self._chosen = chosen
         return chosen
 
-    def _guarded(self, request: Callable[[SnmpSession], Result]) -> Result:
+    def _guarded(self, request: Callable[["SnmpSession"], Result]) -> Result:
         try:
             if self._session is None:
                 self._session = self._open_session()
@@ -153,12 +162,14 @@ class SnmpLineMeter:
             raise LineMeterError(FailureKind.MALFORMED, "%s could not be read: pysnmp failed with %s" % (
                 self.where, type(exc).__name__)) from None
 
-    def _open_session(self) -> SnmpSession:
+    def _open_session(self) -> "SnmpSession":
         try:
             hlapi = _hlapi()
         except ImportError:
             raise LineMeterError(FailureKind.UNREACHABLE, "reading a line over SNMP needs the Python package pysnmp, "
                                  "which is not installed") from None
+        from adapters.line.snmp_session import SnmpSession  # lazy: it loads asyncio
+
         return SnmpSession(hlapi, self.host, self.port, self._community, self.timeout_sec, self.retries, self.where)
 
     def _close_session(self) -> None:

@@ -9,24 +9,20 @@ A session that failed to reach the agent is closed by its owner, so the next rea
 (a new socket, the name looked up again: the agent may have moved).
 
 Callers stay synchronous: each call runs the loop until its answer is in, in the calling thread.
-One caller at a time (the meter holds a lock).
+One caller at a time (the meter holds a lock). Imported only when an SNMP meter is first used
+(it loads asyncio).
 """
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Dict, List, Sequence, Tuple
 
+from adapters.line.snmp import printable
 from domain.ports import FailureKind, LineMeterError
 
 MAX_INTERFACES = 4096  # a walk stops here: an agent that never ends its table cannot hold us
-MAX_SHOWN = 80  # characters of a name or sysDescr in a message
 MAX_REQUESTS = 8  # distinct GETs kept built (the meter asks at most three)
-
-
-def printable(text: str, limit: int = MAX_SHOWN) -> str:
-    """One line of at most `limit` characters: an agent's strings are foreign text."""
-    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class SnmpSession:
@@ -46,8 +42,13 @@ class SnmpSession:
         self._retries = retries
         self._requests: Dict[Tuple[str, ...], Any] = {}
         self._loop = asyncio.new_event_loop()
+        self._owned: List[Any] = []  # the dispatcher, once made: what _shut stops
+        # also when a session is never closed (the daemon ends without closing its meter): at exit,
+        # or when it is collected, rather than asyncio's "Task was destroyed but it is pending!"
+        self._shut = weakref.finalize(self, _shut, self._loop, self._owned)
         try:
             self._dispatcher, self._target = self._run(self._start(host, port), self._answer_within())
+            self._owned.append(self._dispatcher)
         except PySnmpError as exc:  # a name that does not resolve, a socket that will not open
             self.close()
             raise LineMeterError(FailureKind.UNREACHABLE, "%s cannot be asked: %s" % (
@@ -79,15 +80,7 @@ class SnmpSession:
         return self._run(self._walk(column), self._answer_within() * 8)
 
     def close(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is None or loop.is_closed():
-            return
-        dispatcher = getattr(self, "_dispatcher", None)
-        try:
-            if dispatcher is not None:
-                loop.run_until_complete(self._stop(dispatcher))
-        finally:
-            loop.close()
+        self._shut()
 
     # ------------------------------------------------------------------ inside
 
@@ -143,12 +136,6 @@ class SnmpSession:
                     found[int(oid[len(prefix):])] = text
         return found
 
-    @staticmethod
-    async def _stop(dispatcher: Any) -> None:
-        dispatcher.close()  # and with it the transport dispatcher it made
-        for _ in range(3):  # let the transport close its socket and the timer task end
-            await asyncio.sleep(0)
-
     def _check(self, indication: Any, status: Any) -> None:
         if indication:
             # v2c has no way to refuse a wrong community: the agent stays silent, so say both
@@ -158,6 +145,26 @@ class SnmpSession:
             refused = int(status) in (6, 16)  # noAccess, authorizationError
             kind = FailureKind.REJECTED if refused else FailureKind.MALFORMED
             raise LineMeterError(kind, "%s refused the request (%s)" % (self.where, printable(status.prettyPrint())))
+
+
+def _shut(loop: asyncio.AbstractEventLoop, owned: List[Any]) -> None:
+    """Stop the dispatcher (its socket, its timer task) and close the loop. Not while the loop runs
+    in another thread as the process ends, nor inside another loop: then it is only closed."""
+    if loop.is_closed() or loop.is_running():
+        return
+    try:
+        if owned:
+            loop.run_until_complete(_stop(owned[0]))
+    except RuntimeError:  # collected while another event loop runs in this thread
+        pass
+    finally:
+        loop.close()
+
+
+async def _stop(dispatcher: Any) -> None:
+    dispatcher.close()  # and with it the transport dispatcher it made
+    for _ in range(3):  # let the transport close its socket and the timer task end
+        await asyncio.sleep(0)
 
 
 def _answered(dispatcher: Any, request_id: Any, indication: Any, response: Any, answer: Any = None) -> None:
