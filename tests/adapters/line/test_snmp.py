@@ -1,9 +1,11 @@
 """The SNMP meter against Debian's real snmpd serving this machine's IF-MIB, and its pure parts."""
 from __future__ import annotations
 
+import gc
 import importlib.util
 import socket
 import time
+import warnings
 from contextlib import closing
 
 import pytest
@@ -164,3 +166,16 @@ def test_one_session_for_many_readings_and_a_new_one_after_the_agent_went_away(m
         with running_snmpd(port=port, community=community):  # back where it was
             assert meter.read_counters().bytes_sent >= first[-1].bytes_sent
         assert lookups == [("127.0.0.1", port)] * 2  # looked up again after the failure, once
+
+
+@needs_pysnmp
+def test_a_meter_never_closed_is_shut_when_collected(snmpd, caplog):
+    snmp_module._hlapi()  # imported before: the frames of the call that first imports pysnmp outlive it
+    meter = SnmpLineMeter(snmpd.host, snmpd.community, "lo", port=snmpd.port)
+    meter.read_counters()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del meter
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # no socket, no loop left open
+    assert "Task was destroyed" not in caplog.text
