@@ -10,7 +10,8 @@ default; `--pause-ms` idles between readings (not counted), as a daemon polling 
 does: caches go cold and a reading costs more than back to back. CPU is the calling thread's own
 clock (time.thread_time), so the stand-in's server threads do not count; both meters do all their
 work in the calling thread (SNMP on a private event loop). The tracker step (LineTracker.budgets:
-a reading, the clients' rates from stand-ins, step_line) is timed the same way on the host meter. Medians and 95th percentiles, in ms.
+a reading, the clients' rates from stand-ins, step_line) is timed the same way on the host meter.
+Medians and 95th percentiles, in ms.
 """
 from __future__ import annotations
 
