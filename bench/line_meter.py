@@ -1,14 +1,17 @@
 """What the line meter adds to a poll: CPU per reading, and per tracker step.
 
-    python -m bench.line_meter [--reads 300]
+    python -m bench.line_meter [--reads 300] [--pause-ms 0]
 
-Each meter reads its test server on 127.0.0.1 (the IGD stand-in, in this process; Debian's snmpd,
-a child process; /proc/net/dev), `--reads` times back to back after a few warm-up reads (the
-first SNMP reading imports pysnmp and walks the interface table; the first UPnP one fetches the
-description). CPU is the calling thread's own clock (time.thread_time), so the stand-in's server
-threads do not count; both meters do all their work in the calling thread (SNMP on a private
-event loop). The tracker step (LineTracker.budgets: a reading, the clients' rates from stand-ins,
-step_line) is timed the same way on the host meter. Medians and 95th percentiles, in ms.
+Each meter reads its test server on 127.0.0.1 (the IGD stand-in, in this process, keeping its
+connections alive or closing each one as miniupnpd does; Debian's snmpd, a child process;
+/proc/net/dev), `--reads` times after a few warm-up reads (the first SNMP reading imports pysnmp
+and walks the interface table; the first UPnP one fetches the description). Back to back by
+default; `--pause-ms` idles between readings (not counted), as a daemon polling every few seconds
+does: caches go cold and a reading costs more than back to back. CPU is the calling thread's own
+clock (time.thread_time), so the stand-in's server threads do not count; both meters do all their
+work in the calling thread (SNMP on a private event loop). The tracker step (LineTracker.budgets:
+a reading, the clients' rates from stand-ins, step_line) is timed the same way on the host meter.
+Medians and 95th percentiles, in ms.
 """
 from __future__ import annotations
 
@@ -26,11 +29,13 @@ if ROOT not in sys.path:
 BUDGET_MS = 0.3  # what a reading may cost per poll
 
 
-def cpu_ms(action: Callable[[], object], reads: int, warm_up: int = 5) -> List[float]:
+def cpu_ms(action: Callable[[], object], reads: int, warm_up: int = 5, pause_sec: float = 0.0) -> List[float]:
     for _ in range(warm_up):
         action()
     times = []
     for _ in range(reads):
+        if pause_sec:
+            time.sleep(pause_sec)
         started = time.thread_time()
         action()
         times.append((time.thread_time() - started) * 1000)
@@ -47,7 +52,9 @@ def line(name: str, times: List[float]) -> str:
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=300)
-    reads = parser.parse_args(argv).reads
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="idle between readings (not counted)")
+    options = parser.parse_args(argv)
+    reads, pause = options.reads, options.pause_ms / 1000
     from adapters.line import HostInterfaceMeter, SnmpLineMeter, UpnpLineMeter
     from application.line_tracker import LineTracker
     from domain.limit_plan import Direction
@@ -56,22 +63,24 @@ def main(argv: List[str] = None) -> int:
     from tests.support.igd_server import IgdStandIn
     from tests.support.snmpd_daemon import running_snmpd
 
-    print("CPU per reading, %d readings (thread CPU)" % reads)
-    for avm in (False, True):
-        with IgdStandIn(avm=avm) as igd:
+    print("CPU per reading, %d readings (thread CPU)%s" % (reads, ", %g ms apart" % options.pause_ms if pause else ""))
+    for avm, keep_alive in ((False, True), (True, True), (False, False), (True, False)):
+        with IgdStandIn(avm=avm, keep_alive=keep_alive) as igd:
             meter = UpnpLineMeter(igd.location, timeout_sec=2.0)
-            print(line("upnp (%s)" % ("AVM 64-bit" if avm else "IGD 32-bit"), cpu_ms(meter.read_counters, reads)))
+            name = "upnp (%s, %s)" % ("AVM 64-bit" if avm else "IGD 32-bit", "kept" if keep_alive else "closed")
+            print(line(name, cpu_ms(meter.read_counters, reads, pause_sec=pause)))
             meter.close()
     try:
         with running_snmpd() as agent:
             meter = SnmpLineMeter(agent.host, agent.community, "lo", port=agent.port)
-            print(line("snmp (snmpd, lo)", cpu_ms(meter.read_counters, reads)))
+            print(line("snmp (snmpd, lo)", cpu_ms(meter.read_counters, reads, pause_sec=pause)))
+            meter.close()
     except BaseException as exc:  # no snmpd or no pysnmp here: say so, measure the rest
         if isinstance(exc, KeyboardInterrupt):
             raise
         print("%-28s skipped: %s" % ("snmp", exc))
     host = HostInterfaceMeter("lo")
-    print(line("host (/proc/net/dev, lo)", cpu_ms(host.read_counters, reads)))
+    print(line("host (/proc/net/dev, lo)", cpu_ms(host.read_counters, reads, pause_sec=pause)))
 
     class Rates:
         def current_upload_rate(self) -> SpeedLimit:
@@ -86,7 +95,8 @@ def main(argv: List[str] = None) -> int:
     tracker = LineTracker(host, {Direction.UPLOAD: 5000, Direction.DOWNLOAD: 50000}, 0.1, "host lo")
     stream = PlaybackSession(state="playing", local=False, location="wan", user="u", player="p", bandwidth_kbps=8000)
     fixed = {Direction.UPLOAD: SpeedLimit(5000), Direction.DOWNLOAD: None}
-    print(line("tracker step (host meter)", cpu_ms(lambda: tracker.budgets(True, fixed, [stream], [Slot()]), reads)))
+    print(line("tracker step (host meter)", cpu_ms(lambda: tracker.budgets(True, fixed, [stream], [Slot()]), reads,
+                                                        pause_sec=pause)))
     return 0
 
 

@@ -43,6 +43,7 @@ class UpnpLineMeter:
         self._location = location
         self._service: Optional[CounterService] = None
         self._avm: Optional[bool] = None  # None until we know whether the router has AVM's 64-bit counters
+        self._requests: Dict[str, Tuple[Dict[str, str], bytes]] = {}  # action: (headers, body), for _service
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the port
@@ -116,6 +117,7 @@ class UpnpLineMeter:
             raise LineMeterError(FailureKind.MALFORMED, "the router's UPnP description at %s is %s" % (
                 printable_url(self._location), exc)) from None
         self._avm = None
+        self._requests = {}
         return self._service
 
     def _discover(self) -> str:
@@ -132,9 +134,12 @@ class UpnpLineMeter:
 
     def _call(self, service: CounterService, action: str) -> Dict[str, str]:
         """The action's output arguments. Raises SoapFault, DocumentError or LineMeterError."""
-        headers = {"Content-Type": 'text/xml; charset="utf-8"',
-                   "SOAPAction": '"%s#%s"' % (service.service_type, action)}
-        answer = self._post(service.control_url, headers, soap_request(service.service_type, action))
+        request = self._requests.get(action)
+        if request is None:  # built once per router: the same few actions are asked on every poll
+            request = self._requests[action] = (
+                {"Content-Type": 'text/xml; charset="utf-8"', "SOAPAction": '"%s#%s"' % (service.service_type, action)},
+                soap_request(service.service_type, action))
+        answer = self._post(service.control_url, *request)
         if answer.truncated:
             raise DocumentError("an answer larger than %d KiB" % (MAX_ANSWER_BYTES // 1024))
         if answer.status not in (200, 500):  # UPnP errors come as 500 with a SOAP fault; a router that

@@ -19,6 +19,13 @@ Where each shape comes from:
   NewLayer1DownstreamMaxBitRate, NewPhysicalLinkStatus.
 - AVM's GetAddonInfos on the same service (Fritz!Box, offered with `avm=True`): the standard rate and
   total fields plus NewX_AVM_DE_TotalBytesSent64 / NewX_AVM_DE_TotalBytesReceived64 as decimal strings.
+- HTTP: answers are HTTP/1.1 with a Content-Length, and the status line, headers and body leave in
+  one write, as miniupnpd builds and sends them (upnphttp.c: BuildResp2_upnphttp, SendResp_upnphttp).
+  (http.server writes the headers and the body apart; with Nagle's algorithm on the server and a
+  delayed ACK on the client every answer then waited about 40 ms, which no real router does.)
+  The connection is kept alive by default; `keep_alive=False` answers `Connection: close` and closes
+  it after every answer, as miniupnpd does (its httpresphead), so each request needs a new one.
+  How a Fritz!Box handles it is not checked here.
 
     with IgdStandIn(avm=False) as igd:
         igd.sent, igd.received = 10, 20        # true totals; the 32-bit answers wrap them
@@ -90,8 +97,9 @@ class IgdStandIn:
     """The device; its counters and behaviour are plain attributes tests may change at any time."""
 
     def __init__(self, avm: bool = False, device_version: int = 1, service_version: int = 1,
-                 wrap_modulus: int = 2 ** 32) -> None:
+                 wrap_modulus: int = 2 ** 32, keep_alive: bool = True) -> None:
         self.avm = avm
+        self.keep_alive = keep_alive
         self.device_version = device_version
         self.service_version = service_version
         self.wrap_modulus = wrap_modulus
@@ -202,6 +210,7 @@ class IgdStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 64 * 1024  # the whole answer leaves in one write (see the module's docstring)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -241,6 +250,8 @@ class IgdStandIn:
                 self.send_header("Content-Type", 'text/xml; charset="utf-8"')
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("EXT", "")
+                if not device.keep_alive:
+                    self.send_header("Connection", "close")  # http.server then closes after the answer
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -44,17 +44,18 @@ def udp_bound(port: int) -> bool:
 class SnmpdInstance:
     host = "127.0.0.1"
 
-    def __init__(self, root: Path, without: Tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, without: Tuple[str, ...] = (), port: int = 0, community: str = "") -> None:
         self.root = root
         self.without = ("smux",) + tuple(without)  # MIB modules left out (-I -name,...)
-        self.community = "plexhelper-" + secrets.token_hex(4)  # not "public": a wrong one must fail
-        self.port = 0
+        self.community = community or "plexhelper-" + secrets.token_hex(4)  # not "public": a wrong one must fail
+        self.port = port
+        self._wanted_port = port
         self._process: Optional[DaemonProcess] = None
 
     def start(self) -> "SnmpdInstance":
         last_error = ""
         for _ in range(3):
-            self.port = free_port()
+            self.port = self._wanted_port or free_port()
             conf = self.root / "snmpd.conf"
             conf.write_text("agentAddress udp:127.0.0.1:%d\nrocommunity %s 127.0.0.1\ndontLogTCPWrappersConnects yes\n"
                             % (self.port, self.community))
@@ -78,11 +79,12 @@ class SnmpdInstance:
 
 
 @contextlib.contextmanager
-def running_snmpd(without: Tuple[str, ...] = ()) -> Iterator[SnmpdInstance]:
+def running_snmpd(without: Tuple[str, ...] = (), port: int = 0, community: str = "") -> Iterator[SnmpdInstance]:
+    """An agent on a free port, or on `port` (an agent that comes back where it was) with `community`."""
     if not Path(BINARY).exists():
         pytest.skip(SKIP_REASON)
     root = Path(tempfile.mkdtemp(prefix="snmpd-"))
-    instance = SnmpdInstance(root, without)
+    instance = SnmpdInstance(root, without, port, community)
     try:
         yield instance.start()
     finally:

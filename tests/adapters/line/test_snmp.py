@@ -1,9 +1,12 @@
 """The SNMP meter against Debian's real snmpd serving this machine's IF-MIB, and its pure parts."""
 from __future__ import annotations
 
+import gc
 import importlib.util
 import socket
 import time
+import warnings
+from contextlib import closing
 
 import pytest
 from hypothesis import given
@@ -13,7 +16,7 @@ from adapters.line import snmp as snmp_module
 from adapters.line.snmp import Interface, SnmpLineMeter, choose_interface, printable
 from domain.ports import FailureKind, LineMeter, LineMeterError
 from tests.adapters.line.loopback import lo_counters, send_over_loopback
-from tests.support.snmpd_daemon import snmpd, snmpd_without_ifxtable  # noqa: F401
+from tests.support.snmpd_daemon import running_snmpd, snmpd, snmpd_without_ifxtable  # noqa: F401
 
 needs_pysnmp = pytest.mark.skipif(importlib.util.find_spec("pysnmp") is None,
                                   reason="pysnmp is not installed (requirements.lock)")
@@ -54,6 +57,11 @@ def test_foreign_text_prints_as_one_short_line(text):
 def test_reads_lo_and_sees_the_bytes_sent_over_it(snmpd):
     meter = SnmpLineMeter(snmpd.host, snmpd.community, "lo", port=snmpd.port)
     assert isinstance(meter, LineMeter)
+    with closing(meter):
+        reads_lo_over_snmp(meter)
+
+
+def reads_lo_over_snmp(meter: SnmpLineMeter) -> None:
     before = meter.read_counters()
     assert before.sent_wrap_bits == 64 and before.received_wrap_bits == 64
     reference_before = lo_counters()
@@ -78,16 +86,17 @@ def test_reads_lo_and_sees_the_bytes_sent_over_it(snmpd):
 
 @needs_pysnmp
 def test_chooses_by_index_and_describes(snmpd):
-    meter = SnmpLineMeter(snmpd.host, snmpd.community, 1, port=snmpd.port)
-    text = meter.describe()
+    with closing(SnmpLineMeter(snmpd.host, snmpd.community, 1, port=snmpd.port)) as meter:
+        text = meter.describe()
     assert text.startswith("the SNMP agent at 127.0.0.1:%d (Linux" % snmpd.port)
     assert text.endswith("interface 1 lo, 64-bit counters")
 
 
 @needs_pysnmp
 def test_an_unknown_interface_lists_the_ones_there(snmpd):
-    with pytest.raises(LineMeterError) as caught:
-        SnmpLineMeter(snmpd.host, snmpd.community, "wan9", port=snmpd.port).read_counters()
+    with closing(SnmpLineMeter(snmpd.host, snmpd.community, "wan9", port=snmpd.port)) as meter:
+        with pytest.raises(LineMeterError) as caught:
+            meter.read_counters()
     assert "has no interface wan9; it has: 1 lo" in str(caught.value)
 
 
@@ -95,7 +104,7 @@ def test_an_unknown_interface_lists_the_ones_there(snmpd):
 def test_a_wrong_community_is_silence_and_says_so(snmpd):
     meter = SnmpLineMeter(snmpd.host, "wrong", "lo", port=snmpd.port, timeout_sec=0.3, retries=0)
     started = time.monotonic()
-    with pytest.raises(LineMeterError) as caught:
+    with closing(meter), pytest.raises(LineMeterError) as caught:
         meter.read_counters()
     assert caught.value.kind is FailureKind.UNREACHABLE
     assert "did not answer" in str(caught.value) and "community" in str(caught.value)
@@ -109,19 +118,19 @@ def test_nobody_listening_is_unreachable():
         spare.bind(("127.0.0.1", 0))
         port = spare.getsockname()[1]
     meter = SnmpLineMeter("127.0.0.1", "x", "lo", port=port, timeout_sec=0.3, retries=0)
-    with pytest.raises(LineMeterError, match="did not answer"):
+    with closing(meter), pytest.raises(LineMeterError, match="did not answer"):
         meter.read_counters()
 
 
 @needs_pysnmp
 def test_an_agent_without_ifxtable_gives_32_bit_counters_found_by_ifdescr(snmpd_without_ifxtable):
     agent = snmpd_without_ifxtable
-    meter = SnmpLineMeter(agent.host, agent.community, "LO", port=agent.port)  # ifDescr, case-folded
-    before = meter.read_counters()
-    assert (before.sent_wrap_bits, before.received_wrap_bits) == (32, 32)
-    reference = lo_counters()
-    assert before.bytes_sent <= reference[1] % 2 ** 32 or reference[1] >= 2 ** 32
-    assert meter.describe().endswith("interface 1 lo, 32-bit counters")
+    with closing(SnmpLineMeter(agent.host, agent.community, "LO", port=agent.port)) as meter:  # ifDescr, folded
+        before = meter.read_counters()
+        assert (before.sent_wrap_bits, before.received_wrap_bits) == (32, 32)
+        reference = lo_counters()
+        assert before.bytes_sent <= reference[1] % 2 ** 32 or reference[1] >= 2 ** 32
+        assert meter.describe().endswith("interface 1 lo, 32-bit counters")
 
 
 def test_without_pysnmp_the_meter_says_what_is_missing(monkeypatch):
@@ -131,3 +140,42 @@ def test_without_pysnmp_the_meter_says_what_is_missing(monkeypatch):
     monkeypatch.setattr(snmp_module, "_hlapi", missing)
     with pytest.raises(LineMeterError, match="needs the Python package pysnmp, which is not installed"):
         SnmpLineMeter("127.0.0.1", "x", "lo").read_counters()
+
+
+@needs_pysnmp
+def test_one_session_for_many_readings_and_a_new_one_after_the_agent_went_away(monkeypatch):
+    from pysnmp.hlapi.v1arch import asyncio as hlapi
+
+    real_create = hlapi.UdpTransportTarget.create
+    lookups = []
+
+    async def counted_create(address, *args, **kwargs):  # the real thing, counted
+        lookups.append(address)
+        return await real_create(address, *args, **kwargs)
+
+    monkeypatch.setattr(hlapi.UdpTransportTarget, "create", counted_create)
+    with running_snmpd() as agent:
+        port, community = agent.port, agent.community
+        meter = SnmpLineMeter(agent.host, community, "lo", port=port, timeout_sec=0.3, retries=0)
+        first = [meter.read_counters() for _ in range(3)]
+        assert all(c.sent_wrap_bits == 64 for c in first) and lookups == [("127.0.0.1", port)]
+    with closing(meter):
+        with pytest.raises(LineMeterError) as caught:
+            meter.read_counters()
+        assert caught.value.kind is FailureKind.UNREACHABLE and "did not answer" in str(caught.value)
+        with running_snmpd(port=port, community=community):  # back where it was
+            assert meter.read_counters().bytes_sent >= first[-1].bytes_sent
+        assert lookups == [("127.0.0.1", port)] * 2  # looked up again after the failure, once
+
+
+@needs_pysnmp
+def test_a_meter_never_closed_is_shut_when_collected(snmpd, caplog):
+    snmp_module._hlapi()  # imported before: the frames of the call that first imports pysnmp outlive it
+    meter = SnmpLineMeter(snmpd.host, snmpd.community, "lo", port=snmpd.port)
+    meter.read_counters()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del meter
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # no socket, no loop left open
+    assert "Task was destroyed" not in caplog.text

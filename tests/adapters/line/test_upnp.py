@@ -118,3 +118,14 @@ def test_a_router_that_went_away_is_unreachable_and_found_again_later():
         again.sent = 42
         assert meter.read_counters().bytes_sent == 42
         assert again.searches  # it was searched for, not remembered
+
+
+def test_a_router_that_closes_every_connection_is_read_all_the_same():
+    with IgdStandIn(keep_alive=False) as device:  # as miniupnpd: `Connection: close` on every answer
+        meter = meter_for(device)
+        for total in (10, 20, 30):
+            device.sent = device.received = total
+            counters = meter.read_counters()
+            assert (counters.bytes_sent, counters.bytes_received) == (total, total)
+        assert device.actions.count("GetTotalBytesSent") == 3
+        meter.close()
