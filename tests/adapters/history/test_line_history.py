@@ -219,3 +219,26 @@ def test_the_minute_average_stands_between_its_polls_and_starts_afresh(polls):
         assert min(c for _, c in counted) - 0.051 <= up.clients_kib <= max(c for _, c in counted) + 0.051
         assert up.other_kib is None and up.capacity_kib == 1000
     assert average.take() == {}
+
+
+def test_the_container_feeds_the_services_line_to_the_history(tmp_path):
+    from application.config.settings import LineMeterSettings
+    from application.container import Container
+    from tests.application.builders import settings
+
+    container = Container(settings=settings(
+        plex_url="http://127.0.0.1:9", plex_token="t", plex_events=False, qbittorrent_url="http://127.0.0.1:9",
+        state_dir=str(tmp_path), status_listen="127.0.0.1:0", history_days=7,
+        line_upload_kbps=1000, line_meter=LineMeterSettings("host", interface="lo")))
+    container.override_providers(clock=Clock(1000.0))
+    observer = container.history_observer()
+    tracker = container.service().line
+    assert isinstance(tracker, LineTracker)
+    assert observer.events(streaming_tick(), NOW)[-1].line == {}  # idle tracker: nothing measured
+    clock = container.clock()
+    tracker.meter = ScriptedLineMeter(clock)  # the configured `lo` would measure this machine's traffic
+    for _ in range(2):
+        clock.advance(10)
+        tracker.budgets(True, {UP: SpeedLimit(1000), DOWN: None}, [STREAM], [])
+    (sample,) = [e for e in observer.events(streaming_tick(), NOW + 60) if isinstance(e, Sample)]
+    assert sample.line["upload"].capacity_kib == 1000 and sample.line["upload"].measured_kib == 0.0
