@@ -633,10 +633,26 @@ def test_the_line_charts_show_with_a_line_meter_and_not_without(browser, tmp_pat
         legend = browser.evaluate(text_of("legend"))
         assert "line: remote streams (hatched, at the bottom)" in legend and "line: capacity (dashed)" in legend
         save(browser, tmp_path, "dashboard-line.png")
+        browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+        browser.wait_for("[...document.querySelectorAll('svg.line-chart')].every(s => Number(s.getAttribute('width')) <= 390)",
+                         "the line charts redrawn for a phone", timeout=10)
+        assert browser.evaluate("document.documentElement.scrollWidth") <= 391
+        browser.call("Emulation.clearDeviceMetricsOverride")
 
         # the meter gone again (a reload without it): the charts go with it
         with server.lock:
             server.health["line"] = None
         browser.wait_for("document.getElementById('line-day').hidden && document.getElementById('line-week').hidden",
                          "the line charts gone")
+        assert browser.evaluate("document.querySelectorAll('svg.line-chart').length") == 0
+
+
+def test_with_a_line_meter_but_nothing_measured_the_page_says_so_instead_of_an_empty_chart(browser):
+    with StandIn() as server:
+        server.health["line"] = {"meter": "host eth0", "throttling": False, "failure": None}  # idle: no directions
+        browser.call("Page.navigate", url=server.url)
+        for which in ("day", "week"):
+            browser.wait_for("document.querySelector('#line-%s p.line-empty') !== null" % which, "the %s's note" % which)
+            assert browser.evaluate(text_of("line-%s" % which)) == (
+                "The line (host eth0)Nothing measured in this span: the line meter is read while remote streams play.")
         assert browser.evaluate("document.querySelectorAll('svg.line-chart').length") == 0
