@@ -1,4 +1,4 @@
-"""Realistic Plex /status/sessions answers for the whole-daemon benchmark (issue 17).
+"""Realistic Plex /status/sessions answers for the whole-daemon benchmark.
 
 tests/support/plex_payloads.py builds the fields the adapter reads (User, Player, Session,
 TranscodeSession): about 0.6 KB a session. A real Plex Media Server sends much more per session:
@@ -128,6 +128,18 @@ def body_size(count: int) -> int:
     """Bytes of the /status/sessions JSON the stand-in serves for realistic_sessions(count)."""
     items = realistic_sessions(count)
     return len(json.dumps({"MediaContainer": {"size": len(items), "Metadata": items}}).encode("utf-8"))
+
+
+def rotating_bodies(items: list) -> list:
+    """Four answers in turn, as playback moves on between polls (viewOffset, transcode progress)."""
+    bodies = []
+    for step in range(4):
+        for item in items:
+            item["viewOffset"] += 1000 * step
+            if "TranscodeSession" in item:
+                item["TranscodeSession"]["progress"] = round(12.3 + step * 0.4, 1)
+        bodies.append(json.dumps({"MediaContainer": {"size": len(items), "Metadata": items}}).encode("utf-8"))
+    return bodies
 
 
 if __name__ == "__main__":

@@ -139,3 +139,7 @@ class PushoverTarget:
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         post(self._name, pool, self._url, urlencode(form).encode("utf-8"), headers, timeout_sec,
              lambda r: _reason(r, self._secrets, "errors"))
+
+
+# Public name for the property test over any answer body (short, printable, no secret).
+service_reason = _reason

@@ -3,11 +3,15 @@ its readings into budgets (application/line_tracker.py)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from application.line_tracker import LineTracker, describe_meter
 from domain.limit_plan import Direction
 from domain.ports import LineMeter
+
+if TYPE_CHECKING:
+    from application.line_tracker import LineTracker
+
+# The tracker and the meters are imported only when a line_meter is configured: most daemons have none.
 
 
 def make_line_meter(meter: Any, timeout_sec: float) -> LineMeter:
@@ -21,11 +25,13 @@ def make_line_meter(meter: Any, timeout_sec: float) -> LineMeter:
     return HostInterfaceMeter(str(meter.interface))
 
 
-def make_line_tracker(settings: Any, clock: Callable[[], float] = time.monotonic) -> Optional[LineTracker]:
+def make_line_tracker(settings: Any, clock: Callable[[], float] = time.monotonic) -> Optional["LineTracker"]:
     """The tracker for `settings` (application/config/settings.py), or None when no line is measured.
     Smoothing over three polls: a step in other traffic is 95 % absorbed by the third poll."""
     if settings.line_meter is None:
         return None
+    from application.line_tracker import LineTracker, describe_meter
+
     # a poll waits for the meter: keep it well inside the poll, whatever http_timeout_sec allows
     meter = make_line_meter(settings.line_meter, min(settings.http_timeout_sec, 3.0))
     capacities = {Direction.UPLOAD: settings.line_upload_kbps, Direction.DOWNLOAD: settings.line_download_kbps}

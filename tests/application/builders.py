@@ -10,6 +10,7 @@ from application.service import ThrottleService
 from application.config.settings import Settings
 from domain.ports import FailureKind, StreamSourceError
 from domain.sessions import PlaybackSession
+from tests.support.clock import ManualClock
 
 REMOTE = PlaybackSession(state="playing", local=False, location="wan", user="friend", player="TV", bandwidth_kbps=8000)
 LAN = PlaybackSession(state="playing", local=True, location="lan", user="owner", player="PC")
@@ -31,17 +32,6 @@ def settings(**overrides) -> Settings:
     )
     base.update(overrides)
     return Settings(**base)
-
-
-class ManualClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def make_service(script: Iterable[ScriptStep], limiter: RecordingUploadLimiter = None, clock=None, dry_run=False, **overrides):

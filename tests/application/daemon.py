@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import List
 
+from tests.support.daemon_process import track_child
 from tests.support.waiting import wait_until as _wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,7 +51,8 @@ def run(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProc
 
 
 def start(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(command(*args), cwd=ROOT, env=environment(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return track_child(subprocess.Popen(command(*args), cwd=ROOT, env=environment(**env), stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM):

@@ -3,19 +3,13 @@
 credential gets no false "chmod 600" warning."""
 import json
 import os
-import socket
 
 import pytest
 
 from tests.application.daemon import run, start, stop, wait_until, write_config
+from tests.support.ports import free_port
 
 TOKEN = "status-TOKEN-5e1f"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

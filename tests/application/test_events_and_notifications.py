@@ -6,6 +6,7 @@ import pytest
 from tests.adapters.notify.test_notifiers import server as recording_server  # noqa: F401 (a fixture)
 from tests.application.daemon import start, stop, wait_until, write_config
 from tests.support.plex_payloads import remote_movie
+from tests.support.ports import free_port
 
 KIB = 1024
 
@@ -77,14 +78,11 @@ def test_a_throttle_sends_a_notification(tmp_path, plex_server, qbt, recording_s
 
 def test_notification_and_status_tokens_never_reach_the_log(tmp_path, plex_server, qbt, recording_server):  # noqa: F811
     import json
-    import socket
     import urllib.request
 
     bot_token = "987654:SECRET-bot-TOKEN_x"
     status_token = "SECRET-status-TOKEN"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     plex_server.set_sessions([remote_movie()])
     targets = [
         {"type": "telegram", "bot_token": bot_token, "chat_id": "42", "api_url": recording_server.url},

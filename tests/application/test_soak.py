@@ -19,6 +19,7 @@ import tracemalloc
 from application.container import Container
 from application.config.settings import Settings
 from domain.state import StreamState
+from tests.support.clock import ManualClock
 from tests.support.fake_qbittorrent import FakeQBittorrent
 from tests.support.plex_payloads import lan_track, remote_movie
 from tests.support.plex_server import PlexTestServer
@@ -28,17 +29,6 @@ WARM_UP = 1_500  # > the Plex test server's request log (1000 entries), so it is
 TRACED_WARM_UP, TRACED = 500, 2_000
 RECONCILE_EVERY = 100  # polls (the clock advances 1 s per poll)
 KIB = 1024
-
-
-class SteppingClock:
-    """Advances one second per reading: the service reads the clock once per tick (logins aside)."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 # Allocations made by the code under test: the test servers (http.server, email, tests/support) keep
@@ -71,7 +61,7 @@ def test_ten_thousand_polls_stay_flat(record_property):
             reconcile_interval_sec=RECONCILE_EVERY, poll_interval_sec=1, http_timeout_sec=5,
         )
         container = Container(settings=settings)
-        container.override_providers(clock=SteppingClock())
+        container.override_providers(clock=ManualClock(10_000.0, step=1.0))  # one second per tick
         runner = container.runner(interval_sec=0)
         for _ in range(WARM_UP):
             runner.run_once()

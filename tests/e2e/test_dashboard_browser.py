@@ -61,7 +61,7 @@ def canned_health() -> Dict[str, Any]:
             {"name": "plex", "type": "plex", "reachable": True, "error": None, "latency_ms": 12.5,
              "sessions": [session("alice", "Living room TV"), session("owner", "Desktop", remote=False, bandwidth=20000)]},
             {"name": "jellyfin", "type": "jellyfin", "reachable": False, "error": "connection refused", "latency_ms": None,
-             "sessions": []},
+             "sessions": [], "push": "push silent: polling only"},
         ],
         "clients": [
             {"name": "qbt", "type": "qbittorrent", "reachable": True, "error": None, "limit_kib": 500, "wanted_kib": 500,
@@ -357,6 +357,8 @@ def test_the_dashboard_in_chromium(browser, tmp_path):
         reasons = browser.evaluate(text_of("reasons"))
         assert "Schedule window in force: sat,sun 18:00-23:30: streaming 200 KiB/s" in reasons
         assert "Media server jellyfin is down: connection refused" in reasons
+        servers_text = browser.evaluate("document.getElementById('servers').innerText")
+        assert "Push silent: polling only." in servers_text  # a silent push channel is shown on the page
         rows = browser.evaluate("[...document.querySelectorAll('#servers tr.session')].map(r => r.innerText.split('\\t'))")
         assert ["alice", "Living room TV", "playing", "remote", "remote: Plex says the player is not on the LAN", "8.0 Mbit/s"] in rows
         assert any(r[0] == "owner" and r[3] == "local" for r in rows)

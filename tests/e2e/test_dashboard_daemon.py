@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +35,7 @@ from tests.e2e import test_dashboard_browser as chromium
 from tests.e2e.test_dashboard_browser import BROWSER, DevTools, text_of
 from tests.support.fake_qbittorrent import FakeQBittorrent
 from tests.support.plex_payloads import remote_movie
+from tests.support.ports import free_port
 
 browser = chromium.browser  # the fixture: headless Chromium (no sandbox, names unresolvable) with DevTools
 
@@ -45,12 +45,6 @@ TOKEN = "dash-TOKEN-9c41"
 KIB = 1024
 REFRESH_SEC = 5  # the page reads /health every 5 s (HEALTH_MS in adapters/status/dashboard.html)
 README_SHOT = Path(ROOT) / "packaging" / "dashboard.png"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url: str) -> Tuple[Optional[int], Dict[str, Any]]:

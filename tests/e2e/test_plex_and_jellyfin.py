@@ -23,7 +23,7 @@ from tests.support.jellyfin_payloads import direct_play_remote
 from tests.support.jellyfin_server import JellyfinTestServer, StoppableJellyfin
 from tests.support.plex_payloads import remote_movie
 from tests.support.plex_server import PlexTestServer
-from tests.support.qbittorrent_nox import free_port
+from tests.support.ports import free_port
 
 KIB = 1024
 THROTTLED = 500 * KIB

@@ -1,6 +1,7 @@
 """The process plumbing the real-daemon fixtures share: start a daemon as our own child in its own
 session with a cleared environment, wait until it answers, refuse to keep it if it listens on
-anything but loopback, stop it (SIGTERM, SIGKILL after a bound), and kill whatever is left at exit.
+anything but loopback, stop it (SIGTERM, SIGKILL after a bound), and kill whatever is left at exit,
+also when pytest itself is stopped with SIGTERM (`stop_on_sigterm()`, installed by tests/conftest.py).
 
 What differs between daemons (config files, arguments, the readiness probe) stays in their modules:
 
@@ -26,6 +27,7 @@ from tests.support.sockets import non_loopback_sockets
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _running: Set["DaemonProcess"] = set()  # killed at exit if a teardown never ran
+_children: Set[subprocess.Popen] = set()  # other children (the daemon under test run as a subprocess)
 
 
 def base_env(home: Path, tmp: Path, **extra: str) -> Dict[str, str]:
@@ -91,12 +93,12 @@ class DaemonProcess:
         On failure the process is stopped with `failure_signal` (SIGKILL after the stop bound) and a
         RuntimeError carries the tail of its logs."""
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        _running.add(self)  # before the launch: an interruption between the two must not lose the process
         with open(self.log_path, "ab") as out, open(os.devnull, "rb") as devnull:
             self._proc = subprocess.Popen(
                 self.args, env=self.env, cwd=str(self.cwd), stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True,
             )
-        _running.add(self)
         try:
             self._wait_ready(ready, timeout)
             bad = self._non_loopback_sockets()
@@ -152,6 +154,7 @@ class DaemonProcess:
         """Send `sig`, wait up to the stop bound, then SIGKILL; a no-op when it is not running."""
         proc = self._proc
         if proc is None:
+            _running.discard(self)  # a launch that failed
             return
         if proc.poll() is None:
             proc.send_signal(sig)  # our own child: its pid cannot be reused before wait()
@@ -179,7 +182,40 @@ class DaemonProcess:
         return "\n".join(parts)
 
 
+def track_child(process: subprocess.Popen) -> subprocess.Popen:
+    """Have `process` killed at exit (and on SIGTERM to pytest) if the test never stopped it."""
+    _children.add(process)
+    return process
+
+
 @atexit.register
-def _kill_leftovers() -> None:
+def kill_leftovers() -> None:
+    """Kill every daemon and tracked child still running (what an interrupted teardown left)."""
     for process in list(_running):
         process.kill()
+    for child in list(_children):
+        if child.poll() is None:
+            child.kill()
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        _children.discard(child)
+
+
+_sigterm_seen: List[int] = []
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM to pytest act as Ctrl-C: a KeyboardInterrupt, so teardowns run and pytest reports
+    what it got to (atexit alone would not run: a SIGTERM's default action ends the process at once).
+    A second SIGTERM during the teardowns kills what is left and exits."""
+    def on_sigterm(signum: int, frame: object) -> None:
+        if _sigterm_seen:
+            kill_leftovers()
+            os._exit(128 + signum)
+        _sigterm_seen.append(signum)
+        raise KeyboardInterrupt("SIGTERM")
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # left alone when a runner installed its own
+        signal.signal(signal.SIGTERM, on_sigterm)

@@ -20,14 +20,14 @@ import http.client
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env, port_open
-from tests.support.qbittorrent_nox import free_port
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 DAEMON, WEB = "deluged", "deluge-web"
 SKIP_REASON = "deluged or deluge-web is not installed"
@@ -145,11 +145,8 @@ class DelugeInstance:
         self._web = self._start(WEB, args, self.web_port, self.web_log)
 
     def _wait_file(self, path: Path) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SEC
-        while not (path.exists() and path.read_text().strip()):
-            if time.monotonic() > deadline:
-                raise RuntimeError("deluged did not write %s" % path)
-            time.sleep(0.05)
+        if not wait_until(lambda: path.exists() and path.read_text().strip(), START_TIMEOUT_SEC, 0.05):
+            raise RuntimeError("deluged did not write %s" % path)
 
     def _point_host_entry_at_daemon(self) -> None:
         """What a user does in the Connection Manager when deluged is not on port 58846: edit the entry."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from typing import Callable, List, Optional
 
 Behaviour = Callable[[socket.socket, "HostileServer"], None]
@@ -35,6 +34,10 @@ class HostileServer:
 
     def __exit__(self, *_: object) -> None:
         self.stopping.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # on Linux this wakes the accept() at once
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             for conn in self._conns:
@@ -47,7 +50,7 @@ class HostileServer:
             thread.join(5)
 
     def _accept(self) -> None:
-        self._listener.settimeout(0.1)  # close() does not wake a blocked accept()
+        self._listener.settimeout(0.1)  # a bound where shutdown() does not wake accept()
         while not self.stopping.is_set():
             try:
                 conn, _ = self._listener.accept()
@@ -164,15 +167,6 @@ def tls_alert() -> Behaviour:
         conn.close()
 
     return behave
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def run_bounded(call: Callable[[], object], timeout: float) -> Optional[BaseException]:

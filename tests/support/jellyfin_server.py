@@ -25,7 +25,6 @@ import socket
 import ssl
 import struct
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
@@ -454,12 +453,3 @@ class StoppableJellyfin(JellyfinTestServer):
 
     def __exit__(self, *exc: object) -> None:
         self.go_down()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return bool(condition())
-        time.sleep(0.01)
-    return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -20,15 +19,10 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env, port_open
+from tests.support.ports import free_port
 
 USER = "plexhelper"
 PASSWORD = "mqtt-PASS-7c3d"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -62,7 +56,7 @@ def start_broker(root: Path) -> MosquittoBroker:
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), USER, PASSWORD], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
     passwords.chmod(0o600)
-    port = _free_port()
+    port = free_port()
     conf = root / "mosquitto.conf"
     conf.write_text(
         "listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\n"

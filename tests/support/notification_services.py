@@ -188,7 +188,7 @@ def notification_services() -> Iterator[NotificationServices]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(services))
     httpd.daemon_threads = True
     services.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield services

@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env
-from tests.support.qbittorrent_nox import free_port
+from tests.support.ports import free_port
 
 BINARY = "nzbget"
 SKIP_REASON = "nzbget is not installed (apt-get install nzbget)"

@@ -31,6 +31,7 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from tests.support.plex_payloads import container, playing_notification
+from tests.support.waiting import wait_until
 
 SESSIONS_PATH = "/status/sessions"
 IDENTITY_PATH = "/identity"
@@ -273,12 +274,7 @@ class PlexTestServer:
 
     def wait_for_sse_clients(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Block until `count` clients listen on the event stream; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self.sse_client_count < count:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
+        return wait_until(lambda: self.sse_client_count >= count, timeout)
 
     def emit(self, message: Dict[str, Any]) -> int:
         """Push `data: <json>` to every connected SSE client; returns how many got it."""

@@ -17,15 +17,15 @@ import base64
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AbstractSet, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env, http_answers
+from tests.support.ports import free_port
 
 BINARY = "qbittorrent-nox"
 SKIP_REASON = "qbittorrent-nox is not installed"
@@ -54,23 +54,6 @@ def _ini_string(value: str) -> str:
     if value.startswith("@"):
         value = "@" + value  # QSettings reads a leading @ as a type marker
     return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def free_port(exclude: AbstractSet[int] = frozenset()) -> int:
-    """A port free for TCP and UDP on 127.0.0.1 (the torrent port needs both)."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            if port in exclude:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def set_ini_keys(path: Path, items: List[Tuple[str, str, str]]) -> None:

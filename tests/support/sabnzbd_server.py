@@ -121,7 +121,8 @@ class SabnzbdStandIn:
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sabnzbd-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sabnzbd-standin", daemon=True)
 
     @property
     def url(self) -> str:

@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Tuple
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env
-from tests.support.qbittorrent_nox import free_port
+from tests.support.ports import free_port
 
 BINARY = "/usr/sbin/snmpd"
 SKIP_REASON = "snmpd is not installed (apt-get install snmpd)"

@@ -26,7 +26,7 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 import pytest
 
 from tests.support.daemon_process import DaemonProcess, base_env, http_answers
-from tests.support.qbittorrent_nox import free_port
+from tests.support.ports import free_port
 
 BINARY = "transmission-daemon"
 SKIP_REASON = "transmission-daemon is not installed"

@@ -165,3 +165,8 @@ def parse_sessions(payload: object, default_stream_kbps: int = DEFAULT_STREAM_KB
     default_kbps = max(1, default_stream_kbps)
     parsed = (_parse_item(item, default_kbps) for item in items)
     return tuple(session for session in parsed if session is not None)
+
+
+# Public names for the property test that holds the direct reading equal to the general one.
+parse_item = _parse_item
+parse_any_item = _parse_any_item

@@ -40,26 +40,19 @@ from tests.support.deluge_daemon import (  # noqa: F401  (fixtures)
     deluge_factory,
     deluge_session,
 )
-from tests.support.qbittorrent_nox import free_port
+from tests.support.clock import ManualClock
+from tests.support.ports import free_port
 from tests.support.transmission_daemon import ScriptedServer
 from tests.support.waiting import wait_until
 
 COOKIE = "c0ffee" * 10 + "abcd"  # the stand-in's session cookie
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def client(instance: DelugeInstance, password: Optional[str] = None, clock: Optional[FakeClock] = None,
+def client(instance: DelugeInstance, password: Optional[str] = None, clock: Optional[ManualClock] = None,
            timeout_sec: float = 5.0, daemon_host: Optional[str] = None, url: Optional[str] = None) -> DelugeClient:
     return DelugeClient(
         url or instance.url, instance.password if password is None else password, timeout_sec=timeout_sec,
-        login_retry_sec=300.0, clock=clock or FakeClock(), daemon_host=daemon_host,
+        login_retry_sec=300.0, clock=clock or ManualClock(), daemon_host=daemon_host,
     )
 
 
@@ -218,7 +211,7 @@ def test_a_restarted_daemon_is_connected_again(deluge: DelugeInstance, caplog: p
 
 
 def test_a_wrong_password_is_sent_once_per_retry_time(deluge: DelugeInstance) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     dl = client(deluge, password="wrong-password", clock=clock)
 
     def settled_count() -> int:

@@ -1,18 +1,11 @@
 from hypothesis import given, strategies as st
 
 from adapters.clients.login_gate import LoginGate
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_a_failure_holds_logins_back_for_the_retry_time_then_allows_one():
-    clock = Clock()
+    clock = ManualClock(0.0)
     gate = LoginGate(300, clock)
     assert gate.held_back() is None
     gate.failed("wrong password")
@@ -26,7 +19,7 @@ def test_a_failure_holds_logins_back_for_the_retry_time_then_allows_one():
 
 @given(st.floats(min_value=1, max_value=86400), st.floats(min_value=0, max_value=1e6))
 def test_never_more_than_one_attempt_per_retry_time(retry, elapsed):
-    clock = Clock()
+    clock = ManualClock(0.0)
     gate = LoginGate(retry, clock)
     gate.failed("x")
     clock.now = elapsed

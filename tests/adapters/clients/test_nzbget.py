@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
-import socket
 import traceback
 from typing import Optional
 
@@ -12,23 +10,18 @@ import pytest
 from adapters.clients.nzbget import MAX_RATE_KIB, NzbgetClient, rpc_result
 from domain.policies import SpeedLimit
 from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, DownloadClientError, UploadLimitControl
+from tests.support.clock import ManualClock
 from tests.support.nzbget_daemon import NzbgetInstance  # its fixtures come from tests/conftest.py
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def client(nzb: NzbgetInstance, password: Optional[str] = None, clock: Optional[FakeClock] = None,
+def client(nzb: NzbgetInstance, password: Optional[str] = None, clock: Optional[ManualClock] = None,
            username: Optional[str] = None) -> NzbgetClient:
     return NzbgetClient(
         nzb.url, username=nzb.username if username is None else username,
         password=nzb.password if password is None else password, timeout_sec=5.0, login_retry_sec=300.0,
-        clock=clock or FakeClock(),
+        clock=clock or ManualClock(),
     )
 
 
@@ -96,15 +89,13 @@ def test_nzbgets_error_object_is_a_plain_message(nzbget_daemon):
 
 def settled(nzb: NzbgetInstance, count: int, timeout: float = 5.0) -> None:
     """NZBGet may write its log line just after its answer: wait (bounded) for `count` lines."""
-    end = time.monotonic() + timeout
-    while nzb.refused_logins() < count and time.monotonic() < end:
-        time.sleep(0.02)
+    wait_until(lambda: nzb.refused_logins() >= count, timeout)
 
 
 def test_wrong_password_is_rejected_and_held_back(nzbget_daemon, caplog):
     caplog.set_level(logging.DEBUG)
     wrong = "not-" + nzbget_daemon.password
-    clock = FakeClock()
+    clock = ManualClock()
     c = client(nzbget_daemon, password=wrong, clock=clock)
     before = nzbget_daemon.refused_logins()
     first = error_of(c.read_download_limit)
@@ -144,9 +135,7 @@ def test_add_only_user_is_refused_in_plain_words(nzbget_factory):
 
 
 def test_closed_port_is_unreachable_without_a_chained_error():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     err = error_of(NzbgetClient("http://127.0.0.1:%d" % port, password="pw", timeout_sec=2).read_download_limit)
     assert err.kind is FailureKind.UNREACHABLE and "connection refused" in str(err)
     assert err.__context__ is None

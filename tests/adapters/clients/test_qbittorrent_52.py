@@ -16,17 +16,10 @@ from adapters.clients.qbittorrent.client import (
     QBittorrentUploadLimiter,
 )
 from domain.ports import FailureKind, DownloadClientError
+from tests.support.clock import ManualClock as FakeClock
 from tests.support.fake_qbittorrent import BAN_BODY, FakeQBittorrent, make_api_key, stored_upload_limit
 
 PASSWORD = "s3cret-Pa55word"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -8,23 +8,16 @@ import pytest
 
 from adapters.clients.qbittorrent.client import AUTH_BYPASS, AUTH_PASSWORD, QBittorrentUploadLimiter
 from domain.ports import FailureKind, DownloadClientError
+from tests.support.clock import ManualClock
 from tests.support.qbittorrent_nox import QbtInstance
 
 Factory = Callable[..., QbtInstance]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def limiter(qbt: QbtInstance, password: str = "", clock: Optional[FakeClock] = None) -> QBittorrentUploadLimiter:
+def limiter(qbt: QbtInstance, password: str = "", clock: Optional[ManualClock] = None) -> QBittorrentUploadLimiter:
     return QBittorrentUploadLimiter(
         qbt.url, username=qbt.username, password=password or qbt.password, timeout_sec=5.0,
-        login_retry_sec=300.0, clock=clock or FakeClock(),
+        login_retry_sec=300.0, clock=clock or ManualClock(),
     )
 
 
@@ -78,7 +71,7 @@ def test_session_expiry_by_restart_logs_in_again(
 
 def test_wrong_password_is_clear_and_never_causes_a_ban(qbt_nox_factory: Factory) -> None:
     instance = qbt_nox_factory(max_fail=2)
-    clock = FakeClock()
+    clock = ManualClock()
     wrong = limiter(instance, password="Wr0ng-pass-9", clock=clock)
     err = error_of(wrong.current_upload_limit)
     assert err.kind is FailureKind.REJECTED
@@ -95,7 +88,7 @@ def test_wrong_password_is_clear_and_never_causes_a_ban(qbt_nox_factory: Factory
 
 def test_ban_is_reported_and_not_retried_early(qbt_nox_factory: Factory) -> None:
     instance = qbt_nox_factory(max_fail=1)
-    clock = FakeClock()
+    clock = ManualClock()
     wrong = limiter(instance, password="bad-pass-1", clock=clock)
     first = error_of(wrong.current_upload_limit)  # this failure starts the ban
     assert "rejected the username or password" in str(first)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import traceback
 from typing import Iterator, Optional
 
@@ -14,18 +13,12 @@ from hypothesis import strategies as st
 from adapters.clients.sabnzbd import AUTH_WORDS, SabnzbdClient
 from domain.policies import SpeedLimit
 from domain.ports import ClientAdapter, DownloadLimitControl, FailureKind, DownloadClientError, UploadLimitControl
+from tests.support.clock import ManualClock
+from tests.support.ports import free_port
 from tests.support.sabnzbd_server import VERSION, SabnzbdStandIn, sab_limit_speed
 
 KEY = "5ec12e7a9b0c4d1f8a3b6c7d8e9f0a1b"
 WRONG = "0000aaaa1111bbbb2222cccc3333dddd"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +34,12 @@ def sab(standin: SabnzbdStandIn) -> SabnzbdStandIn:
     return standin
 
 
-def client(sab: SabnzbdStandIn, key: str = KEY, clock: Optional[FakeClock] = None, url: str = "") -> SabnzbdClient:
-    return SabnzbdClient(url or sab.url, key, timeout_sec=3.0, login_retry_sec=300.0, clock=clock or FakeClock())
+def client(sab: SabnzbdStandIn, key: str = KEY, clock: Optional[ManualClock] = None, url: str = "") -> SabnzbdClient:
+    return SabnzbdClient(url or sab.url, key, timeout_sec=3.0, login_retry_sec=300.0, clock=clock or ManualClock())
 
 
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()  # nothing listens there
 
 
 def error_of(call) -> DownloadClientError:
@@ -131,7 +122,7 @@ def test_write_needs_sabnzbds_confirmation(sab):
 @pytest.mark.parametrize("style", ["json200", "text403", "empty403"])
 def test_wrong_key_is_rejected_and_held_back(sab, style):
     sab.key_style = style
-    clock = FakeClock()
+    clock = ManualClock()
     c = client(sab, key=WRONG, clock=clock)
     first = error_of(c.read_download_limit)
     assert first.kind is FailureKind.REJECTED
@@ -156,7 +147,7 @@ def test_missing_key_is_named(sab):
 
 
 def test_a_right_key_after_a_fix_clears_the_hold_back(sab):
-    clock = FakeClock()
+    clock = ManualClock()
     c = client(sab, key=WRONG, clock=clock)
     error_of(c.read_download_limit)
     c._api_key = KEY  # the user fixed the config (a reload builds a new client; this is the same path)
@@ -167,7 +158,7 @@ def test_a_right_key_after_a_fix_clears_the_hold_back(sab):
 
 def test_the_key_never_reaches_logs_messages_or_reprs(sab, caplog):
     caplog.set_level(logging.DEBUG)  # everything, urllib3's request lines included
-    clock = FakeClock()
+    clock = ManualClock()
     good = client(sab, clock=clock, url=sab.url + "/?apikey=" + KEY)
     errors = []
     good.describe()

@@ -32,7 +32,8 @@ from domain.ports import (
     TransferRates,
     UploadLimitControl,
 )
-from tests.support.qbittorrent_nox import free_port
+from tests.support.clock import ManualClock
+from tests.support.ports import free_port
 from tests.support.transmission_daemon import (  # noqa: F401  (fixtures)
     TR_PASSWORD,
     TR_USER,
@@ -48,19 +49,11 @@ Factory = Callable[..., TransmissionDaemon]
 SESSION_ID = "Se55ionIdThatMustNeverBeLogged0123456789abcdefXYZ"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def client(daemon: TransmissionDaemon, password: Optional[str] = None, clock: Optional[FakeClock] = None,
+def client(daemon: TransmissionDaemon, password: Optional[str] = None, clock: Optional[ManualClock] = None,
            url: Optional[str] = None) -> TransmissionClient:
     return TransmissionClient(
         url or daemon.url, daemon.username, daemon.password if password is None else password, timeout_sec=5.0,
-        login_retry_sec=300.0, clock=clock or FakeClock(),
+        login_retry_sec=300.0, clock=clock or ManualClock(),
     )
 
 
@@ -198,7 +191,7 @@ def test_a_restart_renews_the_session_id_and_the_limit_survives(
 
 def test_a_wrong_password_is_sent_once_per_retry_time(transmission_factory: Factory) -> None:
     daemon = transmission_factory(TR_USER, TR_PASSWORD)
-    clock = FakeClock()
+    clock = ManualClock()
     tr = client(daemon, password="wrong-password", clock=clock)
     before = failed_logins_counted(daemon)
     first = error_of(tr.read_upload_limit)
@@ -218,7 +211,7 @@ def test_a_wrong_password_is_sent_once_per_retry_time(transmission_factory: Fact
 
 
 def test_no_credentials_for_a_daemon_that_wants_them(transmission_auth: TransmissionDaemon) -> None:
-    tr = TransmissionClient(transmission_auth.url, timeout_sec=5.0, clock=FakeClock())
+    tr = TransmissionClient(transmission_auth.url, timeout_sec=5.0, clock=ManualClock())
     err = error_of(tr.read_upload_limit)
     assert err.kind is FailureKind.REJECTED
     assert "requires a login (rpc-authentication-required)" in str(err)

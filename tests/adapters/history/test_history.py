@@ -23,18 +23,11 @@ from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState, TransitionReason
 from domain.throttle import Decision, ServerReading
 from domain.tick_report import ClientResult, TickReport
+from tests.support.clock import ManualClock
 
 REPO = Path(__file__).resolve().parents[3]
 NOW = 1_780_000_000.0
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -42,7 +35,7 @@ def recorder_at(tmp_path):
     made = []
 
     def make(path=None, **kwargs):
-        kwargs.setdefault("wall_clock", Clock())
+        kwargs.setdefault("wall_clock", ManualClock(NOW))
         r = HistoryRecorder(str(path or tmp_path / "state" / "history.sqlite3"), **kwargs)
         made.append(r)
         return r
@@ -86,7 +79,7 @@ def test_history_survives_a_restart_and_old_rows_are_pruned(recorder_at, tmp_pat
     for days_ago in (40, 31, 29, 1):
         first.record(LimitApplied(NOW - days_ago * DAY, "qbt", days_ago))
     first.stop()  # stop flushes
-    assert HistoryRecorder(str(path), wall_clock=Clock()).query(0)["limits"].__len__() == 4
+    assert HistoryRecorder(str(path), wall_clock=ManualClock(NOW)).query(0)["limits"].__len__() == 4
     second = recorder_at(path, keep_days=30).start()
     assert second.flush()
     assert [row["limit_kib"] for row in second.query(0)["limits"]] == [29, 1]
@@ -159,7 +152,7 @@ def test_record_is_cheap_and_never_touches_the_disk(recorder_at, tmp_path):
 
 
 def test_a_week_of_samples_is_downsampled_for_a_chart(recorder_at):
-    r = recorder_at(wall_clock=Clock(NOW), max_queue=20_000).start()
+    r = recorder_at(wall_clock=ManualClock(NOW), max_queue=20_000).start()
     week = 7 * 1440
     for minute in range(week):
         streams = 3 if minute == 5000 else 0  # one short stream must stay visible
@@ -215,7 +208,7 @@ def tick(state, effective=None, applied=None, reason=TransitionReason.THRESHOLD,
 
 def test_the_observer_turns_ticks_into_events():
     recorder = HistoryRecorder("/nonexistent/never-opened")
-    clock = Clock()
+    clock = ManualClock(NOW)
     observer = HistoryObserver(recorder, wall_clock=clock, sample_every_sec=60)
     first = observer.events(tick(StreamState.IDLE, applied=SpeedLimit(0), reason=TransitionReason.FIRST_OBSERVATION), NOW)
     assert first == [

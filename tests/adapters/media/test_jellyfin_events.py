@@ -11,7 +11,8 @@ import pytest
 from adapters.media.jellyfin.source import EMBY, JELLYFIN
 from adapters.media.jellyfin.events import JellyfinEventListener, playing_fingerprint
 from tests.support import jellyfin_payloads as jp
-from tests.support.jellyfin_server import JellyfinTestServer, wait_for
+from tests.support.jellyfin_server import JellyfinTestServer
+from tests.support.waiting import wait_until as wait_for
 
 
 class Triggers:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from typing import Any, Dict
 
@@ -25,6 +24,7 @@ from tests.support.plex_payloads import (
     without_session,
 )
 from tests.support.plex_server import EVENTS_PATH, SESSIONS_PATH, PlexTestServer
+from tests.support.ports import free_port
 
 FACTS_EXAMPLE = json.loads("""{"MediaContainer":{"size":2,"Metadata":[
  {"ratingKey":"4021","sessionKey":"12","type":"movie","title":"Heat",
@@ -193,9 +193,7 @@ def test_server_that_never_answers_times_out(plex_server: PlexTestServer) -> Non
 
 
 def test_connection_refused() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     adapter = PlexStreamSource(base_url="http://127.0.0.1:%d" % port, token="secret-token", timeout_sec=2)
     with pytest.raises(StreamSourceError) as caught:
         adapter.read_sessions()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.media.plex.sessions import _parse_any_item, _parse_item
+from adapters.media.plex.sessions import parse_any_item, parse_item
 
 ANY = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
@@ -35,9 +35,9 @@ ITEMS = st.fixed_dictionaries({}, optional={
 @given(st.one_of(ITEMS, ANY))
 def test_the_direct_reading_equals_the_general_one(item) -> None:
     if not isinstance(item, dict):
-        assert _parse_item(item, 8000) is None
+        assert parse_item(item, 8000) is None
         return
-    assert _parse_item(item, 8000) == _parse_any_item(item, 8000)
+    assert parse_item(item, 8000) == parse_any_item(item, 8000)
 
 
 @settings(max_examples=300, deadline=None)
@@ -54,4 +54,4 @@ def test_usual_items_take_the_direct_reading(state, location, local, relayed, pu
     if public is not None:
         player["remotePublicAddress"] = public
     item = {"Player": player, "Session": {"location": location, "bandwidth": bandwidth}, "User": {"title": user}}
-    assert _parse_item(item, 8000) == _parse_any_item(item, 8000)
+    assert parse_item(item, 8000) == parse_any_item(item, 8000)

@@ -226,8 +226,8 @@ _WITH_SECRET = st.builds(lambda a, b: a + SECRET + b, st.text(max_size=60), st.t
         max_size=4)),
 ))
 def test_any_service_answer_gives_a_short_printable_reason_without_the_secret(body: bytes) -> None:
-    from adapters.notify.services import _reason
+    from adapters.notify.services import service_reason
 
-    reason = _reason(_Answer(body), (SECRET,), "message", "error", "errors", "errorDescription")
+    reason = service_reason(_Answer(body), (SECRET,), "message", "error", "errors", "errorDescription")
     assert isinstance(reason, str) and len(reason) <= 120 and reason.isprintable()
     assert SECRET not in reason

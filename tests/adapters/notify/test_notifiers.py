@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from adapters.notify.senders import (
     target_name,
     validate_target_spec,
 )
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 LOGGER = "plex_helper.notifiers"
@@ -125,11 +125,7 @@ def server() -> Iterator[RecordingServer]:
 @pytest.fixture
 def closed_port() -> int:
     """A local port nothing listens on (connection refused)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    return free_port()
 
 
 @pytest.fixture

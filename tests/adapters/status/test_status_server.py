@@ -23,6 +23,9 @@ from adapters.status.server import (
     url_for_listen,
 )
 from tests.support.status_backend import FakeBackend
+from application.observers.metrics import MetricsRegistry
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 TOKEN = "s3cret-t0ken"
 
@@ -579,13 +582,7 @@ def test_too_many_connections_get_a_quick_503(make_server, http):
     assert status == 503 and b"too many connections" in body
     for sock in held:
         sock.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        r = http.request("GET", server.url + "/health")
-        if r.status == 200:
-            break
-        time.sleep(0.05)
-    assert r.status == 200
+    assert wait_until(lambda: http.request("GET", server.url + "/health").status == 200)
 
 
 def test_concurrent_requests(server, backend, http):
@@ -701,9 +698,7 @@ def test_client_500(server, backend):
 
 
 def test_client_daemon_not_running():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     url = "http://127.0.0.1:%d" % port
     with pytest.raises(StatusClientError) as caught:
         StatusClient(url, token=TOKEN, timeout_sec=2).set_override("idle", 5)
@@ -753,9 +748,7 @@ def test_client_refuses_a_bad_url(url):
 
 
 def test_client_never_shows_credentials_from_the_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     with pytest.raises(StatusClientError) as caught:
         StatusClient("http://user:pw@127.0.0.1:%d/" % port, timeout_sec=1).health()
     assert "pw" not in str(caught.value) and "127.0.0.1:%d" % port in str(caught.value)

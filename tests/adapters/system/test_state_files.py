@@ -6,7 +6,7 @@ import pytest
 from adapters.system.state_files import JsonStateFile, OverrideStore, StateFileNotSaved, default_state_dir
 from domain.overrides import Override
 from domain.state import StreamState
-from tests.application.builders import ManualClock
+from tests.support.clock import ManualClock
 
 
 def test_round_trip_and_clear(tmp_path):

@@ -18,6 +18,7 @@ from adapters.transport.bounded_websocket_frames import (
 from tests.support import hostile_websocket as hostile
 from tests.support.jellyfin_server import Request, ServerSide, WebSocketTestServer
 from tests.support.plex_server import make_self_signed_cert
+from tests.support.waiting import wait_until
 
 FAST = WebSocketLimits(open_timeout_sec=5)
 
@@ -124,7 +125,7 @@ def test_fragmented_message_is_reassembled_with_a_ping_in_between() -> None:
         ws = open_websocket(server.url, limits=FAST)
         assert ws.recv(timeout=5) is None  # the ping, answered
         assert json.loads(ws.recv(timeout=5)) == {"MessageType": "Sessions"}
-        time.sleep(0.05)
+        assert wait_until(lambda: pongs)
         ws.close()
     assert pongs and pongs[0].opcode == 0xA and pongs[0].payload == b"are you there" and pongs[0].masked
 
@@ -162,7 +163,7 @@ def test_oversized_message_is_refused_from_its_header() -> None:
         with pytest.raises(MessageTooBig):
             ws.recv(timeout=5)
         assert time.monotonic() - started < 1  # did not wait for the payload
-        time.sleep(0.1)
+        assert wait_until(lambda: closes)
     assert closes and closes[0] is not None and closes[0].opcode == 0x8
     assert struct.unpack("!H", closes[0].payload[:2])[0] == 1009
 
@@ -208,7 +209,7 @@ def test_server_close_is_answered_and_reported() -> None:
         ws = open_websocket(server.url, limits=FAST)
         with pytest.raises(ConnectionClosed) as info:
             ws.recv(timeout=5)
-        time.sleep(0.1)
+        assert wait_until(lambda: answers)
     assert info.value.code == 1001
     assert answers[0].opcode == 0x8 and answers[0].payload[:2] == struct.pack("!H", 1000)
 

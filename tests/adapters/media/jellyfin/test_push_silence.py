@@ -13,6 +13,7 @@ from adapters.media.jellyfin.events import JellyfinEventListener
 from adapters.media.jellyfin.silence import SILENT_AFTER_KEEPALIVES, SilenceWatch
 from adapters.media.jellyfin.source import EMBY, JELLYFIN
 from tests.support import jellyfin_payloads as jp
+from tests.support.clock import ManualClock
 from tests.support.jellyfin_server import JellyfinTestServer
 from tests.support.waiting import wait_until
 
@@ -60,14 +61,6 @@ def test_silent_only_after_unannounced_playback_past_the_grace_and_warned_once(s
 triggered = threading.Event()  # set by the listeners' trigger (one test at a time)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(params=[JELLYFIN, EMBY], ids=["jellyfin", "emby"])
 def server(request: Any) -> Iterator[JellyfinTestServer]:
     with JellyfinTestServer(request.param) as s:
@@ -75,9 +68,10 @@ def server(request: Any) -> Iterator[JellyfinTestServer]:
 
 
 @pytest.fixture
-def connected(server: JellyfinTestServer, caplog: pytest.LogCaptureFixture) -> Iterator[Tuple[JellyfinEventListener, Clock]]:
+def connected(server: JellyfinTestServer,
+              caplog: pytest.LogCaptureFixture) -> Iterator[Tuple[JellyfinEventListener, ManualClock]]:
     caplog.set_level(logging.DEBUG)
-    clock = Clock()
+    clock = ManualClock()
     triggered.clear()
     listener = JellyfinEventListener(server.kind, server.url, server.api_key, lambda reason: triggered.set(),
                                      timeout_sec=2.0, backoff_initial_sec=0.05, clock=clock)
@@ -96,7 +90,7 @@ def silence_warnings(caplog: pytest.LogCaptureFixture) -> List[logging.LogRecord
 
 
 def test_polled_playback_on_a_quiet_channel_makes_it_silent_once(
-        connected: Tuple[JellyfinEventListener, Clock], server: JellyfinTestServer,
+        connected: Tuple[JellyfinEventListener, ManualClock], server: JellyfinTestServer,
         caplog: pytest.LogCaptureFixture) -> None:
     listener, clock = connected
     grace = SILENT_AFTER_KEEPALIVES * 30  # the stand-in asks for a keep-alive every 60 s: we send one every 30
@@ -116,7 +110,7 @@ def test_polled_playback_on_a_quiet_channel_makes_it_silent_once(
 
 
 def test_a_channel_that_announces_sessions_is_never_silent(
-        connected: Tuple[JellyfinEventListener, Clock], server: JellyfinTestServer,
+        connected: Tuple[JellyfinEventListener, ManualClock], server: JellyfinTestServer,
         caplog: pytest.LogCaptureFixture) -> None:
     listener, clock = connected
     server.push_sessions([jp.direct_play_remote(session_id="s1")])  # as a working server does on every change
@@ -125,7 +119,7 @@ def test_a_channel_that_announces_sessions_is_never_silent(
     assert not listener.silent and not silence_warnings(caplog)
 
 
-def test_a_new_connection_starts_a_new_grace(connected: Tuple[JellyfinEventListener, Clock],
+def test_a_new_connection_starts_a_new_grace(connected: Tuple[JellyfinEventListener, ManualClock],
                                              server: JellyfinTestServer) -> None:
     listener, clock = connected
     clock.now += 500  # the next connection subscribes later
