@@ -22,6 +22,7 @@ from domain.sessions import PlaybackSession
 from domain.state import MachineState, StreamState, TransitionReason
 from domain.throttle import Decision, ServerReading
 from domain.tick_report import ClientResult, TickReport
+from tests.support.clock import ManualClock
 from tests.support.scripted_line_meter import ScriptedLineMeter
 
 NOW = 1_780_000_000.0
@@ -49,17 +50,6 @@ OLD_SAMPLE = {"at": 1779999060.0, "remote_streams": 1, "limits": {"qbt": 500}, "
               "clients": {"qbt": True}}
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def version_1_file(path) -> None:
     conn = sqlite3.connect(str(path))
     conn.executescript(VERSION_1)
@@ -67,7 +57,7 @@ def version_1_file(path) -> None:
 
 
 def test_the_line_goes_in_and_comes_back_per_direction(tmp_path):
-    r = HistoryRecorder(str(tmp_path / "h.sqlite3"), wall_clock=Clock(NOW)).start()
+    r = HistoryRecorder(str(tmp_path / "h.sqlite3"), wall_clock=ManualClock(NOW)).start()
     try:
         r.record(Sample(NOW - 120, 0, {"qbt": 0}, {"plex": True}, {"qbt": True}))  # idle: no line
         r.record(Sample(NOW - 60, 1, {"qbt": 500}, {"plex": True}, {"qbt": True}, {"upload": UPLOAD, "download": DOWNLOAD}))
@@ -88,10 +78,10 @@ def test_a_version_1_file_opens_with_its_rows_and_gains_the_line(tmp_path):
     path = tmp_path / "history.sqlite3"
     version_1_file(path)
     # read before the writer updated it: no line table yet, and no error
-    before = HistoryRecorder(str(path), wall_clock=Clock(NOW)).query(NOW - 3600)
+    before = HistoryRecorder(str(path), wall_clock=ManualClock(NOW)).query(NOW - 3600)
     assert before["error"] is None and before["samples"] == [OLD_SAMPLE]
 
-    r = HistoryRecorder(str(path), wall_clock=Clock(NOW)).start()
+    r = HistoryRecorder(str(path), wall_clock=ManualClock(NOW)).start()
     try:
         r.record(Sample(NOW - 60, 1, {"qbt": 500}, {"plex": True}, {"qbt": True}, {"upload": UPLOAD}))
         assert r.flush()
@@ -109,7 +99,7 @@ def test_a_version_1_file_opens_with_its_rows_and_gains_the_line(tmp_path):
     finally:
         conn.close()
     # and opening it again (already version 2) changes nothing
-    again = HistoryRecorder(str(path), wall_clock=Clock(NOW)).start()
+    again = HistoryRecorder(str(path), wall_clock=ManualClock(NOW)).start()
     try:
         assert again.flush() and again.status()["rows"] == 5
     finally:
@@ -133,7 +123,7 @@ class Rates:
 
 def test_a_sample_keeps_the_trackers_line_averaged_over_its_minute(tmp_path):
     """The real tracker on a scripted meter: six polls of 10 s, one sample, the minute's means."""
-    clock = Clock(1000.0)
+    clock = ManualClock(1000.0)
     meter = ScriptedLineMeter(clock)
     tracker = LineTracker(meter, {UP: 1000, DOWN: 0}, 0.1, "scripted", clock)
     recorder = HistoryRecorder(str(tmp_path / "never-opened.sqlite3"))
@@ -173,7 +163,7 @@ DIRECTION_FIGURES = st.fixed_dictionaries({
 LINES = st.lists(st.dictionaries(st.sampled_from(["upload", "download"]), DIRECTION_FIGURES, min_size=1), min_size=1, max_size=30)
 
 
-@hypothesis_settings(max_examples=200, deadline=None)
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(LINES)
 def test_each_mean_lies_between_the_values_it_stands_for(lines):
     merged = line_means(lines)
@@ -200,7 +190,7 @@ def test_downsampling_keeps_the_line_wherever_a_bucket_had_it(lines, max_points)
     assert {d for p in merged if "line" in p for d in p["line"]} == measured_directions
 
 
-@hypothesis_settings(max_examples=200, deadline=None)
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), FIGURE, st.floats(min_value=0, max_value=1e6)), max_size=12))
 def test_the_minute_average_stands_between_its_polls_and_starts_afresh(polls):
     average = LineAverage()
@@ -230,7 +220,7 @@ def test_the_container_feeds_the_services_line_to_the_history(tmp_path):
         plex_url="http://127.0.0.1:9", plex_token="t", plex_events=False, qbittorrent_url="http://127.0.0.1:9",
         state_dir=str(tmp_path), status_listen="127.0.0.1:0", history_days=7,
         line_upload_kbps=1000, line_meter=LineMeterSettings("host", interface="lo")))
-    container.override_providers(clock=Clock(1000.0))
+    container.override_providers(clock=ManualClock(1000.0))
     observer = container.history_observer()
     tracker = container.service().line
     assert isinstance(tracker, LineTracker)
