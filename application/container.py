@@ -123,7 +123,7 @@ class Container(containers.DeclarativeContainer):
     override_store = providers.Singleton(parts.make_override_store, state_dir=settings.provided.state_dir)
     history_recorder = providers.Singleton(parts.make_history_recorder, settings.provided.state_dir,
                                            settings.provided.history_days)
-    history_observer = providers.Singleton(parts.make_history_observer, history_recorder)
+    history_observer = providers.Singleton(parts.make_history_observer, history_recorder, service.provided.line)
     daemon_status = providers.Singleton(
         parts.make_daemon_status, runner=runner, metrics=metrics, override_store=override_store,
         notifications=notification_policy, kinds=providers.Callable(parts.kinds_of, settings),

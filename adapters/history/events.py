@@ -3,7 +3,8 @@
 StateChange, LimitApplied and Sample are what HistoryRecorder (adapters/history/store.py) stores; times
 are wall-clock seconds since the epoch. `HistoryObserver` is the tick observer that turns each
 TickReport into events and hands them to an `EventSink` (the recorder); it reads the report's
-attributes only (adapters do not import application).
+attributes only (adapters do not import application). With a line meter, each Sample also carries
+the measured line per direction, averaged over the polls since the previous sample (LineAverage).
 """
 from __future__ import annotations
 
@@ -38,15 +39,30 @@ class LimitApplied:
 
 
 @dataclass(frozen=True)
+class LineReading:
+    """One direction of the measured line over a sample's minute, in KiB/s: the line's rate (None:
+    the meter gave no reading), the download clients' own rates, the remote streams' need, the other
+    devices' traffic (None: not known) and the configured capacity."""
+
+    measured_kib: Optional[float]
+    clients_kib: float
+    streams_kib: float
+    other_kib: Optional[float]
+    capacity_kib: int
+
+
+@dataclass(frozen=True)
 class Sample:
     """The situation once a minute: remote streams (None: the media servers could not be read),
-    each client's limit (None: not known), and whether each side answered."""
+    each client's limit (None: not known), whether each side answered, and the measured line per
+    direction ("upload"/"download"; empty without a line meter, or while nothing was measured)."""
 
     at: float
     remote_streams: Optional[int]
     limits: Dict[str, Optional[int]] = field(default_factory=dict)
     servers: Dict[str, bool] = field(default_factory=dict)
     clients: Dict[str, bool] = field(default_factory=dict)
+    line: Dict[str, LineReading] = field(default_factory=dict)
 
 
 Event = Union[StateChange, LimitApplied, Sample]
@@ -65,13 +81,17 @@ class HistoryObserver:
     limit written, and a Sample every `sample_every_sec`. Reads only these attributes of a report:
     effective_state, state_changed, after.last_reason, override, override_expired, flap_held,
     remote_sessions, decision.observation_failed, decision.window/.window_changed (when the schedule
-    is wired), dry_run, servers[].name/.error, clients[].name/.applied/.error/.checked."""
+    is wired), dry_run, servers[].name/.error, clients[].name/.applied/.error/.checked.
+    `line` gives the measured line's figures as of this tick (LineTracker.figures), when a line
+    meter is configured."""
 
     def __init__(self, recorder: EventSink, wall_clock: Callable[[], float] = time.time,
-                 sample_every_sec: float = SAMPLE_EVERY_SEC) -> None:
+                 sample_every_sec: float = SAMPLE_EVERY_SEC, line: Optional[Callable[[], Any]] = None) -> None:
         self.recorder = recorder
         self._wall_clock = wall_clock
         self.sample_every_sec = sample_every_sec
+        self._line = line
+        self._line_average = LineAverage()
         self._effective: Optional[str] = None
         self._last_sample: Optional[float] = None
         self._limits: Dict[str, Optional[int]] = {}
@@ -95,6 +115,8 @@ class HistoryObserver:
                 self._limits[client.name] = None
             if client.checked or client.error is not None:
                 self._clients_up[client.name] = client.error is None
+        if self._line is not None:
+            self._line_average.add(self._line())
         if self._last_sample is None or wall - self._last_sample >= self.sample_every_sec or wall < self._last_sample:
             self._last_sample = wall
             failed = bool(getattr(report.decision, "observation_failed", False))
@@ -104,7 +126,47 @@ class HistoryObserver:
                 limits={c.name: self._limits.get(c.name) for c in report.clients},
                 servers={s.name: s.error is None for s in report.servers},
                 clients={c.name: self._clients_up.get(c.name, True) for c in report.clients},
+                line=self._line_average.take(),
             ))
+        return out
+
+
+class LineAverage:
+    """The measured line's figures of each poll since the last sample, averaged per direction and
+    field: a sample a minute then shows what the line carried over that minute, not one poll of it.
+    Reads LineFigures by attribute: throttling, directions (Direction -> DirectionFigures)."""
+
+    _FIELDS = ("measured_kib", "clients_kib", "streams_kib", "other_kib")
+
+    def __init__(self) -> None:
+        self._sums: Dict[str, Dict[str, List[float]]] = {}  # direction -> field -> [total, count]
+        self._capacity: Dict[str, int] = {}
+
+    def add(self, figures: Any) -> None:
+        """One poll's figures; idle ones (nothing measured) add nothing."""
+        if figures is None or not getattr(figures, "throttling", False):
+            return
+        for direction, one in figures.directions.items():
+            name = str(_value(direction))
+            sums = self._sums.setdefault(name, {f: [0.0, 0] for f in self._FIELDS})
+            for f in self._FIELDS:
+                value = getattr(one, f)
+                if value is not None:
+                    sums[f][0] += float(value)
+                    sums[f][1] += 1
+            self._capacity[name] = int(one.capacity_kib)
+
+    def take(self) -> Dict[str, LineReading]:
+        """The averages since the last take, and a fresh start."""
+        def mean(total_count: List[float]) -> Optional[float]:
+            return round(total_count[0] / total_count[1], 1) if total_count[1] else None
+
+        out = {}
+        for name, sums in self._sums.items():
+            means = {f: mean(sums[f]) for f in self._FIELDS}
+            out[name] = LineReading(means["measured_kib"], means["clients_kib"] or 0.0, means["streams_kib"] or 0.0,
+                                    means["other_kib"], self._capacity[name])
+        self._sums, self._capacity = {}, {}
         return out
 
 
@@ -130,5 +192,5 @@ def _value(member: Any) -> Any:
     return getattr(member, "value", member)
 
 
-__all__ = ["SAMPLE_EVERY_SEC", "Event", "EventSink", "HistoryObserver", "LimitApplied", "Sample", "StateChange",
-           "describe_reason"]
+__all__ = ["SAMPLE_EVERY_SEC", "Event", "EventSink", "HistoryObserver", "LimitApplied", "LineAverage", "LineReading",
+           "Sample", "StateChange", "describe_reason"]

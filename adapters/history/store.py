@@ -12,7 +12,8 @@ and `status()` says why (for /health).
 
 `query()` reads with its own short-lived connection (adapters/history/query.py), so the status
 server's threads never share the writer's. The events, and `HistoryObserver` that turns each
-TickReport into them, are in adapters/history/events.py; their names are re-exported here.
+TickReport into them, are in adapters/history/events.py; the tables and how an older file is brought
+up to date in adapters/history/schema.py; their names are re-exported here.
 """
 from __future__ import annotations
 
@@ -26,27 +27,17 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 from adapters.history.events import (
-    SAMPLE_EVERY_SEC, Event, EventSink, HistoryObserver, LimitApplied, Sample, StateChange, describe_reason,
+    SAMPLE_EVERY_SEC, Event, EventSink, HistoryObserver, LimitApplied, LineReading, Sample, StateChange,
+    describe_reason,
 )
 from adapters.history.query import downsample, read_span
+from adapters.history.schema import SCHEMA_VERSION, TABLES, bring_up_to_date
 
 DEFAULT_FILE_NAME = "history.sqlite3"
 DEFAULT_KEEP_DAYS = 30
 DEFAULT_MAX_QUEUE = 1000  # minutes of events between two writes (one a second); about 0.7 MB when full
 DEFAULT_MAX_POINTS = 2000
 PRUNE_EVERY_SEC = 3600.0
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS states (at REAL NOT NULL, from_state TEXT, to_state TEXT, reason TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS states_at ON states (at);
-CREATE TABLE IF NOT EXISTS limits (at REAL NOT NULL, client TEXT NOT NULL, limit_kib INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS limits_at ON limits (at);
-CREATE TABLE IF NOT EXISTS samples (at REAL NOT NULL, remote_streams INTEGER, limits TEXT NOT NULL,
-                                    servers TEXT NOT NULL, clients TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
-"""
-_TABLES = ("states", "limits", "samples")
 
 
 class HistoryRecorder:
@@ -189,9 +180,8 @@ class HistoryRecorder:
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
                 raise sqlite3.DatabaseError("the database is damaged: %s" % "; ".join(map(str, problems)))
-            conn.executescript(_SCHEMA)
-            conn.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
-            rows = sum(conn.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in _TABLES)
+            bring_up_to_date(conn)
+            rows = sum(conn.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in TABLES)
             with self._cond:
                 self._rows = rows
             return conn
@@ -202,7 +192,7 @@ class HistoryRecorder:
             return None
 
     def _write(self, conn: sqlite3.Connection, batch: List[Event]) -> None:
-        states, limits, samples = [], [], []
+        states, limits, samples, line = [], [], [], []
         for e in batch:
             if isinstance(e, StateChange):
                 states.append((e.at, e.from_state, e.to_state, e.reason))
@@ -210,23 +200,26 @@ class HistoryRecorder:
                 limits.append((e.at, e.client, e.limit_kib))
             elif isinstance(e, Sample):
                 samples.append((e.at, e.remote_streams, _dumps(e.limits), _dumps(e.servers), _dumps(e.clients)))
+                line += [(e.at, direction, r.measured_kib, r.clients_kib, r.streams_kib, r.other_kib, r.capacity_kib)
+                         for direction, r in sorted(e.line.items())]
         conn.execute("BEGIN")
         try:
             conn.executemany("INSERT INTO states VALUES (?, ?, ?, ?)", states)
             conn.executemany("INSERT INTO limits VALUES (?, ?, ?)", limits)
             conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", samples)
+            conn.executemany("INSERT INTO line_samples VALUES (?, ?, ?, ?, ?, ?, ?)", line)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         with self._cond:
-            self._rows += len(states) + len(limits) + len(samples)
+            self._rows += len(states) + len(limits) + len(samples) + len(line)
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         cutoff = self._wall_clock() - self.keep_days * 86400
         conn.execute("BEGIN")
-        removed = sum(conn.execute("DELETE FROM %s WHERE at < ?" % t, (cutoff,)).rowcount for t in _TABLES)
+        removed = sum(conn.execute("DELETE FROM %s WHERE at < ?" % t, (cutoff,)).rowcount for t in TABLES)
         conn.execute("COMMIT")
         with self._cond:
             self._rows = max(0, self._rows - removed)
@@ -250,8 +243,9 @@ class HistoryRecorder:
         """Everything between `since` and `until` (epoch seconds; until defaults to now), JSON-ready:
         {"since", "until", "enabled", "error", "states": [...], "limits": [...], "samples": [...],
         "downsampled": bool, "truncated": bool}. Samples beyond `max_points` are merged into
-        `max_points` time buckets (the most remote streams, the tightest limit, any side down);
-        states and limits beyond it keep the latest `max_points`."""
+        `max_points` time buckets (the most remote streams, the tightest limit, any side down, the
+        measured line's mean); states and limits beyond it keep the latest `max_points`. A sample
+        with the measured line has "line" (adapters/history/query.py, read_span)."""
         until = self._wall_clock() if until is None else until
         max_points = max(1, int(max_points))
         answer: Dict[str, Any] = {"since": since, "until": until, "enabled": self._enabled, "error": self._error,
@@ -291,10 +285,12 @@ def _dumps(value: Dict[str, Any]) -> str:
 __all__ = [
     # this module's own
     "DEFAULT_FILE_NAME", "DEFAULT_KEEP_DAYS", "DEFAULT_MAX_POINTS", "DEFAULT_MAX_QUEUE", "PRUNE_EVERY_SEC",
-    "SCHEMA_VERSION", "HistoryRecorder",
+    "HistoryRecorder",
+    # re-exported: adapters/history/schema.py
+    "SCHEMA_VERSION",
     # re-exported: adapters/history/events.py
-    "SAMPLE_EVERY_SEC", "Event", "EventSink", "HistoryObserver", "LimitApplied", "Sample", "StateChange",
-    "describe_reason",
+    "SAMPLE_EVERY_SEC", "Event", "EventSink", "HistoryObserver", "LimitApplied", "LineReading", "Sample",
+    "StateChange", "describe_reason",
     # re-exported: adapters/history/query.py
     "downsample",
 ]

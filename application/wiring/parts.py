@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from adapters.status.server import StatusHttpServer
     from adapters.system.state_files import OverrideStore
     from application.daemon import Companion, Daemon
+    from application.line_tracker import LineTracker
     from application.observers.metrics import MetricsRegistry
     from application.observers.notifications import NotificationPolicy
     from application.observers.status import DaemonStatus
@@ -115,10 +116,11 @@ def make_history_recorder(state_dir: Optional[str], history_days: int) -> Histor
     return HistoryRecorder(os.path.join(state_dir or default_state_dir(), "history.sqlite3"), keep_days=history_days)
 
 
-def make_history_observer(recorder: HistoryRecorder) -> HistoryObserver:
+def make_history_observer(recorder: HistoryRecorder, line: Optional[LineTracker] = None) -> HistoryObserver:
+    """With a line meter, each sample also keeps the measured line (the tracker's figures)."""
     from adapters.history.store import HistoryObserver
 
-    return HistoryObserver(recorder)
+    return HistoryObserver(recorder, line=line.figures if line is not None else None)
 
 
 def served_history(history_days: int, recorder: Callable[[], HistoryRecorder]) -> Optional[HistoryRecorder]:

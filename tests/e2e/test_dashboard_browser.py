@@ -81,7 +81,15 @@ def iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
 
 
-def canned_history(since: float) -> Dict[str, Any]:
+def measured_line(streams: int) -> Dict[str, Any]:
+    """A sample's `line` as the history keeps it with a line meter: upload and download, KiB/s."""
+    return {"upload": {"measured_kib": 300.0 + 250 * streams, "clients_kib": 300.0, "streams_kib": 250.0 * streams,
+                       "other_kib": None if streams == 2 else 0.0, "capacity_kib": 1000},
+            "download": {"measured_kib": 4000.0, "clients_kib": 3000.0, "streams_kib": 0.0, "other_kib": 1000.0,
+                         "capacity_kib": 6000}}
+
+
+def canned_history(since: float, line: bool = False) -> Dict[str, Any]:
     now = time.time()
     samples = []
     for minute in range(int((now - since) // 60), 0, -1):
@@ -90,6 +98,8 @@ def canned_history(since: float) -> Dict[str, Any]:
         samples.append({"at": at, "remote_streams": (2 if minute < 30 else 1) if streaming else 0,
                         "limits": {"qbt": 500 if streaming else 0, "deluge": 250 if streaming else 0},
                         "servers": {"plex": True}, "clients": {"qbt": True, "deluge": True}})
+        if line and streaming:  # the line is measured while throttled
+            samples[-1]["line"] = measured_line(samples[-1]["remote_streams"])
     states = [{"at": now - 700 * 60, "from": "idle", "to": "streaming", "reason": "threshold reached"},
               {"at": now - 600 * 60, "from": "streaming", "to": "idle", "reason": "threshold reached"},
               {"at": now - 90 * 60, "from": "idle", "to": "streaming", "reason": "threshold reached"}]
@@ -104,6 +114,7 @@ class StandIn:
 
     def __init__(self) -> None:
         self.health = canned_health()
+        self.history_line = False  # whether the history's samples carry the measured line
         self.override_access: Dict[str, Any] = {"allowed": True, "why_not": None, "token": True}
         self.requests: List[Dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -141,7 +152,7 @@ class StandIn:
                         self._json(200, stand_in.health)
                 elif self.command == "GET" and parts.path == "/api/history":
                     since = float(dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("since", 0))
-                    self._json(200, canned_history(since))
+                    self._json(200, canned_history(since, stand_in.history_line))
                 elif self.command == "GET" and parts.path == "/api/override":
                     self._json(200, stand_in.override_access)
                 elif parts.path == "/override" and self.command in ("POST", "DELETE"):
@@ -583,3 +594,67 @@ def test_the_page_says_which_setting_lets_this_browser_change_the_override(brows
         browser.wait_for(text_of("override-message") + ".includes('status_allow_lan_override')", "the reason shown")
         assert browser.evaluate("document.getElementById('override-set').disabled") is True
         assert browser.evaluate("document.getElementById('override-clear').disabled") is True
+
+
+def test_the_line_charts_show_with_a_line_meter_and_not_without(browser, tmp_path):
+    with StandIn() as server:
+        server.health["line"] = None  # as /health says it without a line meter
+        server.history_line = True  # even a history with the line in it: no meter, no line chart
+        browser.call("Page.navigate", url=server.url)
+        browser.wait_for("document.querySelectorAll('#chart-day path.limit').length === 2", "the day chart")
+        browser.wait_for("document.querySelectorAll('#chart-week path.limit').length === 2", "the week chart")
+        assert browser.evaluate("document.getElementById('line-day').hidden && document.getElementById('line-week').hidden")
+        assert browser.evaluate("document.querySelectorAll('svg.line-chart').length") == 0
+        assert "line:" not in browser.evaluate(text_of("legend"))
+
+        # the daemon with a line meter (as after a restart with one configured): the charts without a reload
+        browser.evaluate("window.__same_page = true")
+        with server.lock:
+            server.health["line"] = {"meter": "snmp 192.168.1.1:161 eth0", "throttling": True, "failure": None,
+                                     **{d: {**f, "budget_kib": 500, "fallback": None} for d, f in measured_line(1).items()}}
+        browser.wait_for("document.querySelectorAll('#line-week svg.line-chart').length === 2", "the week's line charts")
+        browser.wait_for("document.querySelectorAll('#line-day svg.line-chart').length === 2", "the day's line charts")
+        assert browser.evaluate("window.__same_page === true")
+        assert browser.evaluate("[...document.querySelectorAll('#line-day svg.line-chart')].map(s => s.dataset.direction)") == [
+            "upload", "download"]
+        upload = "document.querySelector('#line-day svg[data-direction=upload]')"
+        bands = browser.evaluate("[...%s.querySelectorAll('path.band')].map(p => p.getAttribute('class'))" % upload)
+        assert bands == ["band band-streams", "band band-clients", "band band-other"]
+        assert browser.evaluate("%s.querySelectorAll('path.capacity').length" % upload) == 1
+        assert browser.evaluate("%s.querySelectorAll('path.measured').length" % upload) == 1
+        # two pieces: the throttled spans of the day (the chart is not drawn across the idle hours)
+        assert browser.evaluate("%s.querySelector('path.band-clients').getAttribute('d').split('M').length - 1" % upload) == 2
+        summaries = browser.evaluate("[...document.querySelectorAll('#line-day p.line-summary')].map(p => p.textContent)")
+        assert summaries == [
+            "Upload: at most 800 KiB/s measured of 1000 KiB/s; remote streams up to 500, download clients up to 300, "
+            "other devices up to 0 KiB/s.",
+            "Download: at most 4000 KiB/s measured of 6000 KiB/s; remote streams up to 0, download clients up to 3000, "
+            "other devices up to 1000 KiB/s."]
+        assert "(means of each point's span)" not in browser.evaluate(text_of("line-week"))  # the stand-in never downsamples
+        assert browser.evaluate("document.querySelector('#line-day h3').textContent") == "The line (snmp 192.168.1.1:161 eth0)"
+        legend = browser.evaluate(text_of("legend"))
+        assert "line: remote streams (hatched, at the bottom)" in legend and "line: capacity (dashed)" in legend
+        save(browser, tmp_path, "dashboard-line.png")
+        browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+        browser.wait_for("[...document.querySelectorAll('svg.line-chart')].every(s => Number(s.getAttribute('width')) <= 390)",
+                         "the line charts redrawn for a phone", timeout=10)
+        assert browser.evaluate("document.documentElement.scrollWidth") <= 391
+        browser.call("Emulation.clearDeviceMetricsOverride")
+
+        # the meter gone again (a reload without it): the charts go with it
+        with server.lock:
+            server.health["line"] = None
+        browser.wait_for("document.getElementById('line-day').hidden && document.getElementById('line-week').hidden",
+                         "the line charts gone")
+        assert browser.evaluate("document.querySelectorAll('svg.line-chart').length") == 0
+
+
+def test_with_a_line_meter_but_nothing_measured_the_page_says_so_instead_of_an_empty_chart(browser):
+    with StandIn() as server:
+        server.health["line"] = {"meter": "host eth0", "throttling": False, "failure": None}  # idle: no directions
+        browser.call("Page.navigate", url=server.url)
+        for which in ("day", "week"):
+            browser.wait_for("document.querySelector('#line-%s p.line-empty') !== null" % which, "the %s's note" % which)
+            assert browser.evaluate(text_of("line-%s" % which)) == (
+                "The line (host eth0)Nothing measured in this span: the line meter is read while remote streams play.")
+        assert browser.evaluate("document.querySelectorAll('svg.line-chart').length") == 0
