@@ -52,3 +52,6 @@ class Daemon:
         finally:
             for companion in reversed(started):
                 companion.stop()
+            line = getattr(self.runner.service, "line", None)
+            if line is not None:  # the line meter's connection or SNMP session
+                line.close()
