@@ -27,8 +27,11 @@ def write_config(tmp_path, plex, qbt, **overrides) -> str:
         "streaming_threshold": 1,
         "idle_threshold": 1,
         "http_timeout_sec": 2,
+        # each test its own: a throttle remembered by another test's daemon is not this one's
+        "state_dir": str(tmp_path / "state"),
     }
     config.update(overrides)
+    config = {key: value for key, value in config.items() if value is not None}  # None: leave it unset
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     os.chmod(path, 0o600)
