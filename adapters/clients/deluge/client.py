@@ -35,6 +35,7 @@ from adapters.clients.deluge.rpc import (
 from adapters.clients.deluge.limit import DelugeLimit
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError
 from adapters.clients.login_gate import LoginGate
+from adapters.clients.limit_methods import LimitMethods
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, DownloadClientError
@@ -52,7 +53,7 @@ _COOKIE_VALUE = re.compile(r"[0-9A-Za-z]{1,200}")
 # ---------------------------------------------------------------------------------------- the client
 
 
-class DelugeClient:
+class DelugeClient(LimitMethods):
     """ClientAdapter, UploadLimitControl, DownloadLimitControl and TransferRates for Deluge 2 through
     its web UI. Deluge has no alternative speed mode."""
 
@@ -96,18 +97,6 @@ class DelugeClient:
     def limit_control(self, direction: Direction) -> DelugeLimit:
         """The LimitControl of one direction (Deluge has both)."""
         return DelugeLimit(self, direction)
-
-    def read_upload_limit(self) -> SpeedLimit:
-        return self.limit_control(Direction.UPLOAD).read_limit().limit
-
-    def write_upload_limit(self, limit: SpeedLimit) -> None:
-        self.limit_control(Direction.UPLOAD).write_limit(limit)
-
-    def read_download_limit(self) -> SpeedLimit:
-        return self.limit_control(Direction.DOWNLOAD).read_limit().limit
-
-    def write_download_limit(self, limit: SpeedLimit) -> None:
-        self.limit_control(Direction.DOWNLOAD).write_limit(limit)
 
     def current_upload_rate(self) -> SpeedLimit:
         return parse_rate(self._call("core.get_session_status", [["upload_rate"]]))

@@ -26,6 +26,7 @@ from adapters.transport.headers import unfit_for_header
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth
 from adapters.clients.login_gate import LoginGate
 from adapters.clients.transmission.limit import TransmissionLimit
+from adapters.clients.limit_methods import LimitMethods
 from adapters.clients.transmission.rpc import (
     MAX_LIMIT_BYTES, MAX_SPEED_BYTES, RPC_PATH, from_transmission_units, malformed, parse_flag, parse_limit,
     parse_rate, parse_rpc_answer, parse_speed_bytes, parse_version, rpc_url, to_transmission_units,
@@ -48,7 +49,7 @@ AUTH_NONE = "none"
 # ---------------------------------------------------------------------------------------- the client
 
 
-class TransmissionClient:
+class TransmissionClient(LimitMethods):
     """ClientAdapter, UploadLimitControl, DownloadLimitControl, AlternativeSpeedMode and
     TransferRates for one transmission-daemon."""
 
@@ -90,18 +91,6 @@ class TransmissionClient:
     def limit_control(self, direction: Direction) -> TransmissionLimit:
         """The LimitControl of one direction (Transmission has both)."""
         return TransmissionLimit(self, direction)
-
-    def read_upload_limit(self) -> SpeedLimit:
-        return self.limit_control(Direction.UPLOAD).read_limit().limit
-
-    def write_upload_limit(self, limit: SpeedLimit) -> None:
-        self.limit_control(Direction.UPLOAD).write_limit(limit)
-
-    def read_download_limit(self) -> SpeedLimit:
-        return self.limit_control(Direction.DOWNLOAD).read_limit().limit
-
-    def write_download_limit(self, limit: SpeedLimit) -> None:
-        self.limit_control(Direction.DOWNLOAD).write_limit(limit)
 
     def alternative_mode(self) -> bool:
         return parse_flag(self._session_get("alt-speed-enabled"), "alt-speed-enabled")
