@@ -40,11 +40,12 @@ class ClientSlot:
     @property
     def direction(self) -> str:
         """The direction the slot is known by (upload for torrent clients, download for Usenet)."""
-        return next(iter(self.enforcers)).value
+        return (Direction.UPLOAD if Direction.UPLOAD in self.enforcers else Direction.DOWNLOAD).value
 
     @property
     def enforcer(self) -> Any:
-        return next(iter(self.enforcers.values()))
+        """The enforcer of the direction the slot is known by."""
+        return self.enforcers[Direction(self.direction)]
 
     @property
     def enforced_limit(self) -> Optional[SpeedLimit]:
@@ -58,7 +59,10 @@ class ClientSlot:
     def planned(self, upload_rate: Optional[SpeedLimit] = None) -> PlannedClient:
         """The client as the plan sees it: its directions, share and the user's own limits."""
         return PlannedClient(
-            self.name, frozenset(self.enforcers), self.share.weight, self.share.fixed,
+            self.name, frozenset(self.enforcers), self.share.weight,
+            # a client's own streaming limit is for the direction it is known by (a torrent client's
+            # upload, a Usenet client's download), not for every direction it is limited in
+            None if self.share.fixed is None else {Direction(self.direction): self.share.fixed},
             {d: e.own_limit() for d, e in self.enforcers.items()}, upload_rate,
         )
 

@@ -33,16 +33,16 @@ class Direction(enum.Enum):
 class PlannedClient:
     """One configured client as the plan sees it.
 
-    `directions`: the directions plex-helper limits for it. `fixed`: its own streaming share in each
-    of them, taken out of the budget before the weighted split (unlimited: not lowered while
-    streaming). `own`: the user's own limit per direction as found (SpeedLimit(0) = unlimited;
+    `directions`: the directions plex-helper limits for it. `fixed`: its own streaming share, in each
+    of them (one SpeedLimit) or in the directions a mapping names, taken out of the budget before
+    the weighted split (unlimited: not lowered while streaming). `own`: the user's own limit per direction as found (SpeedLimit(0) = unlimited;
     missing or None = not known yet). `upload_rate`: measured, for rebalance (None = unknown).
     """
 
     name: str
     directions: FrozenSet[Direction] = frozenset({Direction.UPLOAD})
     weight: int = 1
-    fixed: Optional[SpeedLimit] = None
+    fixed: "Optional[SpeedLimit] | Mapping[Direction, SpeedLimit]" = None
     own: Mapping[Direction, Optional[SpeedLimit]] = field(default_factory=dict, hash=False)
     upload_rate: Optional[SpeedLimit] = None
 
@@ -51,6 +51,15 @@ class PlannedClient:
             raise ValueError("a weight is at least 1")
         object.__setattr__(self, "directions", frozenset(self.directions))
         object.__setattr__(self, "own", MappingProxyType(dict(self.own)))
+        if self.fixed is not None and not isinstance(self.fixed, SpeedLimit):  # per direction
+            object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
+
+    def fixed_in(self, direction: Direction) -> Optional[SpeedLimit]:
+        """Its fixed streaming share in `direction`: one SpeedLimit applies in each of its directions,
+        a mapping only in the directions it names."""
+        if self.fixed is None or isinstance(self.fixed, SpeedLimit):
+            return self.fixed
+        return self.fixed.get(direction)
 
     def own_limit(self, direction: Direction) -> Optional[SpeedLimit]:
         return self.own.get(direction)
@@ -157,15 +166,16 @@ def _streaming(budget: Optional[SpeedLimit], members: List[PlannedClient], direc
     targets: Dict[str, Target] = {}
     taken = 0  # what the fixed shares take out of the budget
     for client in members:
-        if client.fixed is None:
+        fixed = client.fixed_in(direction)
+        if fixed is None:
             continue
-        if client.fixed.unlimited:  # not lowered while streaming: its own limit is its share
+        if fixed.unlimited:  # not lowered while streaming: its own limit is its share
             targets.update(_own([client], direction))
             taken += client.cap(direction) or 0
         else:
-            targets[client.name] = _capped(client, direction, client.fixed.kib_per_sec)
+            targets[client.name] = _capped(client, direction, fixed.kib_per_sec)
             taken += targets[client.name].limit.kib_per_sec
-    weighted = [c for c in members if c.fixed is None]
+    weighted = [c for c in members if c.fixed_in(direction) is None]
     if budget.unlimited:
         targets.update(_own(weighted, direction))
         return targets

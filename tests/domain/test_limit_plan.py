@@ -243,3 +243,17 @@ def test_rebalance_still_keeps_the_active_clients_under_their_own_limits():
 
 def test_an_unknown_rate_counts_as_uploading():
     assert uploading(None) and uploading(SpeedLimit(ACTIVE_KIB)) and not uploading(SpeedLimit(ACTIVE_KIB - 1))
+
+
+def test_a_fixed_share_for_one_direction_leaves_the_other_to_the_weights():
+    seedbox = PlannedClient("seedbox", frozenset({Direction.UPLOAD, Direction.DOWNLOAD}),
+                            fixed={Direction.UPLOAD: SpeedLimit(100)}, own={Direction.UPLOAD: SpeedLimit(0),
+                                                                         Direction.DOWNLOAD: SpeedLimit(0)})
+    other = PlannedClient("other", frozenset({Direction.UPLOAD, Direction.DOWNLOAD}),
+                          own={Direction.UPLOAD: SpeedLimit(0), Direction.DOWNLOAD: SpeedLimit(0)})
+    plan = plan_limits(True, {Direction.UPLOAD: SpeedLimit(1000), Direction.DOWNLOAD: SpeedLimit(2000)},
+                       {Direction.UPLOAD: None, Direction.DOWNLOAD: None}, [seedbox, other])
+    assert plan.target("seedbox", Direction.UPLOAD).limit == SpeedLimit(100)
+    assert plan.target("other", Direction.UPLOAD).limit == SpeedLimit(900)
+    assert plan.target("seedbox", Direction.DOWNLOAD).limit == SpeedLimit(1000)  # by weight, not fixed
+    assert plan.target("other", Direction.DOWNLOAD).limit == SpeedLimit(1000)
