@@ -108,7 +108,8 @@ def _check_media_server(container: Container, server: MediaServerSettings, label
 
 
 def _check_download_client(container: Container, client: DownloadClientSettings, label: str) -> str:
-    adapter = container.client_adapter(client.name)
+    # the adapter the shares below read too: one login per client for the whole check
+    adapter = container.client_adapters().get(client.name) or container.client_adapter(client.name)
     if client.type == "qbittorrent":
         return check_qbittorrent(adapter, client.url, label)
     return check_client(adapter, label)

@@ -111,6 +111,9 @@ class _Unreachable:
 
         raise StreamSourceError(FailureKind.UNREACHABLE, "Plex not reachable (test)")
 
+    def client_adapters(self):
+        return {}  # none built beforehand: each comes from client_adapter
+
     def client_adapter(self, name):
         from domain.ports import FailureKind, DownloadClientError
 
