@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
 
 from domain.limit_plan import Direction
+from domain.overrides import Override, TemporaryLimit, TemporaryLimits
 from domain.line.counters import LineCounters
 from domain.policies import SpeedLimit
 from domain.sessions import PlaybackSession
@@ -173,6 +174,17 @@ class StateMemory(Protocol):
 
     def load(self) -> Optional[Dict[str, Any]]: ...
     def save(self, data: Optional[Mapping[str, Any]]) -> object: ...
+
+
+class OverrideMemory(Protocol):
+    """The user's override and temporary limits, kept across restarts (files under the state
+    directory). A damaged or ended entry loads as none, with a warning; `save*` raise OSError when
+    the file cannot be written."""
+
+    def load(self) -> Optional[Override]: ...
+    def save(self, override: Optional[Override]) -> None: ...
+    def load_temporary(self) -> Dict[Direction, TemporaryLimit]: ...
+    def save_temporary(self, limits: TemporaryLimits) -> None: ...
 
 
 class LimitEnforcer(Protocol):

@@ -6,13 +6,13 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from adapters.system.state_files import OverrideStore
 from application.observers.metrics import MetricsRegistry
 from application.observers.notifications import NotificationPolicy
 from application.loop.runner import DaemonRunner
 from application.observers.temporary_limits import TemporaryLimits
 from domain.health import SideHealth
 from domain.overrides import Override
+from domain.ports import OverrideMemory
 from domain.schedule import describe_window
 from domain.state import StreamState
 from domain.tick_report import TickReport
@@ -41,7 +41,7 @@ class DaemonStatus:
         self,
         runner: DaemonRunner,
         metrics: MetricsRegistry,
-        override_store: OverrideStore,
+        override_store: OverrideMemory,
         notifications: Optional[NotificationPolicy] = None,
         wall_clock: Callable[[], float] = time.time,
         logger: Optional[logging.Logger] = None,

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from domain.limit_plan import Direction
 from domain.overrides import MAX_LABEL_CHARS, MAX_TEMPORARY_KIB, TemporaryLimit
 from domain.policies import SpeedLimit
+from domain.ports import OverrideMemory
 from domain.tick_report import TickReport
 from domain.units import describe_kib, parse_rate
 
@@ -50,10 +51,9 @@ def describe_temporary(limit: TemporaryLimit) -> str:
 
 
 class TemporaryLimits:
-    """The status backend's half for temporary limits; every method is safe from any thread. `store`
-    is state_dir's OverrideStore (built by the composition root)."""
+    """The status backend's half for temporary limits; every method is safe from any thread."""
 
-    def __init__(self, service_of: Callable[[], Any], store: Any, request_observation: Callable[[str], None],
+    def __init__(self, service_of: Callable[[], Any], store: OverrideMemory, request_observation: Callable[[str], None],
                  notifications: Any = None, wall_clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None) -> None:
         self._service_of = service_of  # the runner's service (a reload may replace it)
