@@ -21,6 +21,13 @@ _LOGGERS = ("plex_helper", "urllib3")
 
 
 @pytest.fixture(autouse=True)
+def _own_state_directory(tmp_path_factory, monkeypatch):
+    """Each test's default state directory is its own (daemons it starts inherit it): a throttle
+    another test's daemon remembered is never this one's, and the user's own state is never touched."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
+@pytest.fixture(autouse=True)
 def _logging_as_it_was():
     saved = [(logging.getLogger(n), logging.getLogger(n).handlers[:], logging.getLogger(n).level,
               logging.getLogger(n).propagate) for n in _LOGGERS]

@@ -64,7 +64,7 @@ def test_state_an_earlier_version_kept_in_the_cache_is_moved_once(tmp_path, plex
     old.mkdir(parents=True)
     (old / "override.json").write_text('{"state": "streaming", "until": 1.0}')
     places = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state")}
-    path = write_config(tmp_path, plex_server, qbt)
+    path = write_config(tmp_path, plex_server, qbt, state_dir=None)  # the default state directory
     result = run("--config", path, "--once", **places)
     assert result.returncode == 0, result.stderr
     assert "moved the state an earlier version kept in %s to %s (override.json)" % (old, new) in result.stderr
