@@ -32,7 +32,7 @@ def problems(tmp_path, data, environ=None):
 
 def test_defaults_from_the_design_notes(tmp_path):
     s = load_settings(write(tmp_path, VALID), {})
-    # no idle limit: each client keeps its own (issue 14); an explicit 0 means unlimited, as before
+    # no idle limit: each client keeps its own; an explicit 0 means unlimited, as before
     assert (s.idle_upload_kbps, s.streaming_upload_kbps, s.poll_interval_sec) == (None, 500, 10)
     assert (s.streaming_threshold, s.idle_threshold) == (2, 3)
     assert s.count_states == ("playing",)

@@ -1,6 +1,6 @@
 """Whatever JSON a field holds: a ConfigError naming the field, or settings that run. Never a traceback.
 
-Every number is bounded, so nothing passes `--check` and then fails at run time (issue #11: a
+Every number is bounded, so nothing passes `--check` and then fails at run time (a
 poll_interval_sec of 10**12 passed and then crashed the loop with OverflowError).
 """
 import atexit

@@ -1,4 +1,4 @@
-"""The secrets matrix for every media server and download client (issues 13 and 14).
+"""The secrets matrix for every media server and download client.
 
 One config with the lists: a Plex stand-in, a Jellyfin stand-in and an Emby stand-in (push channels
 on) as media servers; qBittorrent (the 5.2 fake), Transmission (real, with a login), Deluge (real),
@@ -525,7 +525,7 @@ def test_daemon_at_debug_through_every_path_never_shows_a_secret(tmp_path, real_
         tr_ids = world.tr_proxy.header_values("X-Transmission-Session-Id") | real_clients.tr_ids
         cookies = world.dl_proxy.cookies("_session_id")
         assert len(sids) >= 3 and len(tr_ids) >= 2 and len(cookies) >= 2, (sids, tr_ids, cookies)
-        # the push channels' key went in the query (and Jellyfin's also in the header): as issue 13 says
+        # the push channels' key went in the query (and Jellyfin's also in the header): as the push channels require
         assert any(r.query for r in world.jf.push_requests) and any(r.query for r in world.emby.push_requests)
 
     output = daemon.stdout + "\n" + daemon.stderr

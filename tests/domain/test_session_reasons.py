@@ -1,4 +1,4 @@
-"""RemoteStreamRule.classify: one verdict per session, with the reason it counts or not (issue #11)."""
+"""RemoteStreamRule.classify: one verdict per session, with the reason it counts or not."""
 import ipaddress
 
 from hypothesis import given
