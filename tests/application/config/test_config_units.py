@@ -6,7 +6,7 @@ import pytest
 from application.check import describe_limits, run_check
 from application.config.load import ConfigError, load_settings
 from tests.application.builders import settings as make_settings
-from tests.application.test_config import VALID, write
+from tests.application.config.test_config import VALID, write
 
 RATE_FIELDS = ["idle_upload_kbps", "streaming_upload_kbps", "upload_capacity_kbps", "min_upload_kbps"]
 

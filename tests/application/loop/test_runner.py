@@ -54,7 +54,7 @@ def test_a_burst_of_events_gives_one_observation():
 
 
 def test_the_poll_timer_restarts_from_a_triggered_observation():
-    from tests.application.test_trigger_rate import run_simulated
+    from tests.application.loop.test_trigger_rate import run_simulated
 
     # simulated time: polls every 10 s; an event at 5 s is observed after the debounce, and the
     # next poll comes a full interval after that observation, not at 10 s

@@ -19,7 +19,7 @@ from application.config.load import ConfigError, ConfigSchema, load_settings
 from application.container import Container
 from tests.application.builders import LAN, REMOTE, ManualClock
 from tests.application.daemon import run
-from tests.application.test_config import VALID, write
+from tests.application.config.test_config import VALID, write
 from tests.application.test_reload import FakeQBittorrentModes
 
 FIELDS = sorted(ConfigSchema().fields)

@@ -11,7 +11,7 @@ import pytest
 from application.config.load import ConfigError, load_settings
 from application.config.settings import DownloadClientSettings, MediaServerSettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PLEX = {"name": "plex", "type": "plex", "url": "http://192.168.1.10:32400", "token": "tok"}
 SEEDBOX = {"name": "seedbox", "type": "qbittorrent", "url": "http://192.168.1.10:8080", "username": "admin",
            "password": "pw", "weight": 2}

@@ -5,7 +5,7 @@ import pytest
 
 from application.config.load import ConfigError, load_settings
 from application.config.settings import Settings
-from tests.application.test_config import VALID, write
+from tests.application.config.test_config import VALID, write
 
 
 def load(tmp_path, environ, **fields):

@@ -9,7 +9,7 @@ import pytest
 
 from application.config.load import ConfigError, load_settings, permission_warnings
 from tests.application.daemon import run
-from tests.application.test_config import VALID, write
+from tests.application.config.test_config import VALID, write
 from tests.application.test_reload import daemon as reloading_daemon
 from tests.application.test_reload import FakeQBittorrentModes
 

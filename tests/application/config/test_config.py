@@ -231,7 +231,7 @@ def test_lan_networks_and_ignore_users_are_parsed(tmp_path):
 
 
 def test_example_config_is_valid():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     load_settings(os.path.join(root, "config.example.json"), {})
 
 

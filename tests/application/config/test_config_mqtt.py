@@ -2,7 +2,7 @@
 import pytest
 
 from application.config.load import ConfigError, load_settings
-from tests.application.test_config import VALID, write
+from tests.application.config.test_config import VALID, write
 
 BROKER = {"url": "mqtt://10.0.0.2:1883", "username": "ha", "password": "mqtt-SECRET-1"}
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from application.config.load import ConfigError, load_settings, validate_settings
-from tests.application.test_config import VALID, write
+from tests.application.config.test_config import VALID, write
 
 SNMP = {"type": "snmp", "host": "192.168.1.1", "community": "snmp-SECRET-9", "interface": "igb0"}
 
