@@ -1,5 +1,6 @@
 """The UploadLimitControl and DownloadLimitControl methods of a client whose limits are reached
-through `limit_control(direction)`: one implementation for every such client."""
+through `limit_control(direction)`: one implementation for every such client; and the one check
+of the Usenet clients, which have a download limit only."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,3 +26,9 @@ class LimitMethods:
 
     def write_download_limit(self, limit: SpeedLimit) -> None:
         self.limit_control(Direction.DOWNLOAD).write_limit(limit)
+
+
+def download_only(client: str, direction: Direction) -> None:
+    """A Usenet client (SABnzbd, NZBGet) has no upload limit: ValueError for any other direction."""
+    if direction is not Direction.DOWNLOAD:
+        raise ValueError("%s has no %s limit: it only downloads" % (client, direction.value))

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, basic_auth, printable_url
 from adapters.clients.login_gate import LoginGate
+from adapters.clients.limit_methods import download_only
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind, HeldLimit, DownloadClientError
@@ -190,8 +191,7 @@ class NzbgetClient:
 
     def limit_control(self, direction: Direction) -> NzbgetLimit:
         """The LimitControl of the download limit (NZBGet only downloads: ValueError for upload)."""
-        if direction is not Direction.DOWNLOAD:
-            raise ValueError("NZBGet has no %s limit: it only downloads" % direction.value)
+        download_only("NZBGet", direction)
         return NzbgetLimit(self)
 
     def download_limit_bytes(self) -> int:

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
 from adapters.clients.login_gate import LoginGate
+from adapters.clients.limit_methods import download_only
 from adapters.clients.sabnzbd_limit import (
     QueueSpeed, SabnzbdLimit, limit_from_queue, line_speed_from_config, queue_speed, to_sabnzbd_value,
 )
@@ -108,8 +109,7 @@ class SabnzbdClient:
 
     def limit_control(self, direction: Direction) -> SabnzbdLimit:
         """The LimitControl of the download limit (SABnzbd only downloads: ValueError for upload)."""
-        if direction is not Direction.DOWNLOAD:
-            raise ValueError("SABnzbd has no %s limit: it only downloads" % direction.value)
+        download_only("SABnzbd", direction)
         return SabnzbdLimit(self)
 
     # ---------------------------------------------------------------- for SabnzbdLimit
