@@ -38,41 +38,17 @@ class Bench:
     def run_worker(self, sessions: int, polls: int, warmup: int, virtual_clock: bool = False,
                    poll_interval: float = 10.0, reconcile: float = 60.0):
         """Set the Plex sessions, start a worker, reset counters after its warm-up, collect JSON."""
-        import json
-        import subprocess
+        from bench.worker_runs import run_poll_worker
 
         self.plex.set_sessions(session_mix(self.payloads, sessions))
         config = self.write_config(reconcile_interval_sec=reconcile, streaming_threshold=2, idle_threshold=3)
-        # Imported, not run as a script: a script is compiled on every start (never cached), and that
-        # compile's peak would show up in the worker's peak RSS.
-        cmd = [self.python, "-c", "import sys; from bench.poll_worker import main; sys.exit(main(sys.argv[1:]))",
-               "--config", config,
-               "--polls", str(polls), "--warmup", str(warmup),
-               "--poll-interval", str(poll_interval), "--reconcile", str(reconcile)]
-        if virtual_clock:
-            cmd.append("--virtual-clock")
-        err_path = os.path.join(self.tmp, "worker.err")
-        with open(err_path, "w") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                    text=True, cwd=ROOT)
-        try:
-            line = proc.stdout.readline()
-            if line.strip() != "ready":
-                proc.kill()
-                proc.wait()
-                with open(err_path) as err:
-                    raise RuntimeError("worker did not get ready: %r %s" % (line, err.read()[-800:]))
+
+        def reset() -> None:
             self.plex.reset_counters()
             self.qbt.proxy.reset()
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-            out = proc.stdout.readline()
-            proc.wait(timeout=600)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        result = json.loads(out)
+
+        result = run_poll_worker(self, config, polls, warmup, virtual_clock, poll_interval, on_ready=reset,
+                                 extra_args=("--reconcile", str(reconcile)), timeout_sec=600)
         result["plex_requests"] = dict(self.plex.request_count)
         result["plex_connections"] = self.plex.connection_count
         result["qbt"] = self.qbt.proxy.snapshot()

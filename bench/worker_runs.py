@@ -18,7 +18,8 @@ def worker_command(python: str, isolated: bool):
 
 
 def run_poll_worker(bench, config: str, polls: int, warmup: int = 10, virtual_clock: bool = False,
-                    poll_interval: float = 10.0, python=None, isolated: bool = False, on_ready=None):
+                    poll_interval: float = 10.0, python=None, isolated: bool = False, on_ready=None,
+                    extra_args=(), timeout_sec: float = 300):
     """One worker run: `on_ready()` runs between its warm-up and its measured polls (reset counters
     there); returns the worker's JSON."""
     import json
@@ -26,10 +27,10 @@ def run_poll_worker(bench, config: str, polls: int, warmup: int = 10, virtual_cl
 
     cmd = worker_command(python or bench.python, isolated) + [
         "--config", config, "--polls", str(polls), "--warmup", str(warmup),
-        "--poll-interval", str(poll_interval)]
+        "--poll-interval", str(poll_interval), *extra_args]
     if virtual_clock:
         cmd.append("--virtual-clock")
-    err_path = os.path.join(bench.tmp, "multi-worker.err")
+    err_path = os.path.join(bench.tmp, "worker.err")
     env = {k: v for k, v in os.environ.items() if k not in UNINHERITED_ENV}
     with open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
@@ -46,7 +47,7 @@ def run_poll_worker(bench, config: str, polls: int, warmup: int = 10, virtual_cl
         proc.stdin.write("go\n")
         proc.stdin.flush()
         out = proc.stdout.readline()
-        proc.wait(timeout=300)
+        proc.wait(timeout=timeout_sec)
     finally:
         if proc.poll() is None:
             proc.kill()
