@@ -151,7 +151,7 @@ def describe_shares(container: Container) -> List[str]:
     shares can be seen before a stream."""
     service = container.service()
     for slot in service.clients:
-        if slot.refresh(StreamState.IDLE, 0.0, 0.0, False) is not None:
+        if slot.refresh(StreamState.IDLE, 0.0, 0.0, False).failure is not None:
             return []  # a client that cannot be read: its check line says why
     budget = service.decider.policy.limit_for(StreamState.STREAMING, (ONE_STREAM,))
     plan = service.plan(True, budget)

@@ -5,6 +5,7 @@ plan's targets in place."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from domain.allocation import ClientShare
@@ -13,6 +14,17 @@ from domain.policies import SpeedLimit
 from domain.ports import TransferRates, DownloadClientError
 from domain.state import StreamState
 from domain.tick_report import ClientResult, LimitResult
+
+
+@dataclass(frozen=True)
+class ClientRead:
+    """What one tick's read of a client found: whether it was read, what a direction held when it had
+    been changed behind plex-helper's back, or the failure (this tick's result for the client)."""
+
+    started: float  # perf_counter at the start: the client's latency counts the read and the writes
+    checked: bool = False
+    drift: Mapping[Direction, str] = field(default_factory=dict)
+    failure: Optional[ClientResult] = None
 
 
 class ClientSlot:
@@ -33,9 +45,6 @@ class ClientSlot:
         self._put_for: Optional[StreamState] = None  # the state whose plan is in place
         self._last_check: Optional[float] = None
         self._planned: Dict[Direction, Optional[SpeedLimit]] = {}  # dry run: what it would hold
-        self._drift: Dict[Direction, str] = {}  # this tick: what a direction held when changed behind our back
-        self._checked = False  # this tick: the client was read
-        self._started = 0.0
 
     @property
     def direction(self) -> str:
@@ -66,57 +75,55 @@ class ClientSlot:
             {d: e.own_limit() for d, e in self.enforcers.items()}, upload_rate,
         )
 
-    def refresh(self, state: StreamState, now: float, reconcile_interval_sec: float,
-                dry_run: bool) -> Optional[ClientResult]:
+    def refresh(self, state: StreamState, now: float, reconcile_interval_sec: float, dry_run: bool) -> ClientRead:
         """Read the client's limits when they may have changed or are due: at a change of state, at
-        the reconcile interval, and until the first read. Returns the failure as this tick's result."""
-        self._drift, self._checked, self._started = {}, False, time.perf_counter()
+        the reconcile interval, and until the first read. The failure, if any, is this tick's result."""
+        started = time.perf_counter()
         if dry_run:
-            return None
+            return ClientRead(started)
         due = self._last_check is None or self._put_for is not state or (
             reconcile_interval_sec > 0 and now - self._last_check >= reconcile_interval_sec)
-        self._checked = due
         if not due:
-            return None
+            return ClientRead(started)
+        drift: Dict[Direction, str] = {}
         try:
             for direction, enforcer in self.enforcers.items():
-                drift = enforcer.check()
-                if drift is not None:
-                    self._drift[direction] = drift
+                found = enforcer.check()
+                if found is not None:
+                    drift[direction] = found
         except DownloadClientError as err:
             self.forget()
-            return ClientResult(self.name, error=err, checked=True, latency_sec=time.perf_counter() - self._started)
+            return ClientRead(started, True, failure=ClientResult(
+                self.name, error=err, checked=True, latency_sec=time.perf_counter() - started))
         self._last_check = now
-        return None
+        return ClientRead(started, True, drift)
 
-    def enforce(self, state: StreamState, plan: LimitPlan, dry_run: bool) -> ClientResult:
-        """The plan's targets put in place (or, in a dry run, what would be)."""
+    def enforce(self, state: StreamState, plan: LimitPlan, dry_run: bool, read: ClientRead) -> ClientResult:
+        """The plan's targets put in place (or, in a dry run, what would be), after `read`."""
         limits: List[LimitResult] = []
-        started = self._started if self._checked else time.perf_counter()
+        started = read.started if read.checked else time.perf_counter()
         try:
             for direction, enforcer in self.enforcers.items():
-                limits.append(self._enforce(direction, enforcer, state, plan, dry_run))
+                limits.append(self._enforce(direction, enforcer, state, plan, dry_run, read.drift.get(direction)))
         except DownloadClientError as err:
             self.forget()
             return ClientResult(self.name, error=err, checked=True, latency_sec=time.perf_counter() - started,
                                 limits=tuple(limits))
         self._put_for = state
         first = limits[0]
-        checked = self._checked or any(lim.applied is not None for lim in limits)
-        self._checked = False
+        checked = (read.checked or any(lim.applied is not None for lim in limits)) and not dry_run
         return ClientResult(
-            self.name, first.target, applied=first.applied, drifted_from=first.drifted_from, checked=checked and not dry_run,
-            latency_sec=(time.perf_counter() - started) if checked and not dry_run else None, limits=tuple(limits),
+            self.name, first.target, applied=first.applied, drifted_from=first.drifted_from, checked=checked,
+            latency_sec=(time.perf_counter() - started) if checked else None, limits=tuple(limits),
         )
 
     def _enforce(self, direction: Direction, enforcer: Any, state: StreamState, plan: LimitPlan,
-                 dry_run: bool) -> LimitResult:
+                 dry_run: bool, drift: Optional[str]) -> LimitResult:
         target = plan.target(self.name, direction)
         if target is not None and target.own is False and state is StreamState.IDLE and enforcer.own_idle:
             target = None  # this enforcer's idle is the user's own limit whatever the others do
         own = target is None or target.own
         wanted = target.limit if target is not None else None
-        drift = self._drift.get(direction)
         if dry_run:
             applied = wanted if wanted is not None and self._planned.get(direction) != wanted else None
             self._planned[direction] = wanted

@@ -131,14 +131,10 @@ class ThrottleService:
         streaming = state is StreamState.STREAMING
         if streaming and self.rebalance:
             self._read_rates(now)
-        failed = {}
-        for slot in self.clients:
-            failure = slot.refresh(state, now, self.reconcile_interval_sec, self.dry_run)
-            if failure is not None:
-                failed[slot.name] = failure
+        reads = [slot.refresh(state, now, self.reconcile_interval_sec, self.dry_run) for slot in self.clients]
         plan = self.plan(streaming, budget, idle_limit, download_budget)
-        for slot in self.clients:
-            done.append(failed[slot.name] if slot.name in failed else slot.enforce(state, plan, self.dry_run))
+        for slot, read in zip(self.clients, reads):
+            done.append(read.failure if read.failure is not None else slot.enforce(state, plan, self.dry_run, read))
         return tuple(done)
 
     def plan(self, streaming: bool, budget: Optional[SpeedLimit] = None,
