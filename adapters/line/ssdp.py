@@ -6,6 +6,8 @@ The search goes to the SSDP multicast group by default; the address is a paramet
 """
 from __future__ import annotations
 
+import http.client
+import io
 import ipaddress
 import socket
 import time
@@ -44,15 +46,16 @@ def parse_answer(data: bytes, sender: Optional[str] = None) -> Optional[SsdpAnsw
     """
     if len(data) > MAX_DATAGRAM:
         return None
-    lines = data.decode("latin-1").split("\r\n" if b"\r\n" in data else "\n")
-    status = lines[0].split(None, 2)
+    # an HTTP answer in a datagram: the status line, then headers read by the stdlib's HTTP reader
+    stream = io.BytesIO(data)
+    status = stream.readline().decode("latin-1").split(None, 2)
     if len(status) < 2 or not status[0].upper().startswith("HTTP/1.") or status[1] != "200":
         return None
-    headers = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if colon and name.strip():
-            headers.setdefault(name.strip().upper(), value.strip())
+    try:
+        message = http.client.parse_headers(stream)
+    except (http.client.HTTPException, ValueError):
+        return None
+    headers = {name.strip().upper(): str(value).strip() for name, value in reversed(message.items())}
     location = headers.get("LOCATION", "")
     if not _points_at(location, sender):
         return None
