@@ -38,7 +38,7 @@ def _stored(bytes_per_sec: int) -> int:
     return 0 if bytes_per_sec <= 0 else max(1, bytes_per_sec // 1024) * 1024
 
 
-class RecordingUploadLimiter:
+class RecordingQBittorrent:
     """Holds an upload and a download limit in memory, as qBittorrent would store them, and records
     every limit set (`history` for uploads, `download_history` for downloads)."""
 
@@ -97,9 +97,9 @@ class RecordingUploadLimiter:
 
 
 class FakeLimit:
-    """LimitControl of one direction of RecordingUploadLimiter; native = the bytes held (an int)."""
+    """LimitControl of one direction of RecordingQBittorrent; native = the bytes held (an int)."""
 
-    def __init__(self, fake: RecordingUploadLimiter, direction: Direction) -> None:
+    def __init__(self, fake: RecordingQBittorrent, direction: Direction) -> None:
         self.direction = direction
         self._fake = fake
 

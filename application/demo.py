@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import List, Sequence, TextIO
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from adapters.system.logging import configure_logging
 from application.config.settings import Settings
 from domain.sessions import PlaybackSession
@@ -66,7 +66,7 @@ def run_demo(interval_sec: float = DEMO_SETTINGS.poll_interval_sec, out: TextIO 
     )
     out.flush()
     container = Container(settings=settings)
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     container.override_providers(media_server_overrides={"plex": ScriptedStreamSource(SCENARIO)},
                                  download_client_overrides={"qbittorrent": limiter})
     runner = container.runner(interval_sec=interval_sec, max_ticks=len(SCENARIO))

@@ -50,9 +50,9 @@ def jellyfin_source(server: MediaServerSettings, settings: Settings) -> StreamSo
 
 
 def qbittorrent_client(client: DownloadClientSettings, settings: Settings, clock: Clock) -> ClientAdapter:
-    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentClient
 
-    return QBittorrentUploadLimiter(client.url, username=client.username, password=client.password,
+    return QBittorrentClient(client.url, username=client.username, password=client.password,
                                     api_key=client.api_key, timeout_sec=settings.http_timeout_sec,
                                     verify_tls=client.verify_tls, ca_file=client.ca_file,
                                     login_retry_sec=client.login_retry_sec, clock=clock)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable, List
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource, ScriptStep
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource, ScriptStep
 from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.container import build_decider
 from application.service import ThrottleService
@@ -34,9 +34,9 @@ def settings(**overrides) -> Settings:
     return Settings(**base)
 
 
-def make_service(script: Iterable[ScriptStep], limiter: RecordingUploadLimiter = None, clock=None, dry_run=False, **overrides):
+def make_service(script: Iterable[ScriptStep], limiter: RecordingQBittorrent = None, clock=None, dry_run=False, **overrides):
     s = settings(**overrides)
-    limiter = limiter if limiter is not None else RecordingUploadLimiter()
+    limiter = limiter if limiter is not None else RecordingQBittorrent()
     source = ScriptedStreamSource(script)
     service = ThrottleService(
         source, GlobalLimitEnforcer(limiter), build_decider(s), clock=clock or ManualClock(), dry_run=dry_run,

@@ -8,10 +8,10 @@ import pytest
 
 from adapters.clients.deluge.client import DelugeClient
 from adapters.clients.nzbget import NzbgetClient
-from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import QBittorrentClient
 from adapters.clients.sabnzbd import SabnzbdClient
 from adapters.clients.transmission.client import TransmissionClient
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from adapters.media.jellyfin.source import JELLYFIN, JellyfinStreamSource
 from adapters.media.plex.source import PlexStreamSource
 from application.check import run_check
@@ -44,7 +44,7 @@ def test_every_configured_server_and_client_is_built_by_its_type():
     sources = {server.name: type(server.source) for server in container.media_servers()}
     assert sources == {"plex": PlexStreamSource, "den": JellyfinStreamSource, "attic": JellyfinStreamSource}
     assert {name: type(a) for name, a in container.client_adapters().items()} == {
-        "qbittorrent": QBittorrentUploadLimiter, "transmission": TransmissionClient, "deluge": DelugeClient,
+        "qbittorrent": QBittorrentClient, "transmission": TransmissionClient, "deluge": DelugeClient,
         "sabnzbd": SabnzbdClient, "nzbget": NzbgetClient}
     assert [slot.name for slot in container.service().clients] == list(container.client_adapters())
     assert container.runner().interval_sec == 10
@@ -52,7 +52,7 @@ def test_every_configured_server_and_client_is_built_by_its_type():
 
 def test_the_second_of_two_jellyfin_servers_is_replaced_by_name():
     cabin = ScriptedStreamSource([[REMOTE]])
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     with JellyfinTestServer(JELLYFIN, api_key="key") as den:
         den.set_sessions([lan_session(now=time.time())])  # the real first server: no remote stream
         container = use_stand_ins(Container(settings=two_jellyfins(den.url)), cabin=cabin, qbittorrent=limiter,
@@ -66,14 +66,14 @@ def test_the_second_of_two_jellyfin_servers_is_replaced_by_name():
 
 
 def test_the_second_of_two_qbittorrents_is_replaced_by_name_and_limited_like_the_real_one(tmp_path):
-    seedbox = RecordingUploadLimiter()
+    seedbox = RecordingQBittorrent()
     container = use_stand_ins(Container(settings=settings(
         download_clients=(DownloadClientSettings("qbt", "qbittorrent", "http://qbt.invalid:8080"),
                           DownloadClientSettings("seedbox", "qbittorrent", "http://seedbox.invalid:8080")),
         state_dir=str(tmp_path), streaming_threshold=1)), plex=ScriptedStreamSource([[REMOTE]]), seedbox=seedbox,
         clock=ManualClock())
     adapters = container.client_adapters()
-    assert type(adapters["qbt"]) is QBittorrentUploadLimiter and adapters["seedbox"] is seedbox
+    assert type(adapters["qbt"]) is QBittorrentClient and adapters["seedbox"] is seedbox
     slot = {s.name: s for s in container.client_slots()}["seedbox"]
     assert [type(e).__name__ for e in slot.enforcers.values()] == ["GlobalLimitEnforcer"]  # as for the real one
 
@@ -118,7 +118,7 @@ def test_check_builds_each_side_through_the_container_by_name():
 
 def test_fakes_replace_the_real_adapters_by_overriding_providers():
     container = Container(settings=settings(streaming_threshold=1))
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     use_stand_ins(container, plex=ScriptedStreamSource([[REMOTE], [REMOTE], []]), qbittorrent=limiter,
                   clock=ManualClock())
     runner = container.runner(interval_sec=0, max_ticks=3)

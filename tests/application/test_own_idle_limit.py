@@ -6,7 +6,7 @@ import json
 import os
 import signal
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from application.container import Container
 from tests.application.builders import REMOTE, ManualClock, settings
 from tests.application.daemon import start, stop, wait_until
@@ -26,7 +26,7 @@ def runner_with(limiter, script, tmp_path):
 
 
 def test_the_users_cap_is_restored_as_found_and_left_alone_while_idle(tmp_path):
-    limiter = RecordingUploadLimiter(initial_bytes_per_sec=2000 * KIB)
+    limiter = RecordingQBittorrent(initial_bytes_per_sec=2000 * KIB)
     runner = runner_with(limiter, [[], [REMOTE], [], [], [REMOTE], []], tmp_path)
     runner.run_once()  # idle at start: the user's limit is read (to show it) and not touched
     assert limiter.history == [] and limiter.reads == 1
@@ -45,7 +45,7 @@ def test_the_users_cap_is_restored_as_found_and_left_alone_while_idle(tmp_path):
 
 
 def test_an_explicit_idle_limit_keeps_its_meaning(tmp_path):
-    limiter = RecordingUploadLimiter(initial_bytes_per_sec=2000 * KIB)
+    limiter = RecordingQBittorrent(initial_bytes_per_sec=2000 * KIB)
     container = Container(settings=settings(idle_upload_kbps=0, streaming_threshold=1, idle_threshold=1,
                                             state_dir=str(tmp_path)))
     use_stand_ins(container, plex=ScriptedStreamSource([[]]), qbittorrent=limiter, clock=ManualClock())

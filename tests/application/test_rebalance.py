@@ -2,7 +2,7 @@
 are; off by default; its rates are read at most once per reconcile interval."""
 from __future__ import annotations
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.container import build_decider
 from application.client_slot import ClientSlot
@@ -24,7 +24,7 @@ class Rates:
 
 
 def service(rebalance: bool, busy: Rates, quiet: Rates, clock: ManualClock):
-    a, b = RecordingUploadLimiter(), RecordingUploadLimiter()
+    a, b = RecordingQBittorrent(), RecordingQBittorrent()
     slots = [ClientSlot("busy", GlobalLimitEnforcer(a), ClientShare("busy"), rates=busy),
              ClientSlot("quiet", GlobalLimitEnforcer(b), ClientShare("quiet"), rates=quiet)]
     s = settings(streaming_threshold=1, idle_threshold=1, streaming_upload_kbps=1000, reconcile_interval_sec=60)

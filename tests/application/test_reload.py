@@ -3,7 +3,7 @@ import json
 import logging
 import os
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from application.container import Container
 from application.reload import ConfigReloader
 from domain.policies import SpeedLimit
@@ -13,7 +13,7 @@ from tests.support.stand_ins import use_stand_ins
 KIB = 1024
 
 
-class FakeQBittorrentModes(RecordingUploadLimiter):
+class FakeQBittorrentModes(RecordingQBittorrent):
     """The fake limiter plus qBittorrent's alternative speed mode."""
 
     def __init__(self):

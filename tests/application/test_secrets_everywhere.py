@@ -750,7 +750,7 @@ def test_repr_of_settings_and_of_every_object_the_container_builds_holds_no_secr
                 objects.extend(_project_objects(obj))
             kinds = {type(o).__name__ for o in objects}
             for expected in ("PlexStreamSource", "JellyfinStreamSource", "JellyfinEventListener", "PlexEventListener",
-                             "QBittorrentUploadLimiter", "TransmissionClient", "DelugeClient", "SabnzbdClient",
+                             "QBittorrentClient", "TransmissionClient", "DelugeClient", "SabnzbdClient",
                              "NzbgetClient", "GlobalLimitEnforcer", "ClientSlot"):
                 assert expected in kinds, (expected, sorted(kinds))
             texts += [repr(o) for o in objects] + [str(o) for o in objects]

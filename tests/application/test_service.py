@@ -1,4 +1,4 @@
-from adapters.fakes import RecordingUploadLimiter
+from adapters.fakes import RecordingQBittorrent
 from domain.policies import SpeedLimit
 from domain.ports import FailureKind
 from domain.state import StreamState, TransitionReason
@@ -89,7 +89,7 @@ def test_plex_down_for_longer_than_the_restore_time_restores_the_idle_limit():
 
 
 def test_qbittorrent_down_is_retried_every_tick_until_it_answers():
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     limiter.fail_with()
     service, _, _ = make_service([[REMOTE]], limiter=limiter)
     reports = ticks(service, 3)
@@ -121,7 +121,7 @@ def test_restore_idle_limit_only_when_plex_helper_lowered_it():
 
 
 def test_restore_after_a_failed_write_still_tries():
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     service, _, _ = make_service([[REMOTE]], limiter=limiter)
     limiter.set_upload_limit = lambda b: (_ for _ in ()).throw(__import__("domain.ports").ports.DownloadClientError(FailureKind.UNREACHABLE, "x"))
     report = service.tick()
@@ -131,7 +131,7 @@ def test_restore_after_a_failed_write_still_tries():
 
 
 def test_limit_already_in_place_is_not_written_again():
-    limiter = RecordingUploadLimiter(initial_bytes_per_sec=500 * 1024)
+    limiter = RecordingQBittorrent(initial_bytes_per_sec=500 * 1024)
     service, _, _ = make_service([[REMOTE]], limiter=limiter)
     report = service.tick()
     assert report.applied is None and limiter.history == []

@@ -2,7 +2,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.service import ThrottleRules, ThrottleService
 from domain.policies import FixedLimitPolicy, SpeedLimit
@@ -20,7 +20,7 @@ def test_applied_limit_always_equals_the_policys_limit_for_the_state(idle, strea
     remote = PlaybackSession(state="playing", local=False, location="wan", user="friend")
     script = [StreamSourceError(FailureKind.UNREACHABLE, "down") if s is None else [remote] * s for s in steps]
     policy = FixedLimitPolicy(SpeedLimit(idle), SpeedLimit(streaming))
-    limiter = RecordingUploadLimiter(initial_bytes_per_sec=123 * 1024)
+    limiter = RecordingQBittorrent(initial_bytes_per_sec=123 * 1024)
     clock = iter(range(10**6))
     service = ThrottleService(
         ScriptedStreamSource(script),

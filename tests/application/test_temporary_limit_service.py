@@ -4,7 +4,7 @@ INFO line and one notification; set and ended notifications name the direction, 
 import logging
 
 from adapters.clients.enforcers import GlobalLimitEnforcer
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from adapters.system.state_files import OverrideStore
 from application.observers.notifications import NotificationPolicy
 from application.observers.temporary_limits import TemporaryLimits
@@ -25,7 +25,7 @@ class Sink:
 
 def test_it_holds_while_active_and_ends_exactly_on_time(tmp_path, caplog):
     wall = ManualClock(1_000_000.0)
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     service = ThrottleService(ScriptedStreamSource([[], [REMOTE], [REMOTE], []]), GlobalLimitEnforcer(limiter),
                               build_decider(settings(streaming_threshold=1, idle_threshold=1)), clock=ManualClock(),
                               wall_clock=wall)
@@ -55,7 +55,7 @@ def test_it_holds_while_active_and_ends_exactly_on_time(tmp_path, caplog):
 
 
 def test_bad_values_are_refused_naming_the_field(tmp_path):
-    service = ThrottleService(ScriptedStreamSource([[]]), GlobalLimitEnforcer(RecordingUploadLimiter()),
+    service = ThrottleService(ScriptedStreamSource([[]]), GlobalLimitEnforcer(RecordingQBittorrent()),
                               build_decider(settings()), clock=ManualClock())
     limits = TemporaryLimits(lambda: service, OverrideStore(str(tmp_path)), lambda reason: None)
     for args, field in [(("sideways", 5, 5), "direction"), (("upload", "5 mb/s", 5), "kib"),

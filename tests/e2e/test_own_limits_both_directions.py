@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import QBittorrentClient
 from adapters.clients.transmission.client import TransmissionClient
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
@@ -28,7 +28,7 @@ class Pair:
 
     def __init__(self, qbt, transmission) -> None:
         self.qbt, self.transmission = qbt, transmission
-        self.q = QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password, timeout_sec=5)
+        self.q = QBittorrentClient(qbt.url, username=qbt.username, password=qbt.password, timeout_sec=5)
         self.t = TransmissionClient(transmission.url, timeout_sec=5)
 
     def native(self, name: str, direction: Direction) -> Any:

@@ -26,15 +26,15 @@ def config(tmp_path, plex, qbt, **fields):
 
 
 def upload_limit(qbt):
-    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentClient
 
-    return QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password).current_upload_limit()
+    return QBittorrentClient(qbt.url, username=qbt.username, password=qbt.password).current_upload_limit()
 
 
 def set_upload_limit(qbt, value):
-    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentClient
 
-    QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password).set_upload_limit(value)
+    QBittorrentClient(qbt.url, username=qbt.username, password=qbt.password).set_upload_limit(value)
 
 
 def test_once_dry_run_decides_without_writing(run_pyz, tmp_path, plex_server, qbt_nox):

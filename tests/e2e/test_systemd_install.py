@@ -201,9 +201,9 @@ def documented_secret_files() -> list[str]:
 
 
 def limiter(qbt):
-    from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+    from adapters.clients.qbittorrent.client import QBittorrentClient
 
-    return QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password)
+    return QBittorrentClient(qbt.url, username=qbt.username, password=qbt.password)
 
 
 def receive_until(notify: socket.socket, wanted: str, timeout: float) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import pytest
 
 from adapters.clients.deluge.client import DelugeClient
-from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import QBittorrentClient
 from adapters.clients.transmission.client import TransmissionClient
 from domain.policies import SpeedLimit
 from domain.ports import DownloadClientError
@@ -33,7 +33,7 @@ class Clients:
     def __init__(self, qbt, transmission, deluge) -> None:
         self.qbt, self.transmission, self.deluge = qbt, transmission, deluge
         # one session each, kept (each adapter logs in again, or redoes Transmission's 409, by itself)
-        self._qbt = QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password, timeout_sec=5)
+        self._qbt = QBittorrentClient(qbt.url, username=qbt.username, password=qbt.password, timeout_sec=5)
         self._transmission = TransmissionClient(transmission.url, timeout_sec=5)
         self._deluge = DelugeClient(deluge.url, password=deluge.password, timeout_sec=5)
         self._readers: Dict[str, Callable[[], int]] = {

@@ -1,4 +1,4 @@
-"""qBittorrent's global upload limit through its Web API v2 (4.1 to 5.2), as an UploadLimiter.
+"""qBittorrent's global upload and download limits and transfer rates through its Web API v2 (4.1 to 5.2).
 
 One pool and one session for the adapter's life: qBittorrent bans an IP after a few failed logins
 and newer versions evict old sessions, so we log in once, keep every cookie it sets, and log in
@@ -36,7 +36,7 @@ class QBittorrentInfo:
 MAX_LIMIT_BYTES = 2**31 - 1
 
 
-class QBittorrentUploadLimiter:
+class QBittorrentClient:
     """Reads and sets qBittorrent's global upload and download limits (bytes/s, 0 = unlimited)."""
 
     def __init__(
@@ -56,7 +56,7 @@ class QBittorrentUploadLimiter:
         )
         self._url = self._session.url
 
-    # ---------------------------------------------------------------- UploadLimiter
+    # ---------------------------------------------------------------- limits in bytes/s
 
     def current_upload_limit(self) -> int:
         return parse_limit_body(self._session.request("GET", "transfer/uploadLimit").body, "upload", self._url)
@@ -173,7 +173,7 @@ class QBittorrentUploadLimiter:
 
 __all__ = [
     # this module's own
-    "MAX_LIMIT_BYTES", "QBittorrentInfo", "QBittorrentUploadLimiter",
+    "MAX_LIMIT_BYTES", "QBittorrentInfo", "QBittorrentClient",
     # re-exported: adapters/clients/qbittorrent/session.py
     "AUTH_API_KEY", "AUTH_BYPASS", "AUTH_PASSWORD", "MAX_ANSWER_BYTES",
 ]

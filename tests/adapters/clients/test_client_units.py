@@ -15,11 +15,11 @@ from hypothesis import example, given, strategies as st
 
 from adapters.clients.deluge.client import MAX_KIB, UNLIMITED, from_deluge_kib, to_deluge_kib
 from adapters.clients.deluge.rpc import native_kib, parse_kib
-from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES as QBT_MAX, QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES as QBT_MAX, QBittorrentClient
 from adapters.clients.transmission.client import MAX_LIMIT_BYTES, from_transmission_units, to_transmission_units
 from adapters.clients.transmission.limit import KEYS as TRANSMISSION_KEYS
 from adapters.clients.transmission.rpc import native_limit_fields, parse_limit_fields
-from adapters.fakes import RecordingUploadLimiter
+from adapters.fakes import RecordingQBittorrent
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
 from domain.ports import HeldLimit, DownloadClientError
@@ -162,13 +162,13 @@ directions = st.sampled_from(list(Direction))
 @given(limits)
 def test_qbittorrent_never_turns_a_limit_into_unlimited_in_either_direction(limit):
     # one check guards transfer/setUploadLimit and transfer/setDownloadLimit alike
-    sent = QBittorrentUploadLimiter._checked_limit(min(limit.bytes_per_sec, QBT_MAX))
+    sent = QBittorrentClient._checked_limit(min(limit.bytes_per_sec, QBT_MAX))
     assert 1024 <= sent <= max(limit.bytes_per_sec, 1024)
 
 
 @given(st.integers(min_value=0, max_value=QBT_MAX // 1024))
 def test_qbittorrent_a_native_it_gave_is_written_back_unchanged(kib):
-    assert QBittorrentUploadLimiter._checked_limit(kib * 1024) == kib * 1024  # it only ever gives whole KiB
+    assert QBittorrentClient._checked_limit(kib * 1024) == kib * 1024  # it only ever gives whole KiB
 
 
 @given(directions, st.integers(min_value=0, max_value=MAX_LIMIT_BYTES // 1000), st.booleans(), real_units)
@@ -198,7 +198,7 @@ def test_deluge_a_read_value_is_restored_unchanged(value):
 
 @given(directions, st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=10**9))
 def test_the_fake_restores_its_natives_in_both_directions(direction, users, throttle):
-    fake = RecordingUploadLimiter(initial_bytes_per_sec=users // 1024 * 1024,
+    fake = RecordingQBittorrent(initial_bytes_per_sec=users // 1024 * 1024,
                                   initial_download_bytes_per_sec=users // 1024 * 1024)
     control = fake.limit_control(direction)
     held = control.read_limit()
@@ -213,7 +213,7 @@ def test_the_fake_restores_its_natives_in_both_directions(direction, users, thro
 @given(st.none() | st.booleans() | st.floats() | st.text(max_size=5) | st.integers(max_value=-1))
 def test_the_fake_refuses_natives_it_could_not_have_given(native: Any):
     try:
-        RecordingUploadLimiter().limit_control(Direction.DOWNLOAD).restore_limit(native)
+        RecordingQBittorrent().limit_control(Direction.DOWNLOAD).restore_limit(native)
     except DownloadClientError:
         pass
     else:

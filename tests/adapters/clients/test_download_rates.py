@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from adapters.clients.deluge.client import DelugeClient
 from adapters.clients.deluge.rpc import parse_rate as deluge_rate
-from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import QBittorrentClient
 from adapters.clients.transmission.client import TransmissionClient
 from adapters.clients.transmission.rpc import parse_rate as transmission_rate
 from domain.policies import SpeedLimit
@@ -20,7 +20,7 @@ from tests.support.transmission_daemon import (  # noqa: F401  (fixtures)
 
 
 def test_qbittorrent_downloads_nothing_without_torrents(qbt_nox):
-    qbt = QBittorrentUploadLimiter(qbt_nox.url, username=qbt_nox.username, password=qbt_nox.password, timeout_sec=5.0)
+    qbt = QBittorrentClient(qbt_nox.url, username=qbt_nox.username, password=qbt_nox.password, timeout_sec=5.0)
     assert isinstance(qbt, TransferRates)
     assert qbt.current_download_rate() == SpeedLimit(0)
 

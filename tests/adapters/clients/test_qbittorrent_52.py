@@ -1,4 +1,4 @@
-"""QBittorrentUploadLimiter against a fake qBittorrent 5.2 (204 login, 401, QBT_SID_<port>, API keys)."""
+"""QBittorrentClient against a fake qBittorrent 5.2 (204 login, 401, QBT_SID_<port>, API keys)."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +13,7 @@ from adapters.clients.qbittorrent.client import (
     AUTH_BYPASS,
     AUTH_PASSWORD,
     QBittorrentInfo,
-    QBittorrentUploadLimiter,
+    QBittorrentClient,
 )
 from domain.ports import FailureKind, DownloadClientError
 from tests.support.clock import ManualClock as FakeClock
@@ -33,10 +33,10 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def limiter(server: FakeQBittorrent, clock: FakeClock, **kwargs: object) -> QBittorrentUploadLimiter:
+def limiter(server: FakeQBittorrent, clock: FakeClock, **kwargs: object) -> QBittorrentClient:
     options = {"username": "admin", "password": PASSWORD, "timeout_sec": 2.0, "login_retry_sec": 300.0}
     options.update(kwargs)
-    return QBittorrentUploadLimiter(server.url, clock=clock, **options)  # type: ignore[arg-type]
+    return QBittorrentClient(server.url, clock=clock, **options)  # type: ignore[arg-type]
 
 
 def error_of(call: object) -> DownloadClientError:
@@ -162,7 +162,7 @@ def test_persistent_403_after_fresh_login_is_an_error_not_a_loop(fake: FakeQBitt
 def test_api_key_uses_bearer_and_never_logs_in(fake: FakeQBittorrent, clock: FakeClock) -> None:
     fake.api_key = make_api_key()
     assert fake.api_key.startswith("qbt_") and len(fake.api_key) == 32
-    qbt = QBittorrentUploadLimiter(fake.url, api_key=fake.api_key, timeout_sec=2.0, clock=clock)
+    qbt = QBittorrentClient(fake.url, api_key=fake.api_key, timeout_sec=2.0, clock=clock)
     qbt.set_upload_limit(51_200)
     assert qbt.current_upload_limit() == 51_200
     assert qbt.describe().auth == AUTH_API_KEY
@@ -173,7 +173,7 @@ def test_api_key_uses_bearer_and_never_logs_in(fake: FakeQBittorrent, clock: Fak
 def test_rejected_api_key_is_clear_and_does_not_log_in(fake: FakeQBittorrent, clock: FakeClock) -> None:
     fake.api_key = make_api_key()
     wrong = make_api_key()
-    qbt = QBittorrentUploadLimiter(
+    qbt = QBittorrentClient(
         fake.url, username="admin", password=PASSWORD, api_key=wrong, timeout_sec=2.0, clock=clock
     )
     err = error_of(qbt.current_upload_limit)
@@ -185,7 +185,7 @@ def test_rejected_api_key_is_clear_and_does_not_log_in(fake: FakeQBittorrent, cl
 
 def test_bypass_without_credentials_keeps_the_cookie(fake: FakeQBittorrent, clock: FakeClock) -> None:
     fake.bypass_auth = True
-    qbt = QBittorrentUploadLimiter(fake.url, timeout_sec=2.0, clock=clock)
+    qbt = QBittorrentClient(fake.url, timeout_sec=2.0, clock=clock)
     for _ in range(5):
         qbt.current_upload_limit()
     assert qbt.describe().auth == AUTH_BYPASS
@@ -201,7 +201,7 @@ def test_bypass_with_credentials_configured_sends_no_login(fake: FakeQBittorrent
 
 
 def test_no_credentials_but_login_required(fake: FakeQBittorrent, clock: FakeClock) -> None:
-    qbt = QBittorrentUploadLimiter(fake.url, timeout_sec=2.0, clock=clock)
+    qbt = QBittorrentClient(fake.url, timeout_sec=2.0, clock=clock)
     err = error_of(qbt.current_upload_limit)
     assert err.kind is FailureKind.REJECTED and "requires a login" in str(err)
     assert fake.logins == 0
@@ -255,7 +255,7 @@ def test_unknown_endpoint_404_is_malformed(fake: FakeQBittorrent, clock: FakeClo
 def test_timeout_is_unreachable(fake: FakeQBittorrent, clock: FakeClock) -> None:
     fake.bypass_auth = True
     fake.response_delay = 0.6
-    qbt = QBittorrentUploadLimiter(fake.url, timeout_sec=0.2, clock=clock)
+    qbt = QBittorrentClient(fake.url, timeout_sec=0.2, clock=clock)
     err = error_of(qbt.current_upload_limit)
     assert err.kind is FailureKind.UNREACHABLE and "timed out" in str(err)
 
@@ -270,7 +270,7 @@ def test_negative_or_non_int_limit_refused_without_request(fake: FakeQBittorrent
 def test_userinfo_is_stripped_from_messages(fake: FakeQBittorrent, clock: FakeClock) -> None:
     url = fake.url.replace("http://", "http://admin:%s@" % PASSWORD)
     fake.fail_with("transfer/uploadLimit", 500)
-    qbt = QBittorrentUploadLimiter(url, username="admin", password=PASSWORD, timeout_sec=2.0, clock=clock)
+    qbt = QBittorrentClient(url, username="admin", password=PASSWORD, timeout_sec=2.0, clock=clock)
     err = error_of(qbt.current_upload_limit)
     assert PASSWORD not in str(err)
     assert fake.url in str(err)

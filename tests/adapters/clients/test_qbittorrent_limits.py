@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given, strategies as st
 
-from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES, QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import MAX_LIMIT_BYTES, QBittorrentClient
 from adapters.clients.qbittorrent.limit import parse_limit_body
 from domain.limit_plan import Direction
 from domain.policies import SpeedLimit
@@ -15,8 +15,8 @@ from tests.support.qbittorrent_nox import QbtInstance
 URL = "http://127.0.0.1:1"
 
 
-def limiter(qbt: QbtInstance) -> QBittorrentUploadLimiter:
-    return QBittorrentUploadLimiter(qbt.url, username=qbt.username, password=qbt.password, timeout_sec=5.0)
+def limiter(qbt: QbtInstance) -> QBittorrentClient:
+    return QBittorrentClient(qbt.url, username=qbt.username, password=qbt.password, timeout_sec=5.0)
 
 
 @pytest.mark.parametrize("direction", list(Direction))
@@ -51,7 +51,7 @@ def test_read_write_restore_round_trip_is_exact(qbt_nox: QbtInstance, direction:
 
 @pytest.mark.parametrize("native", ["1024", 1024.0, None, True, {"bytes": 1024}, -1, MAX_LIMIT_BYTES + 1])
 def test_restore_refuses_what_qbittorrent_could_not_have_given(native: object) -> None:
-    control = QBittorrentUploadLimiter(URL).limit_control(Direction.DOWNLOAD)
+    control = QBittorrentClient(URL).limit_control(Direction.DOWNLOAD)
     with pytest.raises(DownloadClientError) as info:
         control.restore_limit(native)  # refused before anything is sent (port 1 would be unreachable)
     assert info.value.kind is FailureKind.MALFORMED

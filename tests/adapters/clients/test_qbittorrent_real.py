@@ -1,4 +1,4 @@
-"""QBittorrentUploadLimiter against a real qbittorrent-nox (4.5.2 here) on 127.0.0.1."""
+"""QBittorrentClient against a real qbittorrent-nox (4.5.2 here) on 127.0.0.1."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from adapters.clients.qbittorrent.client import AUTH_BYPASS, AUTH_PASSWORD, QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import AUTH_BYPASS, AUTH_PASSWORD, QBittorrentClient
 from domain.ports import FailureKind, DownloadClientError
 from tests.support.clock import ManualClock
 from tests.support.qbittorrent_nox import QbtInstance
@@ -14,8 +14,8 @@ from tests.support.qbittorrent_nox import QbtInstance
 Factory = Callable[..., QbtInstance]
 
 
-def limiter(qbt: QbtInstance, password: str = "", clock: Optional[ManualClock] = None) -> QBittorrentUploadLimiter:
-    return QBittorrentUploadLimiter(
+def limiter(qbt: QbtInstance, password: str = "", clock: Optional[ManualClock] = None) -> QBittorrentClient:
+    return QBittorrentClient(
         qbt.url, username=qbt.username, password=password or qbt.password, timeout_sec=5.0,
         login_retry_sec=300.0, clock=clock or ManualClock(),
     )
@@ -107,7 +107,7 @@ def test_ban_is_reported_and_not_retried_early(qbt_nox_factory: Factory) -> None
 
 def test_bypass_on_localhost_without_credentials(qbt_nox_module: Factory) -> None:
     instance = qbt_nox_module(localhost_auth=False)
-    qbt = QBittorrentUploadLimiter(instance.url, timeout_sec=5.0)
+    qbt = QBittorrentClient(instance.url, timeout_sec=5.0)
     qbt.set_upload_limit(20_480)
     assert qbt.current_upload_limit() == 20_480
     assert qbt.describe().auth == AUTH_BYPASS
@@ -116,12 +116,12 @@ def test_bypass_on_localhost_without_credentials(qbt_nox_module: Factory) -> Non
 
 
 def test_login_required_without_credentials(qbt_nox: QbtInstance) -> None:
-    err = error_of(QBittorrentUploadLimiter(qbt_nox.url, timeout_sec=5.0).current_upload_limit)
+    err = error_of(QBittorrentClient(qbt_nox.url, timeout_sec=5.0).current_upload_limit)
     assert err.kind is FailureKind.REJECTED and "requires a login" in str(err)
 
 
 def test_api_key_against_4x_is_rejected_clearly(qbt_nox: QbtInstance) -> None:
     key = "qbt_" + "A" * 28
-    err = error_of(QBittorrentUploadLimiter(qbt_nox.url, api_key=key, timeout_sec=5.0).current_upload_limit)
+    err = error_of(QBittorrentClient(qbt_nox.url, api_key=key, timeout_sec=5.0).current_upload_limit)
     assert err.kind is FailureKind.REJECTED and "rejected the API key (403)" in str(err)
     assert key not in str(err)

@@ -4,12 +4,12 @@ No qBittorrent with HTTPS is at hand, so the HTTPS test server stands in: it is 
 whether the TLS handshake passes is decided before any qBittorrent answer."""
 import pytest
 
-from adapters.clients.qbittorrent.client import QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import QBittorrentClient
 from domain.ports import FailureKind, DownloadClientError
 
 
 def limiter(server, **options):
-    return QBittorrentUploadLimiter(server.url, username="admin", password="pw", timeout_sec=2, **options)
+    return QBittorrentClient(server.url, username="admin", password="pw", timeout_sec=2, **options)
 
 
 def failure(server, **options):

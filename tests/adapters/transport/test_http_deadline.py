@@ -12,7 +12,7 @@ import pytest
 
 from adapters.transport.http import HttpClient, HttpTransportError
 from adapters.media.plex.source import PlexStreamSource
-from adapters.clients.qbittorrent.client import MAX_ANSWER_BYTES, QBittorrentUploadLimiter
+from adapters.clients.qbittorrent.client import MAX_ANSWER_BYTES, QBittorrentClient
 from domain.ports import FailureKind, StreamSourceError, DownloadClientError
 from tests.support.hostile_http import (
     HostileServer,
@@ -32,8 +32,8 @@ def plex(server: HostileServer) -> PlexStreamSource:
     return PlexStreamSource(server.url, "token", timeout_sec=TIMEOUT)
 
 
-def qbittorrent(server: HostileServer) -> QBittorrentUploadLimiter:
-    return QBittorrentUploadLimiter(server.url, timeout_sec=TIMEOUT)
+def qbittorrent(server: HostileServer) -> QBittorrentClient:
+    return QBittorrentClient(server.url, timeout_sec=TIMEOUT)
 
 
 @pytest.mark.parametrize("behaviour", [trickle_head(), trickle_body()], ids=["head", "body"])
@@ -109,7 +109,7 @@ PLEX_401 = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unautho
 @pytest.mark.parametrize("headers", [b"X-Plex-Protocol: 1.0\r\n", b"Content-Type: text/html\r\n"])
 def test_qbittorrent_url_pointing_at_plex_says_so(headers):
     with HostileServer(answer(401, PLEX_401, headers)) as server:
-        limiter = QBittorrentUploadLimiter(server.url, username="admin", password="pw", timeout_sec=TIMEOUT)
+        limiter = QBittorrentClient(server.url, username="admin", password="pw", timeout_sec=TIMEOUT)
         with pytest.raises(DownloadClientError) as info:
             limiter.current_upload_limit()
     message = str(info.value)

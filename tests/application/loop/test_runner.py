@@ -176,7 +176,7 @@ def test_a_stop_that_cuts_a_poll_short_after_the_decision_still_logs_what_it_dec
     says so before the loop ends and the exit restore runs."""
     import logging
 
-    from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+    from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
     from adapters.clients.enforcers import GlobalLimitEnforcer
     from application.container import build_decider
     from application.client_slot import ClientSlot
@@ -184,11 +184,11 @@ def test_a_stop_that_cuts_a_poll_short_after_the_decision_still_logs_what_it_dec
     from application.loop.stopping import StopRequested
     from tests.application.builders import ManualClock, settings
 
-    class StoppedMidRequest(RecordingUploadLimiter):
+    class StoppedMidRequest(RecordingQBittorrent):
         def set_upload_limit(self, bytes_per_sec: int) -> None:
             raise StopRequested()
 
-    first = RecordingUploadLimiter()
+    first = RecordingQBittorrent()
     slots = [ClientSlot("seedbox", GlobalLimitEnforcer(first)), ClientSlot("vpn", GlobalLimitEnforcer(StoppedMidRequest()))]
     service = ThrottleService(ScriptedStreamSource([[REMOTE]]), slots, build_decider(settings()), clock=ManualClock())
     runner = DaemonRunner(service, TickLogger(), interval_sec=3600, restore_on_exit=False)

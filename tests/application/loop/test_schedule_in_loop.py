@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
 from adapters.clients.enforcers import GlobalLimitEnforcer
 from application.observers.reporting import TickLogger
 from application.service import ThrottleService
@@ -28,7 +28,7 @@ class LocalClock:
         return self.local
 
 
-def service_at(local: LocalClock, limiter: RecordingUploadLimiter) -> ThrottleService:
+def service_at(local: LocalClock, limiter: RecordingQBittorrent) -> ThrottleService:
     s = settings(schedule=SCHEDULE, streaming_threshold=1, idle_threshold=1)
     return ThrottleService(ScriptedStreamSource([[REMOTE]]), GlobalLimitEnforcer(limiter), build_decider(s),
                            clock=ManualClock(), local_time=local)
@@ -36,7 +36,7 @@ def service_at(local: LocalClock, limiter: RecordingUploadLimiter) -> ThrottleSe
 
 def test_no_throttle_inside_a_throttle_false_window_and_back_at_its_end(caplog):
     caplog.set_level(logging.INFO, logger="plex_helper")
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     local = LocalClock(weekday=0, minute=6 * 60 + 59)  # Monday 06:59: inside
     service = service_at(local, limiter)
     log = TickLogger()
@@ -53,7 +53,7 @@ def test_no_throttle_inside_a_throttle_false_window_and_back_at_its_end(caplog):
 
 
 def test_a_window_across_midnight_applies_on_both_sides_with_its_own_limit():
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     local = LocalClock(weekday=5, minute=23 * 60)  # Saturday 23:00
     service = service_at(local, limiter)
     service.tick()

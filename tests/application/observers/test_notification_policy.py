@@ -41,9 +41,9 @@ def test_a_side_failing_is_announced_once_after_n_polls_and_once_on_recovery():
 
 
 def test_qbittorrent_failures_count_only_polls_that_asked_it():
-    from adapters.fakes import RecordingUploadLimiter
+    from adapters.fakes import RecordingQBittorrent
 
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     limiter.fail_with("qBittorrent not reachable at http://qbt:8080: connection refused")
     service, _, _ = make_service([[REMOTE]] * 6, limiter=limiter)
     sink = Sink()
@@ -75,14 +75,14 @@ def test_overrides_are_announced():
 
 
 def test_each_client_has_its_own_failure_streak_named_as_in_the_config():
-    from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+    from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
     from application.client_slot import ClientSlot
     from application.container import build_decider
     from adapters.clients.enforcers import GlobalLimitEnforcer
     from application.service import MediaServer, ThrottleService
     from tests.application.builders import ManualClock, settings
 
-    good, bad = RecordingUploadLimiter(), RecordingUploadLimiter()
+    good, bad = RecordingQBittorrent(), RecordingQBittorrent()
     bad.fail_with("Transmission not reachable at http://nas:9091/transmission/rpc: connection refused")
     clock = ManualClock()
     service = ThrottleService(

@@ -1,6 +1,6 @@
 import logging
 
-from adapters.fakes import RecordingUploadLimiter
+from adapters.fakes import RecordingQBittorrent
 from application.observers.reporting import TickLogger
 from domain.ports import FailureKind
 from tests.application.builders import DOWN, REJECTED, REMOTE, make_service
@@ -43,7 +43,7 @@ def test_one_info_per_state_change_and_per_limit(caplog):
 
 
 def test_qbittorrent_outage_warns_once(caplog):
-    limiter = RecordingUploadLimiter()
+    limiter = RecordingQBittorrent()
     limiter.fail_with("qBittorrent not reachable at http://qbt:8080: connection refused", FailureKind.UNREACHABLE)
     service, _, _ = make_service([[REMOTE]], limiter=limiter)
     tick_logger = TickLogger(logging.getLogger("plex_helper.test"))

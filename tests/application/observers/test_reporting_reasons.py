@@ -207,13 +207,13 @@ def test_the_containers_tick_logger_says_why_and_follows_a_reload(caplog):
     """Wiring: the container hands the TickLogger the service's rule, read at each poll."""
     from dataclasses import replace
 
-    from adapters.fakes import RecordingUploadLimiter, ScriptedStreamSource
+    from adapters.fakes import RecordingQBittorrent, ScriptedStreamSource
     from application.container import Container
     from tests.application.builders import settings
     from tests.support.stand_ins import use_stand_ins
 
     container = Container(settings=settings())
-    use_stand_ins(container, plex=ScriptedStreamSource([[LAN], [LAN]]), qbittorrent=RecordingUploadLimiter())
+    use_stand_ins(container, plex=ScriptedStreamSource([[LAN], [LAN]]), qbittorrent=RecordingQBittorrent())
     runner = container.runner()
     caplog.set_level(logging.DEBUG, logger="plex_helper")
     runner.run_once()
