@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from application.config.lists import ENTRY_SECRETS, DownloadClientSchema, MediaServerSchema
-from application.config.load import ConfigSchema
+from application.config.schema import ConfigSchema
 from application.config.sources import LEGACY_SECRET_ENV, variables_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -54,7 +54,7 @@ ADAPTER_IMPORTS_ALLOWED = {
     # the config is validated by the adapters' own readers of their formats (listen address, header
     # value, notification target, broker URL, a bounded regular file): one parser, not two
     "application/config/fields.py",
-    "application/config/load.py",
+    "application/config/schema.py",
     "application/config/mqtt.py",
     "application/config/sources.py",
     # the metrics observer renders Prometheus text with the adapter's exposition

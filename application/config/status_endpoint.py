@@ -8,7 +8,8 @@ from typing import Mapping, Tuple
 
 from marshmallow import ValidationError
 
-from application.config.load import ConfigSchema, parse_json
+from application.config.load import parse_json
+from application.config.schema import ConfigSchema
 from application.config.sources import ConfigError, UnreadableFile, apply_environment, read_regular_file
 
 STATUS_FIELDS = ("status_listen", "status_token")

@@ -45,7 +45,7 @@ def test_every_field_has_a_variable(tmp_path):
     env = {"PLEX_HELPER_" + name.upper(): value for name, value in defaults.items()}
     s = load(tmp_path, env)
     assert (s.poll_interval_sec, s.count_states, s.streaming_upload_kbps) == (10, ("playing",), 500)
-    from application.config.load import ConfigSchema
+    from application.config.schema import ConfigSchema
 
     settings_fields = set(Settings.__dataclass_fields__)
     assert set(ConfigSchema().fields) == settings_fields

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.fakes import ScriptedStreamSource
 from application.check import describe_limits
-from application.config.load import ConfigError, ConfigSchema, load_settings
+from application.config.load import ConfigError, load_settings
+from application.config.schema import ConfigSchema
 from application.container import Container
 from tests.application.builders import LAN, REMOTE, ManualClock
 from tests.application.daemon import run
