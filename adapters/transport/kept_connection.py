@@ -50,7 +50,8 @@ class KeptConnection:
         self.deadline_sec = timeout_sec if deadline_sec is None else deadline_sec
         self._connection: Optional[http.client.HTTPConnection] = None
         self._origin: Optional[Origin] = None
-        self._watched: Optional[socket.socket] = None  # a duplicate of the connection's socket, for the watchdog
+        self._watched: Optional[socket.socket] = None  # the connection's socket, for the watchdog
+        self._watched_is_duplicate = False
         self._exchange: Optional[Exchange] = None
         self._routes: Dict[str, Tuple[Origin, str]] = {}  # url: (origin, request target), parsed once
 
@@ -126,19 +127,22 @@ class KeptConnection:
     def _open_watched(self, address: Tuple[str, int], timeout: float,
                       source_address: Optional[Tuple[str, int]] = None) -> socket.socket:
         sock = socket.create_connection(address, timeout, source_address)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._forget_socket()
-        # A duplicate of the descriptor: TLS detaches the original socket object, and shutting the
-        # duplicate down shuts the connection down all the same.
-        self._watched = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        if self._origin is not None and self._origin[0] == "https":
+            # TLS detaches the socket object it wraps: watch a duplicate of the descriptor instead
+            # (shutting the duplicate down shuts the connection down all the same).
+            self._watched = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            self._watched_is_duplicate = True
+        else:
+            self._watched = sock
         if self._exchange is not None:
             self._exchange.watch(self._watched)
         return sock
 
     def _forget_socket(self) -> None:
-        if self._watched is not None:
-            self._watched.close()
-            self._watched = None
+        if self._watched is not None and self._watched_is_duplicate:
+            self._watched.close()  # the connection's own socket is http.client's to close
+        self._watched, self._watched_is_duplicate = None, False
 
     def _route(self, url: str) -> Tuple[Origin, str]:
         route = self._routes.get(url)
