@@ -39,6 +39,7 @@ Where each shape comes from:
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional, Set, Tuple
@@ -176,13 +177,11 @@ class IgdStandIn:
             except OSError:
                 pass
 
-    @staticmethod
-    def _quiet_about_reset(request: object, client_address: object) -> None:
+    def _quiet_about_reset(self, request: object, client_address: object) -> None:
         """A client that gave up on an answer (too large, too slow) resets the connection: expected
         here, so no traceback on the test's output; anything else is printed as http.server does."""
-        import sys
         if not isinstance(sys.exc_info()[1], ConnectionError):
-            ThreadingHTTPServer.handle_error(None, request, client_address)  # type: ignore[arg-type]
+            ThreadingHTTPServer.handle_error(self._http, request, client_address)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ SSDP
 

@@ -227,3 +227,12 @@ def test_a_router_that_refuses_the_repeated_request_too_is_unreachable():
     with pytest.raises(LineMeterError) as caught:  # its kept-alive connection closed, and nothing listens now
         meter.read_counters()
     assert caught.value.kind is FailureKind.UNREACHABLE and str(caught.value).endswith("connection refused")
+
+
+def test_a_redirect_is_an_answer_not_followed(igd):
+    meter = meter_for(igd)
+    meter.read_counters()
+    igd.answer_override = (302, b"")
+    with pytest.raises(LineMeterError, match="unusable: HTTP 302"):
+        meter.read_counters()
+    assert igd.actions[-1] == "GetTotalBytesSent"  # asked once, nowhere else
