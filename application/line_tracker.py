@@ -91,6 +91,12 @@ def streams_kib(remote: Iterable[PlaybackSession]) -> float:
     return sum(min(max(s.bandwidth_kbps, 0), MAX_SESSION_KBPS) for s in remote) * KIB_PER_KBIT
 
 
+def measured_directions(capacities: Mapping[Direction, int]) -> FrozenSet[Direction]:
+    """The directions with a configured capacity: the only ones the tracker reads from the meter's
+    counters (a meter may leave the others unread, as 0)."""
+    return frozenset(d for d, kib in capacities.items() if kib)
+
+
 class LineTracker:
     """Keeps the loop's state between polls. `budgets` is called from the poll thread; `figures`
     from any thread."""
@@ -100,7 +106,7 @@ class LineTracker:
                  logger: Optional[logging.Logger] = None) -> None:
         self.meter = meter
         self.label = label
-        self.measured: FrozenSet[Direction] = frozenset(d for d, kib in capacities.items() if kib)
+        self.measured = measured_directions(capacities)
         made = {d: DirectionSettings(capacity_kib=kib, headroom=headroom, window_sec=window_sec)
                 for d, kib in capacities.items() if kib}
         self.settings = LineSettings(made.get(Direction.UPLOAD, _UNMEASURED), made.get(Direction.DOWNLOAD, _UNMEASURED))
@@ -209,7 +215,10 @@ def describe_meter(meter: Any) -> str:
 def check_line(settings: Any, seconds: float = 3.0, sleep: Callable[[float], None] = time.sleep,
                clock: Callable[[], float] = time.monotonic) -> str:
     """`--check`: find the meter, then what it measures over `seconds`, each direction. Raises
-    LineMeterError (a sentence) when it cannot be read."""
+    LineMeterError (a sentence) when it cannot be read.
+
+    Both directions are read, also one without a capacity (marked "not measured"): what the line
+    carries there helps to decide whether to configure it."""
     from application.wiring.line import make_line_meter
     from domain.line.counters import line_rates
 

@@ -46,7 +46,7 @@ def line(name: str, times: List[float]) -> str:
     ordered = sorted(times)
     p95 = ordered[int(len(ordered) * 0.95) - 1]
     verdict = "within" if statistics.median(times) <= BUDGET_MS else "OVER"
-    return "%-28s median %.3f ms  p95 %.3f ms  (%s %.1f ms)" % (name, statistics.median(times), p95, verdict, BUDGET_MS)
+    return "%-34s median %.3f ms  p95 %.3f ms  (%s %.1f ms)" % (name, statistics.median(times), p95, verdict, BUDGET_MS)
 
 
 def main(argv: List[str] = None) -> int:
@@ -64,10 +64,14 @@ def main(argv: List[str] = None) -> int:
     from tests.support.snmpd_daemon import running_snmpd
 
     print("CPU per reading, %d readings (thread CPU)%s" % (reads, ", %g ms apart" % options.pause_ms if pause else ""))
-    for avm, keep_alive in ((False, True), (True, True), (False, False), (True, False)):
+    both, upload = (Direction.UPLOAD, Direction.DOWNLOAD), (Direction.UPLOAD,)
+    # the upload-only lines: the common configuration (only line_upload_kbps set), one request
+    for avm, keep_alive, directions in ((False, True, both), (False, True, upload), (True, True, both),
+                                        (False, False, both), (False, False, upload), (True, False, both)):
         with IgdStandIn(avm=avm, keep_alive=keep_alive) as igd:
-            meter = UpnpLineMeter(igd.location, timeout_sec=2.0)
-            name = "upnp (%s, %s)" % ("AVM 64-bit" if avm else "IGD 32-bit", "kept" if keep_alive else "closed")
+            meter = UpnpLineMeter(igd.location, timeout_sec=2.0, directions=directions)
+            name = "upnp (%s, %s%s)" % ("AVM 64-bit" if avm else "IGD 32-bit", "kept" if keep_alive else "closed",
+                                        ", up only" if directions == upload else "")
             print(line(name, cpu_ms(meter.read_counters, reads, pause_sec=pause)))
             meter.close()
     try:
@@ -78,7 +82,7 @@ def main(argv: List[str] = None) -> int:
     except BaseException as exc:  # no snmpd or no pysnmp here: say so, measure the rest
         if isinstance(exc, KeyboardInterrupt):
             raise
-        print("%-28s skipped: %s" % ("snmp", exc))
+        print("%-34s skipped: %s" % ("snmp", exc))
     host = HostInterfaceMeter("lo")
     print(line("host (/proc/net/dev, lo)", cpu_ms(host.read_counters, reads, pause_sec=pause)))
 

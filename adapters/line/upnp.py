@@ -6,20 +6,31 @@ NewX_AVM_DE_TotalBytesReceived64 (decimal strings). The meter asks for it first 
 router that does not know it (UPnP error 401, or the fields missing), then uses the standard pair.
 AVM's TR-064 interface (X_AVM-DE_GetOnlineMonitor and the like) needs a login and is not used.
 
+Only the directions asked for are read (`directions`: the tracker measures only those with a
+configured capacity, most often just the upload). On the standard pair a direction not asked for
+costs no request and reads as 0; AVM's one action gives both anyway.
+
 Without a `location` the router is found by SSDP on first use, and again after it stopped answering
-(its address may have changed). The HTTP client is the project's (a deadline for the whole exchange
-and a cap on the answer's size); this module is the only one of the line meters that uses it.
+(its address may have changed).
+
+HTTP goes over one kept-alive http.client connection (adapters/transport/kept_connection.py), not
+the project's HttpClient: a reading is one or two small SOAP exchanges with one router every poll,
+and urllib3's pool, retry and URL layers cost as much CPU as the exchanges themselves. The
+guarantees are the same: a deadline for the whole exchange, a cap on the answer's size, complete
+answers only, a kept-alive connection the router closed tried once more, no redirects followed.
 """
 from __future__ import annotations
 
 import threading
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Collection, Dict, List, Optional, Tuple
 
-from adapters.transport.http import HttpAnswer, HttpClient, HttpTransportError, printable_url
+from adapters.transport.http import HttpAnswer, HttpTransportError, printable_url
+from adapters.transport.kept_connection import KeptConnection
 from adapters.line.ssdp import SSDP_ADDRESS, SsdpAnswer, first_router
 from adapters.line.upnp_xml import (
     CounterService, DocumentError, SoapFault, counter_value, find_counter_service, parse_soap_answer, soap_request,
 )
+from domain.limit_plan import Direction
 from domain.line.counters import LineCounters
 from domain.ports import FailureKind, LineMeterError
 
@@ -30,16 +41,21 @@ MAX_ANSWER_BYTES = 64 * 1024
 
 class UpnpLineMeter:
     """Reads the counters of the router at `location` (its description URL), or of the first one
-    that answers an SSDP search sent to `discovery_address`."""
+    that answers an SSDP search sent to `discovery_address`.
+
+    `directions`: the counters to read. On a router without AVM's action, one left out is not asked
+    for and reads as 0 (a caller uses only the directions it asked for)."""
 
     def __init__(self, location: Optional[str] = None, timeout_sec: float = 3.0,
                  discovery_address: Tuple[str, int] = SSDP_ADDRESS, discovery_wait_sec: float = 2.5,
-                 search: Callable[..., List[SsdpAnswer]] = first_router) -> None:
+                 search: Callable[..., List[SsdpAnswer]] = first_router,
+                 directions: Collection[Direction] = (Direction.UPLOAD, Direction.DOWNLOAD)) -> None:
         self.configured_location = location
         self.discovery_address = discovery_address
         self.discovery_wait_sec = discovery_wait_sec
+        self.directions = frozenset(directions)
         self._search = search
-        self._http = HttpClient(timeout_sec, max_body_bytes=MAX_ANSWER_BYTES)
+        self._http = KeptConnection(timeout_sec, MAX_ANSWER_BYTES)
         self._location = location
         self._service: Optional[CounterService] = None
         self._avm: Optional[bool] = None  # None until we know whether the router has AVM's 64-bit counters
@@ -95,9 +111,12 @@ class UpnpLineMeter:
                 if self._avm:  # it had them: a broken answer now, not a router without them
                     raise self._malformed(AVM_ACTION, exc) from None
                 self._avm = False
+        sent = received = 0
         try:
-            sent = counter_value(self._call(service, "GetTotalBytesSent"), "NewTotalBytesSent", 32)
-            received = counter_value(self._call(service, "GetTotalBytesReceived"), "NewTotalBytesReceived", 32)
+            if Direction.UPLOAD in self.directions:
+                sent = counter_value(self._call(service, "GetTotalBytesSent"), "NewTotalBytesSent", 32)
+            if Direction.DOWNLOAD in self.directions:
+                received = counter_value(self._call(service, "GetTotalBytesReceived"), "NewTotalBytesReceived", 32)
         except (SoapFault, DocumentError) as exc:
             raise self._malformed("GetTotalBytesSent/Received", exc) from None
         return LineCounters(sent, received, 32, 32)
@@ -111,6 +130,9 @@ class UpnpLineMeter:
         if answer.status != 200:
             raise LineMeterError(FailureKind.UNREACHABLE, "the router's UPnP description at %s answered HTTP %d" % (
                 printable_url(self._location), answer.status))
+        if answer.truncated:
+            raise LineMeterError(FailureKind.MALFORMED, "the router's UPnP description at %s is larger than %d KiB"
+                                 % (printable_url(self._location), MAX_ANSWER_BYTES // 1024))
         try:
             self._service = find_counter_service(answer.body, self._location)
         except DocumentError as exc:
@@ -153,15 +175,11 @@ class UpnpLineMeter:
         return self._request("POST", url, headers, body)
 
     def _request(self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes]) -> HttpAnswer:
-        for attempt in (1, 2):
-            try:
-                return self._http.request(method, url, headers=headers, body=body)
-            except HttpTransportError as exc:
-                if exc.connection_dropped and attempt == 1:  # a kept-alive connection the router had closed
-                    continue
-                raise LineMeterError(FailureKind.UNREACHABLE, "the router's UPnP service at %s could not be reached: "
-                                     "%s" % (printable_url(url), exc.reason)) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return self._http.request(method, url, headers, body)
+        except HttpTransportError as exc:
+            raise LineMeterError(FailureKind.UNREACHABLE, "the router's UPnP service at %s could not be reached: "
+                                 "%s" % (printable_url(url), exc.reason)) from None
 
     def _malformed(self, action: str, exc: Exception) -> LineMeterError:
         where = printable_url(self._service.control_url) if self._service else "the router"

@@ -18,6 +18,9 @@ class LineCounters:
     """The bytes the line has sent (upload) and received (download) since the counters started.
 
     `*_wrap_bits` is the counter's width: a 32-bit counter wraps to 0 after 2^32 - 1 bytes.
+    A meter asked for one direction only may leave the other at a constant 0 (UPnP's standard
+    counters cost a request each): that reads as no traffic, never as a failure, and the tracker
+    uses only the directions it measures.
     """
 
     bytes_sent: int

@@ -26,6 +26,11 @@ Where each shape comes from:
   The connection is kept alive by default; `keep_alive=False` answers `Connection: close` and closes
   it after every answer, as miniupnpd does (its httpresphead), so each request needs a new one.
   How a Fritz!Box handles it is not checked here.
+- Misbehaving on purpose, for the meter's guarantees: `trickle_sec` sends every SOAP answer a byte
+  at a time (status line and headers too); `missing_body_bytes` declares a Content-Length that
+  many bytes longer than the body sent, then closes the connection; `chunked` frames SOAP answers
+  with Transfer-Encoding: chunked; `close_kept_connections()` closes the idle kept-alive
+  connections from the device's side, as a router does after its keep-alive timeout.
 
     with IgdStandIn(avm=False) as igd:
         igd.sent, igd.received = 10, 20        # true totals; the 32-bit answers wrap them
@@ -34,6 +39,7 @@ Where each shape comes from:
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional, Set, Tuple
@@ -109,7 +115,11 @@ class IgdStandIn:
         self.downstream_bps = 250_000_000
         self.description_override: Optional[bytes] = None  # served instead of the description
         self.answer_override: Optional[Tuple[int, bytes]] = None  # (status, body) for every SOAP action
+        self.trickle_sec: Optional[float] = None  # SOAP answers a byte at a time, this far apart
+        self.missing_body_bytes = 0  # SOAP answers declare this many bytes more than they send, then close
+        self.chunked = False  # SOAP answers framed with Transfer-Encoding: chunked
         self.actions: List[str] = []  # every SOAPAction received, in order
+        self.connections_opened = 0  # TCP connections accepted
         self.searches: List[str] = []  # every ST searched for
         self._stopping = threading.Event()
         self._threads: List[threading.Thread] = []
@@ -135,6 +145,7 @@ class IgdStandIn:
         """Listen (HTTP on a free TCP port, SSDP on a free UDP port, both on 127.0.0.1) and serve."""
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._http.daemon_threads = True
+        self._http.handle_error = self._quiet_about_reset  # type: ignore[method-assign]
         self._ssdp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._ssdp.bind(("127.0.0.1", 0))
         self._ssdp.settimeout(0.2)
@@ -156,6 +167,21 @@ class IgdStandIn:
         for thread in self._threads:
             thread.join(timeout=5)
         self._ssdp.close()
+
+    def close_kept_connections(self) -> None:
+        """Close every open connection from the device's side (the client learns it on its next
+        request)."""
+        for connection in list(self._connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _quiet_about_reset(self, request: object, client_address: object) -> None:
+        """A client that gave up on an answer (too large, too slow) resets the connection: expected
+        here, so no traceback on the test's output; anything else is printed as http.server does."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            ThreadingHTTPServer.handle_error(self._http, request, client_address)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ SSDP
 
@@ -217,6 +243,7 @@ class IgdStandIn:
 
             def setup(self) -> None:
                 super().setup()
+                device.connections_opened += 1
                 device._connections.add(self.connection)
 
             def finish(self) -> None:
@@ -239,16 +266,49 @@ class IgdStandIn:
                 if self.path != CONTROL_PATH:
                     return self._send(404, b"")
                 if device.answer_override is not None:
-                    return self._send(*device.answer_override)
+                    return self._answer(*device.answer_override)
                 if service != COMMON % device.service_version:  # the action is the service's, named in full
                     return self._send(500, (ENVELOPE % (FAULT % (401, "Invalid Action"))).encode("utf-8"))
                 status, body = device.soap(action)
-                self._send(status, body.encode("utf-8"))
+                self._answer(status, body.encode("utf-8"))
 
-            def _send(self, status: int, body: bytes) -> None:
+            def _answer(self, status: int, body: bytes) -> None:
+                """A SOAP answer, sent as the device's misbehaviour of the moment says."""
+                if device.trickle_sec is not None:
+                    return self._trickle(status, body)
+                if device.missing_body_bytes:
+                    self.close_connection = True
+                    return self._send(status, body, declared=len(body) + device.missing_body_bytes)
+                if device.chunked:
+                    return self._send_chunked(status, body)
+                self._send(status, body)
+
+            def _trickle(self, status: int, body: bytes) -> None:
+                answer = b"HTTP/1.1 %d OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s" % (
+                    status, len(body), body)
+                self.close_connection = True
+                for i in range(len(answer)):
+                    if device._stopping.wait(device.trickle_sec):
+                        return
+                    try:
+                        self.connection.sendall(answer[i:i + 1])
+                    except OSError:  # the client gave up
+                        return
+
+            def _send_chunked(self, status: int, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", 'text/xml; charset="utf-8"')
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 4096):
+                    piece = body[start:start + 4096]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+
+            def _send(self, status: int, body: bytes, declared: Optional[int] = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", 'text/xml; charset="utf-8"')
+                self.send_header("Content-Length", str(len(body) if declared is None else declared))
                 self.send_header("EXT", "")
                 if not device.keep_alive:
                     self.send_header("Connection", "close")  # http.server then closes after the answer

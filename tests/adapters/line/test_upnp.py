@@ -1,11 +1,15 @@
 """The UPnP meter against the IGD stand-in on 127.0.0.1: discovery, both counter kinds, a wrap,
-and the ways a router fails."""
+only the directions asked for, and the ways a router fails (trickling, oversized, cut short,
+closing kept-alive connections)."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from adapters.line.ssdp import discover
 from adapters.line.upnp import UpnpLineMeter
+from domain.limit_plan import Direction
 from domain.line.counters import CounterSample, line_rates
 from domain.ports import FailureKind, LineMeter, LineMeterError
 from tests.support.igd_server import IgdStandIn
@@ -129,3 +133,106 @@ def test_a_router_that_closes_every_connection_is_read_all_the_same():
             assert (counters.bytes_sent, counters.bytes_received) == (total, total)
         assert device.actions.count("GetTotalBytesSent") == 3
         meter.close()
+
+
+@pytest.mark.parametrize("directions, actions, counters", [
+    ({Direction.UPLOAD}, ["GetTotalBytesSent"], (5, 0)),
+    ({Direction.DOWNLOAD}, ["GetTotalBytesReceived"], (0, 7)),
+])
+def test_only_the_directions_asked_for_are_requested(igd, directions, actions, counters):
+    meter = meter_for(igd, directions=directions)
+    igd.sent, igd.received = 5, 7
+    first, second = meter.read_counters(), meter.read_counters()
+    assert (first.bytes_sent, first.bytes_received) == (second.bytes_sent, second.bytes_received) == counters
+    assert igd.actions == ["GetAddonInfos"] + actions * 2
+    assert igd.connections_opened == 1  # the description and every reading on one kept-alive connection
+    meter.close()
+
+
+def test_avms_one_action_gives_both_directions_whatever_was_asked():
+    with IgdStandIn(avm=True) as device:
+        meter = meter_for(device, directions={Direction.UPLOAD})
+        device.sent, device.received = 5, 7
+        counters = meter.read_counters()
+        assert (counters.bytes_sent, counters.bytes_received) == (5, 7)
+        assert device.actions == ["GetAddonInfos"]
+        meter.close()
+
+
+def test_a_router_trickling_its_answer_fails_within_the_deadline(igd):
+    meter = UpnpLineMeter(igd.location, timeout_sec=1.0)
+    meter.read_counters()
+    igd.trickle_sec = 0.2  # each byte within the socket timeout: only the deadline can end it
+    started = time.monotonic()
+    with pytest.raises(LineMeterError) as caught:
+        meter.read_counters()
+    assert time.monotonic() - started < 1.8
+    assert caught.value.kind is FailureKind.UNREACHABLE
+    assert str(caught.value) == ("the router's UPnP service at http://127.0.0.1:%d/igdupnp/control/WANCommonIFC1 "
+                                 "could not be reached: no complete answer within 1 s (timed out)" % igd.http_port)
+    igd.trickle_sec = None
+    igd.sent = 11
+    assert meter.read_counters().bytes_sent == 11  # on a new connection: the cut one is not reused
+    meter.close()
+
+
+def test_a_chunked_answer_over_the_cap_is_refused_and_its_connection_dropped(igd):
+    meter = meter_for(igd)
+    meter.read_counters()
+    igd.chunked = True
+    igd.answer_override = (200, b"<x>" + b"9" * 100_000 + b"</x>")
+    with pytest.raises(LineMeterError, match="unusable: an answer larger than 64 KiB"):
+        meter.read_counters()
+    opened = igd.connections_opened
+    igd.answer_override = None
+    igd.sent = 12
+    assert meter.read_counters().bytes_sent == 12  # chunked framing read whole when it fits
+    assert igd.connections_opened == opened + 1
+    meter.close()
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(igd):
+    meter = meter_for(igd)
+    meter.read_counters()
+    igd.missing_body_bytes = 10
+    with pytest.raises(LineMeterError) as caught:
+        meter.read_counters()
+    assert caught.value.kind is FailureKind.UNREACHABLE
+    assert str(caught.value).endswith("could not be reached: the answer ended before its end (connection closed "
+                                      "mid-body)")
+    igd.missing_body_bytes = 0
+    igd.sent = 13
+    assert meter.read_counters().bytes_sent == 13
+    meter.close()
+
+
+def test_a_kept_alive_connection_the_router_closed_is_tried_once_more_on_a_new_one(igd):
+    meter = meter_for(igd)
+    meter.read_counters()
+    assert igd.connections_opened == 1
+    for total in (20, 30):
+        igd.close_kept_connections()  # as a router whose keep-alive timeout passed between two polls
+        igd.sent = igd.received = total
+        counters = meter.read_counters()
+        assert (counters.bytes_sent, counters.bytes_received) == (total, total)
+    assert igd.connections_opened == 3
+    assert igd.actions[-4:] == ["GetTotalBytesSent", "GetTotalBytesReceived"] * 2  # each asked once a reading
+    meter.close()
+
+
+def test_a_router_that_refuses_the_repeated_request_too_is_unreachable():
+    with IgdStandIn() as device:
+        meter = meter_for(device)
+        meter.read_counters()
+    with pytest.raises(LineMeterError) as caught:  # its kept-alive connection closed, and nothing listens now
+        meter.read_counters()
+    assert caught.value.kind is FailureKind.UNREACHABLE and str(caught.value).endswith("connection refused")
+
+
+def test_a_redirect_is_an_answer_not_followed(igd):
+    meter = meter_for(igd)
+    meter.read_counters()
+    igd.answer_override = (302, b"")
+    with pytest.raises(LineMeterError, match="unusable: HTTP 302"):
+        meter.read_counters()
+    assert igd.actions[-1] == "GetTotalBytesSent"  # asked once, nowhere else

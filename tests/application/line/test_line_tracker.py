@@ -172,3 +172,27 @@ def test_no_tracker_without_a_meter_and_one_with():
 
     made = make_line_tracker(settings(line_upload_kbps=1000, line_meter=LineMeterSettings("host", interface="lo")))
     assert made.measured == frozenset({UP}) and made.label == "host lo"
+
+
+def test_the_meter_is_asked_only_for_the_measured_directions():
+    from application.config.settings import LineMeterSettings
+
+    upnp = LineMeterSettings("upnp", url="http://127.0.0.1:9/igddesc.xml")  # nothing is read here
+    made = make_line_tracker(settings(line_upload_kbps=1000, line_meter=upnp))
+    assert made.meter.directions == frozenset({UP})
+    made = make_line_tracker(settings(line_upload_kbps=1000, line_download_kbps=5000, line_meter=upnp))
+    assert made.meter.directions == frozenset({UP, DOWN})
+    made.close()
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 1400), min_size=2, max_size=10))
+def test_an_unread_direction_left_at_0_is_never_a_failure(rates):
+    clock = ManualClock()
+    made, meter = tracker(clock)  # download is not measured: the meter's download counter stays 0
+    for rate in rates:
+        meter.rates(upload_kib=rate)
+        poll(made, clock)
+        figures = made.figures()
+        assert figures.failure is None and figures.directions[UP].fallback is None
+        assert set(figures.directions) == {UP}
