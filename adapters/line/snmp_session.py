@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pyasn1.codec.ber import decoder, encoder
@@ -36,6 +37,7 @@ BULK_ROWS = 32  # rows a GetBulk of a walk asks for at once
 V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 REFUSED = (6, 16)  # error-status noAccess, authorizationError
 STALE = "an answer to an earlier request"
+Row = Tuple[Tuple[int, ...], str, Any]  # (OID, type name, value), see _plain
 
 
 # What an answer is decoded against: pysnmp's own types, rearranged so pyasn1 takes fewer steps (a
@@ -101,8 +103,7 @@ class SnmpSession:
     def get(self, oids: Sequence[str]) -> List[Tuple[str, Any]]:
         """(type name, value) for each OID, in order."""
         message, pdu = self._get_request(tuple(oids))
-        response = self._ask(message, pdu, self._clock() + self._answer_within())
-        return [_plain(value) for _, value in V2C.apiPDU.get_varbinds(response)]
+        return [(kind, value) for _, kind, value in self._ask(message, pdu, self._clock() + self._answer_within())]
 
     def walk(self, column: str) -> Dict[int, str]:
         """{index: text} for the OctetString rows of a table column (single-number indexes), at most
@@ -118,11 +119,8 @@ class SnmpSession:
                 raise LineMeterError(FailureKind.UNREACHABLE, "%s did not finish answering within %g s" % (
                     self.where, within))
             message, pdu = self._bulk_request(after, min(BULK_ROWS, MAX_INTERFACES - len(found)))
-            response = self._ask(message, pdu, min(walk_ends, now + self._answer_within()))
-            rows = V2C.apiPDU.get_varbinds(response)
-            for name, value in rows:
-                oid = tuple(name)
-                kind, text = _plain(value)
+            rows = self._ask(message, pdu, min(walk_ends, now + self._answer_within()))
+            for oid, kind, text in rows:
                 if oid[:len(start)] != start or kind == "EndOfMibView":
                     return found  # past the column: the walk is done
                 if oid <= after:  # an agent going round in circles would hold us to MAX_INTERFACES
@@ -169,8 +167,8 @@ class SnmpSession:
         V2C.apiMessage.set_pdu(message, pdu)
         return message, V2C.apiMessage.get_pdu(message)  # the PDU as the message holds it
 
-    def _ask(self, message: Any, pdu: Any, deadline: float) -> Any:
-        """The response PDU to `message`, its error-status checked. Each try sends the same request
+    def _ask(self, message: Any, pdu: Any, deadline: float) -> List[Row]:
+        """The (OID, type name, value) rows that answer `message`, its error-status checked. Each try sends the same request
         (same id: a late answer to an earlier try is as good) and waits up to timeout_sec for it."""
         request_id = V2C.getNextRequestID()
         V2C.apiPDU.set_request_id(pdu, request_id)
@@ -186,10 +184,10 @@ class SnmpSession:
                 datagram = self._receive(try_ends)
                 if datagram is None:
                     break
-                response, stray = _response(datagram, request_id)
-                if response is not None:
-                    self._check_status(response)
-                    return response
+                answer, stray = read_answer(datagram, request_id)
+                if answer is not None:
+                    self._check_status(answer.status, answer.status_name)
+                    return answer.rows
                 strays.append(stray)
                 if len(strays) > MAX_STRAYS:
                     raise LineMeterError(FailureKind.MALFORMED, "%s sent %d datagrams that were not the answer "
@@ -228,11 +226,10 @@ class SnmpSession:
         return LineMeterError(FailureKind.UNREACHABLE, "%s cannot be asked: %s" % (
             self.where, printable(exc.strerror or type(exc).__name__)))
 
-    def _check_status(self, response: Any) -> None:
-        status = V2C.apiPDU.get_error_status(response)
+    def _check_status(self, status: int, name: str) -> None:
         if status:
-            kind = FailureKind.REJECTED if int(status) in REFUSED else FailureKind.MALFORMED
-            raise LineMeterError(kind, "%s refused the request (%s)" % (self.where, printable(status.prettyPrint())))
+            kind = FailureKind.REJECTED if status in REFUSED else FailureKind.MALFORMED
+            raise LineMeterError(kind, "%s refused the request (%s)" % (self.where, printable(name)))
 
 
 def _connected(host: str, port: int, where: str) -> socket.socket:
@@ -256,8 +253,16 @@ def _connected(host: str, port: int, where: str) -> socket.socket:
         where, printable(error.strerror or type(error).__name__) if error else "no address"))
 
 
-def _response(datagram: bytes, request_id: int) -> Tuple[Optional[Any], str]:
-    """(the response PDU, "") when `datagram` answers `request_id`, else (None, what it was)."""
+@dataclass(frozen=True)
+class Answer:
+    status: int  # error-status, 0 for none
+    status_name: str  # its name, "noAccess", ...
+    rows: List[Row]
+
+
+def read_answer(datagram: bytes, request_id: int) -> Tuple[Optional[Answer], str]:
+    """(the answer, "") when `datagram` is the response to `request_id`, else (None, what it was).
+    Everything read from the agent's bytes is read here, so nothing in them can raise elsewhere."""
     if len(datagram) > MAX_ANSWER:
         return None, "a datagram over %d bytes" % MAX_ANSWER
     try:
@@ -267,12 +272,13 @@ def _response(datagram: bytes, request_id: int) -> Tuple[Optional[Any], str]:
         if int(message[0]) != 1:
             return None, "a message of another SNMP version"
         pdu = message[2]
-        if int(pdu[0]) != request_id:
+        if int(V2C.apiPDU.get_request_id(pdu)) != request_id:
             return None, STALE
-        V2C.apiPDU.get_varbinds(pdu)  # every value readable
+        status = V2C.apiPDU.get_error_status(pdu)
+        rows = [(tuple(name),) + _plain(value) for name, value in V2C.apiPDU.get_varbinds(pdu)]
+        return Answer(int(status), status.prettyPrint(), rows), ""
     except Exception:  # pyasn1's refusals of foreign bytes come in more than one class
         return None, "a datagram that is not an SNMP v2c response"
-    return pdu, ""
 
 
 def _plain(value: Any) -> Tuple[str, Any]:
