@@ -194,7 +194,7 @@ class SnmpSession:
                                          "to our request (%s)" % (self.where, len(strays), strays[-1]))
         malformed = [s for s in strays if s != STALE]
         if malformed:
-            raise LineMeterError(FailureKind.MALFORMED, "%s did not answer in SNMP v2c: it sent %s" % (
+            raise LineMeterError(FailureKind.MALFORMED, "%s did not answer our request: it sent %s" % (
                 self.where, malformed[-1]))
         # v2c has no way to refuse a wrong community: the agent stays silent, so say both
         raise LineMeterError(FailureKind.UNREACHABLE, "%s did not answer within %g s (%d tries): is it running, "
@@ -278,7 +278,7 @@ def read_answer(datagram: bytes, request_id: int) -> Tuple[Optional[Answer], str
         rows = [(tuple(name),) + _plain(value) for name, value in V2C.apiPDU.get_varbinds(pdu)]
         return Answer(int(status), status.prettyPrint(), rows), ""
     except Exception:  # pyasn1's refusals of foreign bytes come in more than one class
-        return None, "a datagram that is not an SNMP v2c response"
+        return None, "a datagram that does not decode as an SNMP v2c response"
 
 
 def _plain(value: Any) -> Tuple[str, Any]:
