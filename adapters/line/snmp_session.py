@@ -168,8 +168,9 @@ class SnmpSession:
         return message, V2C.apiMessage.get_pdu(message)  # the PDU as the message holds it
 
     def _ask(self, message: Any, pdu: Any, deadline: float) -> List[Row]:
-        """The (OID, type name, value) rows that answer `message`, its error-status checked. Each try sends the same request
-        (same id: a late answer to an earlier try is as good) and waits up to timeout_sec for it."""
+        """The (OID, type name, value) rows that answer `message`, its error-status checked. Each try
+        sends the same request (same id: a late answer to an earlier try is as good) and waits up to
+        timeout_sec for it; datagrams that are not that answer are dropped, up to MAX_STRAYS."""
         request_id = V2C.getNextRequestID()
         V2C.apiPDU.set_request_id(pdu, request_id)
         request = encoder.encode(message)

@@ -168,9 +168,10 @@ def test_a_walk_ends_at_the_column_end_and_refuses_rows_out_of_order():
     column = "1.3.6.1.2.1.31.1.1.1.1"
 
     def table(request: Request) -> Sequence[bytes]:
-        return [response(request[1], [(column + ".1", V2C.OctetString(b"lo")), (column + ".2", V2C.OctetString(b"eth0")),
+        return [response(request[1], [(column + ".1", V2C.OctetString(b"lo")),
+                                      (column + ".2", V2C.OctetString(b"eth0")),
                                       (column + ".2.7", V2C.OctetString(b"not one number")),
-                                      ("1.3.6.1.2.1.31.1.1.1.2.1", V2C.Counter32(5))])]
+                                      ("1.3.6.1.2.1.31.1.1.1.2.1", V2C.Counter32(5))])]  # the next column
 
     def circling(request: Request) -> Sequence[bytes]:
         return [response(request[1], [(column + ".2", V2C.OctetString(b"a")), (column + ".1", V2C.OctetString(b"b"))])]
@@ -213,7 +214,8 @@ values = st.one_of(
     st.integers(-2 ** 31, 2 ** 31 - 1).map(lambda n: ("Integer", n)),
     st.text(max_size=20).map(lambda t: ("OctetString", t)),
     st.sampled_from([("NoSuchObject", None), ("NoSuchInstance", None), ("EndOfMibView", None)]))
-oids = st.lists(st.integers(0, 2 ** 32 - 1), min_size=1, max_size=12).map(lambda tail: "1.3." + ".".join(map(str, tail)))
+numbers = st.lists(st.integers(0, 2 ** 32 - 1), min_size=1, max_size=12)
+oids = numbers.map(lambda tail: "1.3." + ".".join(map(str, tail)))
 
 
 def encoded(kind: str, value: Any) -> Any:
