@@ -133,6 +133,15 @@ def test_a_silent_agent_fails_within_the_deadline_and_each_retry_resends_the_sam
     assert set(names) == {"get-bulk-request"} and len(set(ids)) == 1  # the walk's first request, three times
 
 
+def test_an_answer_to_the_retry_is_taken():
+    def second_copy_only(request: Request) -> Sequence[bytes]:
+        return [counters(request[1])] if len(agent.requests) == 2 else []
+
+    with UdpAgent(second_copy_only) as agent, closing(session(agent, timeout_sec=0.2, retries=1)) as snmp:
+        assert snmp.get((HC_OUT_1, HC_IN_1)) == [("Counter64", 7), ("Counter64", 9)]
+    assert [r[1] for r in agent.requests] == [agent.requests[0][1]] * 2
+
+
 def test_an_agent_answering_garbage_is_malformed_without_a_traceback():
     with UdpAgent(lambda request: [b"\x30\x03\x02\x01"]) as agent:
         meter = SnmpLineMeter(agent.host, "secret", "lo", port=agent.port, timeout_sec=0.2, retries=0)
