@@ -4,9 +4,12 @@ from __future__ import annotations
 import gc
 import importlib.util
 import socket
+import subprocess
+import sys
 import time
 import warnings
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -176,4 +179,12 @@ def test_a_meter_never_closed_is_shut_when_collected(snmpd):
         del meter
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # no socket left open
-    
+
+
+@needs_pysnmp
+def test_the_session_loads_pysnmp_without_asyncio():
+    # in a fresh interpreter: pytest and its plugins may have loaded asyncio in this one
+    code = "import sys, adapters.line.snmp_session; print('asyncio' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=str(Path(__file__).resolve().parents[3]))
+    assert result.stdout.strip() == "False", result.stderr
