@@ -107,19 +107,20 @@ class SnmpSession:
         return [(kind, value) for _, kind, value in self._ask(message, pdu, self._clock() + self._answer_within())]
 
     def walk(self, column: str) -> Dict[int, str]:
-        """{index: text} for the OctetString rows of a table column (single-number indexes), at most
-        MAX_INTERFACES of them; the walk ends where the column does."""
+        """{index: text} for the OctetString rows of a table column (single-number indexes). The walk
+        ends where the column does, or after MAX_INTERFACES rows of any kind."""
         found: Dict[int, str] = {}
         start = tuple(V2C.ObjectIdentifier(column))
         after = start
+        walked = 0
         within = self._answer_within() * 8
         walk_ends = self._clock() + within
-        while len(found) < MAX_INTERFACES:
+        while walked < MAX_INTERFACES:
             now = self._clock()
             if now >= walk_ends:
                 raise LineMeterError(FailureKind.UNREACHABLE, "%s did not finish answering within %g s" % (
                     self.where, within))
-            message, pdu = self._bulk_request(after, min(BULK_ROWS, MAX_INTERFACES - len(found)))
+            message, pdu = self._bulk_request(after, min(BULK_ROWS, MAX_INTERFACES - walked))
             rows = self._ask(message, pdu, min(walk_ends, now + self._answer_within()))
             for oid, kind, text in rows:
                 if oid[:len(start)] != start or kind == "EndOfMibView":
@@ -127,7 +128,9 @@ class SnmpSession:
                 if oid <= after:  # an agent going round in circles would hold us to MAX_INTERFACES
                     raise LineMeterError(FailureKind.MALFORMED, "%s returned the rows of %s out of order" % (
                         self.where, column))
-                after = oid
+                after, walked = oid, walked + 1
+                if walked > MAX_INTERFACES:
+                    return found  # an agent may send more than asked for
                 if len(oid) == len(start) + 1 and kind == "OctetString":
                     found[oid[-1]] = text
             if not rows:

@@ -23,7 +23,7 @@ if importlib.util.find_spec("pysnmp") is not None:
     from pyasn1.codec.ber import decoder, encoder
     from pysnmp.proto import api
 
-    from adapters.line.snmp_session import MAX_STRAYS, SnmpSession, read_answer
+    from adapters.line.snmp_session import MAX_INTERFACES, MAX_STRAYS, SnmpSession, read_answer
 
     V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 
@@ -191,6 +191,22 @@ def test_a_walk_ends_at_the_column_end_and_refuses_rows_out_of_order():
         with pytest.raises(LineMeterError, match="out of order") as caught:
             snmp.walk(column)
     assert caught.value.kind is FailureKind.MALFORMED
+
+
+def test_a_column_that_never_ends_is_walked_to_max_interfaces_rows():
+    column = "1.3.6.1.2.1.31.1.1.1.1"
+
+    def endless(request: Request) -> Sequence[bytes]:
+        _, request_id, pdu = request
+        after = tuple(V2C.apiBulkPDU.get_varbinds(pdu)[0][0])
+        first = after[-1] + 1 if len(after) > 11 else 1
+        rows = int(V2C.apiBulkPDU.get_max_repetitions(pdu)) + 3  # more than asked for
+        return [response(request_id, [("%s.%d" % (column, i), V2C.OctetString(b"if%d" % i))
+                                      for i in range(first, first + rows)])]
+
+    with UdpAgent(endless) as agent, closing(session(agent)) as snmp:
+        found = snmp.walk(column)
+    assert sorted(found) == list(range(1, MAX_INTERFACES + 1)) and found[7] == "if7"
 
 
 def test_an_agent_on_ipv6_loopback():
