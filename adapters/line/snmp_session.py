@@ -247,12 +247,14 @@ def _connected(host: str, port: int, where: str) -> socket.socket:
             where, printable(str(getattr(exc, "strerror", None) or exc)))) from None
     error: Optional[OSError] = None
     for family, kind, proto, _, address in addresses:
-        sock = socket.socket(family, kind, proto)
-        try:
+        sock: Optional[socket.socket] = None
+        try:  # a host without IPv6 refuses the socket itself
+            sock = socket.socket(family, kind, proto)
             sock.connect(address)
             return sock
         except OSError as exc:
-            sock.close()
+            if sock is not None:
+                sock.close()
             error = exc
     raise LineMeterError(FailureKind.UNREACHABLE, "%s cannot be asked: %s" % (
         where, printable(error.strerror or type(error).__name__) if error else "no address"))
