@@ -6,10 +6,10 @@ the 32-bit ifOutOctets / ifInOctets (which wrap at 4 GiB: seconds on a fast line
 needs a poll well inside that). OIDs are numeric: neither side needs MIB files.
 
 pysnmp is imported only here and only when a meter is first used, so a daemon that measures no
-line over SNMP never loads it, nor asyncio (together about 15 MB of memory). Its API is asyncio;
-the meter keeps one session (adapters/line/snmp_session.py: a private event loop, the socket, the
-agent's address, the requests built) from one reading to the next, and starts a new one after a
-reading that could not reach the agent. Both counters come in one GET.
+line over SNMP never loads it. The meter keeps one session (adapters/line/snmp_session.py: a UDP
+socket connected to the agent, the requests built; pysnmp's message types, pyasn1's BER codec) from
+one reading to the next, and starts a new one after a reading that could not reach the agent. Both
+counters come in one GET.
 """
 from __future__ import annotations
 
@@ -164,13 +164,11 @@ class SnmpLineMeter:
 
     def _open_session(self) -> "SnmpSession":
         try:
-            hlapi = _hlapi()
+            session = _session_class()
         except ImportError:
             raise LineMeterError(FailureKind.UNREACHABLE, "reading a line over SNMP needs the Python package pysnmp, "
                                  "which is not installed") from None
-        from adapters.line.snmp_session import SnmpSession  # lazy: it loads asyncio
-
-        return SnmpSession(hlapi, self.host, self.port, self._community, self.timeout_sec, self.retries, self.where)
+        return session(self.host, self.port, self._community, self.timeout_sec, self.retries, self.where)
 
     def _close_session(self) -> None:
         session, self._session = self._session, None
@@ -181,7 +179,7 @@ class SnmpLineMeter:
                 pass
 
 
-def _hlapi() -> Any:
-    from pysnmp.hlapi.v1arch import asyncio as hlapi  # lazy: see the module's docstring
+def _session_class() -> Any:
+    from adapters.line.snmp_session import SnmpSession  # lazy: it loads pysnmp, see the module's docstring
 
-    return hlapi
+    return SnmpSession
