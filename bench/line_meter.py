@@ -9,8 +9,10 @@ and walks the interface table; the first UPnP one fetches the description). Back
 default; `--pause-ms` idles between readings (not counted), as a daemon polling every few seconds
 does: caches go cold and a reading costs more than back to back. CPU is the calling thread's own
 clock (time.thread_time), so the stand-in's server threads do not count; both meters do all their
-work in the calling thread (SNMP on a private event loop). The tracker step (LineTracker.budgets:
-a reading, the clients' rates from stand-ins, step_line) is timed the same way on the host meter.
+work in the calling thread (SNMP on its own UDP socket, UPnP on one kept-alive http.client
+connection). The tracker step (LineTracker.budgets: a reading, the clients' rates from stand-ins,
+step_line) is timed the same way on the host meter. How many polls the budget takes to settle after
+a step in other traffic: bench/line_settling.py.
 Medians and 95th percentiles, in ms.
 """
 from __future__ import annotations
