@@ -23,7 +23,8 @@ if importlib.util.find_spec("pysnmp") is not None:
     from pyasn1.codec.ber import decoder, encoder
     from pysnmp.proto import api
 
-    from adapters.line.snmp_session import MAX_INTERFACES, MAX_STRAYS, SnmpSession, read_answer
+    from adapters.line.snmp_messages import read_answer
+    from adapters.line.snmp_session import MAX_INTERFACES, MAX_STRAYS, SnmpSession
 
     V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 
@@ -271,3 +272,23 @@ def test_a_damaged_response_is_dropped_or_read_never_raised(request_id, binds, d
     sent = sent[:data.draw(st.integers(0, len(sent)))]
     answer, stray = read_answer(bytes(sent), request_id)
     assert (answer is None) == bool(stray)
+
+
+def test_a_get_is_encoded_once_per_request_id_and_the_ids_come_in_turn():
+    from adapters.line.snmp_messages import REQUEST_IDS, EncodedRequests
+
+    pdu = V2C.GetRequestPDU()
+    V2C.apiPDU.set_defaults(pdu)
+    V2C.apiPDU.set_varbinds(pdu, [(HC_OUT_1, V2C.null), (HC_IN_1, V2C.null)])
+    message = V2C.Message()
+    V2C.apiMessage.set_defaults(message)
+    V2C.apiMessage.set_community(message, "c")
+    V2C.apiMessage.set_pdu(message, pdu)
+    requests = EncodedRequests(message, V2C.apiMessage.get_pdu(message))
+    handed = [requests.next() for _ in range(3 * REQUEST_IDS)]
+    first_round = [request_id for request_id, _ in handed[:REQUEST_IDS]]
+    assert len(set(first_round)) == REQUEST_IDS  # no id twice within a round
+    assert handed[REQUEST_IDS:2 * REQUEST_IDS] == handed[:REQUEST_IDS] == handed[2 * REQUEST_IDS:]
+    for request_id, data in handed[:REQUEST_IDS]:  # each carries its own id
+        decoded, _ = decoder.decode(data, asn1Spec=V2C.Message())
+        assert int(V2C.apiPDU.get_request_id(V2C.apiMessage.get_pdu(decoded))) == request_id
