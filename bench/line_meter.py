@@ -2,7 +2,7 @@
 
     python -m bench.line_meter [--reads 300] [--pause-ms 0]
 
-Each meter reads its test server on 127.0.0.1 (the IGD stand-in, in this process, keeping its
+Each meter reads its test server on 127.0.0.1 (the IGD stand-in in a child process, keeping its
 connections alive or closing each one as miniupnpd does; Debian's snmpd, a child process;
 /proc/net/dev), `--reads` times after a few warm-up reads (the first SNMP reading imports pysnmp
 and walks the interface table; the first UPnP one fetches the description). Back to back by
@@ -18,17 +18,20 @@ Medians and 95th percentiles, in ms.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import os
 import statistics
 import sys
 import time
-from typing import Callable, List
+from typing import Any, Callable, Iterator, List
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 BUDGET_MS = 0.3  # what a reading may cost per poll
+BOUND_SEC = 600  # a stand-in child ends by itself after this, should the bench be killed
 
 
 def cpu_ms(action: Callable[[], object], reads: int, warm_up: int = 5, pause_sec: float = 0.0) -> List[float]:
@@ -51,6 +54,32 @@ def line(name: str, times: List[float]) -> str:
     return "%-34s median %.3f ms  p95 %.3f ms  (%s %.1f ms)" % (name, statistics.median(times), p95, verdict, BUDGET_MS)
 
 
+def _serve_igd(locations: "multiprocessing.Queue[str]", stop: Any, avm: bool, keep_alive: bool) -> None:
+    from tests.support.igd_server import IgdStandIn
+
+    with IgdStandIn(avm=avm, keep_alive=keep_alive) as igd:
+        locations.put(igd.location)
+        stop.wait(BOUND_SEC)
+
+
+@contextlib.contextmanager
+def igd_in_a_child(avm: bool, keep_alive: bool) -> Iterator[str]:
+    """The IGD stand-in in a process of its own (as the router is a box of its own, and as snmpd
+    runs): its server threads then share neither the GIL nor the caches with the meter being
+    measured. Yields the description URL."""
+    context = multiprocessing.get_context("spawn")
+    locations, stop = context.Queue(), context.Event()
+    child = context.Process(target=_serve_igd, args=(locations, stop, avm, keep_alive), daemon=True)
+    child.start()
+    try:
+        yield locations.get(timeout=30)
+    finally:
+        stop.set()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+
+
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=300)
@@ -62,7 +91,6 @@ def main(argv: List[str] = None) -> int:
     from domain.limit_plan import Direction
     from domain.policies import SpeedLimit
     from domain.sessions import PlaybackSession
-    from tests.support.igd_server import IgdStandIn
     from tests.support.snmpd_daemon import running_snmpd
 
     print("CPU per reading, %d readings (thread CPU)%s" % (reads, ", %g ms apart" % options.pause_ms if pause else ""))
@@ -70,8 +98,8 @@ def main(argv: List[str] = None) -> int:
     # the upload-only lines: the common configuration (only line_upload_kbps set), one request
     for avm, keep_alive, directions in ((False, True, both), (False, True, upload), (True, True, both),
                                         (False, False, both), (False, False, upload), (True, False, both)):
-        with IgdStandIn(avm=avm, keep_alive=keep_alive) as igd:
-            meter = UpnpLineMeter(igd.location, timeout_sec=2.0, directions=directions)
+        with igd_in_a_child(avm, keep_alive) as location:
+            meter = UpnpLineMeter(location, timeout_sec=2.0, directions=directions)
             name = "upnp (%s, %s%s)" % ("AVM 64-bit" if avm else "IGD 32-bit", "kept" if keep_alive else "closed",
                                         ", up only" if directions == upload else "")
             print(line(name, cpu_ms(meter.read_counters, reads, pause_sec=pause)))
