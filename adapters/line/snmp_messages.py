@@ -86,6 +86,7 @@ class EncodedRequests:
         self._turn = (self._turn + 1) % REQUEST_IDS
         return request
 
+
 @dataclass(frozen=True)
 class Answer:
     status: int  # error-status, 0 for none
