@@ -45,7 +45,7 @@ class SnmpSession:
         self._timeout_sec = timeout_sec
         self._retries = max(0, retries)
         self._clock = clock
-        self._requests: Dict[Tuple[str, ...], "EncodedRequests"] = {}
+        self._requests: Dict[Tuple[str, ...], EncodedRequests] = {}
         self._socket = _connected(host, port, where)
         # also when a session is never closed (the daemon ends without closing its meter): no
         # ResourceWarning for the socket when it is collected
@@ -98,7 +98,7 @@ class SnmpSession:
         """How long one request may take: the timeout of each try, every try."""
         return self._timeout_sec * (self._retries + 1)
 
-    def _get_request(self, oids: Tuple[str, ...]) -> "EncodedRequests":
+    def _get_request(self, oids: Tuple[str, ...]) -> EncodedRequests:
         built = self._requests.get(oids)
         if built is None:
             pdu = V2C.GetRequestPDU()
